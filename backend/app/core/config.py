@@ -1,0 +1,152 @@
+"""Typed settings: the only place the environment is read."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_RESULT_URL_HOSTS = (
+    # Volcengine object storage domains that Ark and Visual result URLs point at.
+    "*.volces.com",
+    "*.volccdn.com",
+    "*.volcengine.com",
+    "*.volcengineapi.com",
+    "*.byteimg.com",
+    "*.bytedanceapi.com",
+)
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    # --- credentials (never echoed) -----------------------------------------------------------
+    ark_api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("ARK_API_KEY"))
+    volcengine_access_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("VOLCENGINE_ACCESS_KEY", "VOLC_ACCESSKEY")
+    )
+    volcengine_secret_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("VOLCENGINE_SECRET_KEY", "VOLC_SECRETKEY")
+    )
+    volcengine_region: str = Field(default="cn-north-1", validation_alias=AliasChoices("VOLCENGINE_REGION"))
+
+    # --- upstream endpoints ------------------------------------------------------------------
+    ark_base_url: str = Field(
+        default="https://ark.cn-beijing.volces.com/api/v3", validation_alias=AliasChoices("ARK_BASE_URL")
+    )
+    visual_base_url: str = Field(
+        default="https://visual.volcengineapi.com", validation_alias=AliasChoices("VISUAL_BASE_URL")
+    )
+    ark_extra_models: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias=AliasChoices("ARK_EXTRA_MODELS")
+    )
+    result_url_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_RESULT_URL_HOSTS), validation_alias=AliasChoices("RESULT_URL_HOSTS")
+    )
+    # Seconds; generation can take minutes upstream (groups, 4K).
+    upstream_connect_timeout: float = Field(default=10.0, validation_alias=AliasChoices("UPSTREAM_CONNECT_TIMEOUT"))
+    upstream_read_timeout: float = Field(default=300.0, validation_alias=AliasChoices("UPSTREAM_READ_TIMEOUT"))
+    upstream_max_attempts: int = Field(default=4, ge=1, le=10, validation_alias=AliasChoices("UPSTREAM_MAX_ATTEMPTS"))
+    # Scales every backoff delay; tests set it to 0 so retries do not sleep.
+    retry_backoff_scale: float = Field(default=1.0, ge=0, validation_alias=AliasChoices("RETRY_BACKOFF_SCALE"))
+    visual_poll_interval: float = Field(default=2.0, ge=0, validation_alias=AliasChoices("VISUAL_POLL_INTERVAL"))
+    visual_poll_deadline: float = Field(default=600.0, gt=0, validation_alias=AliasChoices("VISUAL_POLL_DEADLINE"))
+
+    # --- storage and database ----------------------------------------------------------------
+    data_dir: Path = Field(default=Path("./data"), validation_alias=AliasChoices("DATA_DIR"))
+    output_dir_override: Path | None = Field(default=None, validation_alias=AliasChoices("OUTPUT_DIR"))
+    database_url_override: str | None = Field(default=None, validation_alias=AliasChoices("DATABASE_URL"))
+    max_upload_mb: float = Field(default=10.0, gt=0, validation_alias=AliasChoices("MAX_UPLOAD_MB"))
+    max_image_pixels: int = Field(default=36_000_000, gt=0, validation_alias=AliasChoices("MAX_IMAGE_PIXELS"))
+    min_free_disk_mb: float = Field(default=100.0, ge=0, validation_alias=AliasChoices("MIN_FREE_DISK_MB"))
+
+    # --- jobs ----------------------------------------------------------------------------------
+    max_concurrent_jobs: int = Field(default=16, ge=1, le=10_000, validation_alias=AliasChoices("MAX_CONCURRENT_JOBS"))
+    visual_max_concurrency: int = Field(default=2, ge=1, validation_alias=AliasChoices("VISUAL_MAX_CONCURRENCY"))
+    ark_max_concurrency: int = Field(default=8, ge=1, validation_alias=AliasChoices("ARK_MAX_CONCURRENCY"))
+    job_lease_seconds: float = Field(default=30.0, gt=0, validation_alias=AliasChoices("JOB_LEASE_SECONDS"))
+    run_worker: bool = Field(default=True, validation_alias=AliasChoices("RUN_WORKER"))
+
+    # --- HTTP / security -------------------------------------------------------------------------
+    app_password: SecretStr | None = Field(default=None, validation_alias=AliasChoices("APP_PASSWORD"))
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias=AliasChoices("CORS_ORIGINS")
+    )
+    generation_rate_limit_per_minute: int = Field(
+        default=120, ge=0, validation_alias=AliasChoices("GENERATION_RATE_LIMIT_PER_MINUTE")
+    )
+    serve_images: bool = Field(default=True, validation_alias=AliasChoices("SERVE_IMAGES"))
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", validation_alias=AliasChoices("LOG_LEVEL")
+    )
+    default_model: str | None = Field(default=None, validation_alias=AliasChoices("DEFAULT_MODEL"))
+
+    @field_validator("ark_extra_models", "result_url_hosts", "cors_origins", mode="before")
+    @classmethod
+    def _csv(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("ark_api_key", "volcengine_access_key", "volcengine_secret_key", "app_password", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        # `.env.example` ships empty assignments and placeholders; neither is a credential.
+        if isinstance(value, str):
+            stripped = value.strip()
+            if not stripped or stripped.lower() in {"changeme", "your_api_key", "your-api-key", "xxx"}:
+                return None
+            return stripped
+        return value
+
+    # --- derived ---------------------------------------------------------------------------------
+    @cached_property
+    def output_dir(self) -> Path:
+        return (self.output_dir_override or self.data_dir / "output").resolve()
+
+    @cached_property
+    def uploads_dir(self) -> Path:
+        return (self.data_dir / "uploads").resolve()
+
+    @cached_property
+    def database_url(self) -> str:
+        if self.database_url_override:
+            url = self.database_url_override
+            # Users paste sync URLs; the app runs async drivers.
+            if url.startswith("postgres://"):
+                url = "postgresql+asyncpg://" + url[len("postgres://") :]
+            elif url.startswith("postgresql://"):
+                url = "postgresql+asyncpg://" + url[len("postgresql://") :]
+            elif url.startswith("sqlite:///"):
+                url = "sqlite+aiosqlite:///" + url[len("sqlite:///") :]
+            return url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'app.db').resolve()}"
+
+    @property
+    def ark_configured(self) -> bool:
+        return self.ark_api_key is not None
+
+    @property
+    def visual_configured(self) -> bool:
+        return self.volcengine_access_key is not None and self.volcengine_secret_key is not None
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)

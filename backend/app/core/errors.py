@@ -1,0 +1,190 @@
+"""The error tree of the service.
+
+Two families:
+- ``AppError``: the caller's request cannot be served (bad input, unknown id, ...). Raised by
+  services and routes, turned into ``{"error": {code, message, details?}}`` by one handler in
+  ``app.api.errors``.
+- ``ProviderError``: an upstream (Ark, Visual, result download) failed. Raised by providers,
+  classified by the retry policy and stored on the task as ``{code, message, retryable}``.
+
+Messages are written in English and Chinese so the API can answer in the caller's language; they
+never contain secrets or whole upstream bodies.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class AppError(Exception):
+    """A request the service refuses, with an HTTP status and a stable machine-readable code."""
+
+    status_code: int = 400
+    code: str = "invalid_request"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        message_zh: str | None = None,
+        details: Any = None,
+        code: str | None = None,
+        status_code: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.message_zh = message_zh or message
+        self.details = details
+        if code is not None:
+            self.code = code
+        if status_code is not None:
+            self.status_code = status_code
+
+    def localized(self, zh: bool) -> str:
+        return self.message_zh if zh else self.message
+
+
+class InvalidRequest(AppError):
+    status_code = 422
+    code = "invalid_request"
+
+
+class NotFound(AppError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(AppError):
+    status_code = 409
+    code = "conflict"
+
+
+class PayloadTooLarge(AppError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(AppError):
+    status_code = 415
+    code = "unsupported_media_type"
+
+
+class Unauthorized(AppError):
+    status_code = 401
+    code = "unauthorized"
+
+
+class RateLimited(AppError):
+    status_code = 429
+    code = "rate_limited"
+
+
+class ModelUnavailable(AppError):
+    status_code = 422
+    code = "model_unavailable"
+
+
+class InsufficientStorage(AppError):
+    status_code = 507
+    code = "insufficient_storage"
+
+
+# --------------------------------------------------------------------------------------------
+# Upstream errors
+
+
+class ProviderError(Exception):
+    """An upstream failure. ``code`` is one of the API error codes (DESIGN.md section 5)."""
+
+    code: str = "upstream_error"
+    retryable: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        upstream_code: str | None = None,
+        status: int | None = None,
+        retryable: bool | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        # The upstream's own code (e.g. "50429", "OutputImageSensitiveContentDetected"): kept for
+        # logs and the task record, never shown raw as the only explanation.
+        self.upstream_code = upstream_code
+        self.status = status
+        if retryable is not None:
+            self.retryable = retryable
+        self.retry_after = retry_after
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"code": self.code, "message": self.message, "retryable": self.retryable}
+        if self.upstream_code:
+            data["upstream_code"] = self.upstream_code
+        return data
+
+
+class UpstreamAuthError(ProviderError):
+    code = "upstream_auth_failed"
+
+
+class UpstreamRateLimited(ProviderError):
+    code = "upstream_rate_limited"
+    retryable = True
+
+
+class ContentModeration(ProviderError):
+    code = "content_moderation"
+
+    def __init__(self, message: str, *, stage: str = "input", **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        # "input" (prompt / reference image refused) or "output" (generated image refused)
+        self.stage = stage
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        data["stage"] = self.stage
+        return data
+
+
+class UpstreamTimeout(ProviderError):
+    code = "upstream_timeout"
+    retryable = True
+
+
+class UpstreamBadRequest(ProviderError):
+    """The upstream refused the parameters (400 InvalidParameter, 50200...)."""
+
+    code = "upstream_error"
+
+
+class UpstreamServerError(ProviderError):
+    code = "upstream_error"
+    retryable = True
+
+
+class UpstreamBadResponse(ProviderError):
+    """Garbage, truncated or unexpected body."""
+
+    code = "upstream_error"
+    retryable = True
+
+
+class UpstreamConnectionError(ProviderError):
+    code = "upstream_error"
+    retryable = True
+
+
+class UpstreamTaskLost(ProviderError):
+    """An async upstream task is gone (``not_found`` / ``expired``)."""
+
+    code = "upstream_error"
+
+
+class StorageFull(ProviderError):
+    code = "insufficient_storage"
+
+
+class JobCancelled(Exception):
+    """Raised inside a running job when the user cancelled it."""

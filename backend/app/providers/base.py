@@ -1,0 +1,128 @@
+"""The interface between jobs and providers.
+
+A provider turns a validated ``GenerationRequest`` into images and hands each one to the running
+job through ``JobContext.deliver`` as soon as it has it. The job stores the image (downloading it
+when the upstream gave a URL) and checkpoints it before ``deliver`` returns, so a provider that is
+interrupted and run again can ask ``ctx.is_done(index)`` and skip what is already paid for.
+
+Rule: every job may run twice. Providers keep whatever they need to resume (an upstream task id)
+in ``ctx.state`` via ``ctx.save_state`` *before* the step that would be lost otherwise.
+"""
+
+from __future__ import annotations
+
+import base64
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal, Protocol
+
+from app.core.errors import ProviderError
+
+Mode = Literal["text2image", "image2image"]
+
+
+@dataclass(frozen=True, slots=True)
+class ReferenceImage:
+    data: bytes
+    content_type: str  # "image/png", "image/jpeg", ...
+    width: int
+    height: int
+
+    def data_uri(self) -> str:
+        fmt = self.content_type.split("/", 1)[1].lower()
+        return f"data:image/{fmt};base64,{base64.b64encode(self.data).decode('ascii')}"
+
+    def b64(self) -> str:
+        return base64.b64encode(self.data).decode("ascii")
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationRequest:
+    """A request already checked against its model's rules (see ``app.providers.catalog``)."""
+
+    model: str
+    mode: Mode
+    prompt: str
+    negative_prompt: str | None = None
+    # Either a named level ("1K", "2K", "4K", "adaptive") or explicit pixels; never both.
+    size: str | None = None
+    width: int | None = None
+    height: int | None = None
+    seed: int | None = None
+    guidance_scale: float | None = None
+    strength: float | None = None
+    # Independent images (1-4). Index i of the output is the i-th call.
+    num_images: int = 1
+    # Group generation ("sequential_image_generation": "auto") when set.
+    group_max_images: int | None = None
+    watermark: bool = False
+    optimize_prompt: str | None = None  # None, "standard" or "fast"
+    style_preset: str | None = None
+    references: tuple[ReferenceImage, ...] = ()
+
+    @property
+    def is_group(self) -> bool:
+        return self.group_max_images is not None
+
+    @property
+    def expected_images(self) -> int:
+        return self.group_max_images if self.group_max_images is not None else self.num_images
+
+
+@dataclass(slots=True)
+class ImageResult:
+    """One output image as the upstream delivered it: a URL to fetch or the bytes themselves."""
+
+    index: int
+    url: str | None = None
+    data: bytes | None = None
+    size: str | None = None  # "WxH" as reported upstream, informational
+    seed: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class JobContext(Protocol):
+    """What a provider may use of the job it runs."""
+
+    @property
+    def state(self) -> dict[str, Any]:
+        """Provider checkpoint persisted with the job (e.g. ``{"upstream_task_id": "..."}``)."""
+
+    async def save_state(self, **values: Any) -> None:
+        """Merge ``values`` into ``state`` and persist it before returning."""
+
+    def is_done(self, index: int) -> bool:
+        """True when the image at ``index`` is already stored or recorded as failed."""
+
+    async def deliver(self, result: ImageResult) -> None:
+        """Store one image (download it when ``result.url``), checkpointed before returning.
+
+        Raises ``ProviderError`` when the download fails for good.
+        """
+
+    async def fail_image(self, index: int, error: ProviderError) -> None:
+        """Record that the image at ``index`` will not come (group partial failure)."""
+
+    async def set_expected(self, count: int) -> None:
+        """Tell the job how many images it may end up with (groups learn this late)."""
+
+    def check_cancelled(self) -> None:
+        """Raise ``JobCancelled`` when the user cancelled the job."""
+
+
+class Provider(ABC):
+    """A source of images. Instances are built once per app and shared by all jobs."""
+
+    name: ClassVar[str]
+
+    @abstractmethod
+    async def generate(self, request: GenerationRequest, ctx: JobContext) -> None:
+        """Produce every image of ``request`` through ``ctx.deliver``; raise ``ProviderError`` when
+        nothing more can be produced. Already delivered indexes (``ctx.is_done``) are skipped."""
+
+    async def cancel(self, request: GenerationRequest, state: dict[str, Any]) -> None:
+        """Best effort: stop upstream work for a job that was cancelled (Visual: CVCancelTask)."""
+        return None
+
+    async def aclose(self) -> None:
+        return None

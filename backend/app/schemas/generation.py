@@ -1,0 +1,56 @@
+"""Request bodies of the generation endpoints.
+
+These only check shapes and absolute bounds; whether a field is allowed for the chosen model is
+decided in one place, ``app.providers.catalog.validate_request``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class GroupOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    max_images: int = Field(ge=1, le=15)
+
+
+class GenerateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    model: str | None = Field(default=None, max_length=200, description="Model id; the default model when omitted")
+    prompt: str = Field(min_length=1, max_length=4000)
+    negative_prompt: str | None = Field(default=None, max_length=2000)
+    size: str | None = Field(
+        default=None,
+        max_length=20,
+        description='Named level ("1K", "2K", "4K", "adaptive") or "<W>x<H>"',
+    )
+    width: int | None = Field(default=None, ge=1, le=16384)
+    height: int | None = Field(default=None, ge=1, le=16384)
+    seed: int | None = Field(default=None, ge=-1, le=2_147_483_647)
+    guidance_scale: float | None = Field(default=None, ge=0, le=20)
+    num_images: int = Field(default=1, ge=1, le=4)
+    group: GroupOptions | None = None
+    watermark: bool = False
+    optimize_prompt: bool | Literal["standard", "fast"] | None = None
+    style_preset: str | None = Field(default=None, max_length=100)
+
+
+class Image2ImageIn(GenerateIn):
+    images: list[str] = Field(
+        default_factory=list,
+        max_length=14,
+        description="Reference images: upload ids from /api/v1/uploads or data: URIs",
+    )
+    strength: float | None = Field(default=None, ge=0, le=1)
+    scale: float | None = Field(default=None, ge=0, le=10, description="Alias of strength used by the original app")
+
+
+class TaskCreated(BaseModel):
+    task_id: str
+    status: str
+    message: str
+    created_at: datetime
