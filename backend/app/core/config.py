@@ -77,7 +77,9 @@ class Settings(BaseSettings):
     # --- jobs ----------------------------------------------------------------------------------
     max_concurrent_jobs: int = Field(default=16, ge=1, le=10_000, validation_alias=AliasChoices("MAX_CONCURRENT_JOBS"))
     visual_max_concurrency: int = Field(default=2, ge=1, validation_alias=AliasChoices("VISUAL_MAX_CONCURRENCY"))
-    ark_max_concurrency: int = Field(default=8, ge=1, validation_alias=AliasChoices("ARK_MAX_CONCURRENCY"))
+    # Ark limits images per minute, not connections: by default only MAX_CONCURRENT_JOBS applies.
+    ark_max_concurrency: int | None = Field(default=None, ge=1, validation_alias=AliasChoices("ARK_MAX_CONCURRENCY"))
+    max_job_attempts: int = Field(default=3, ge=1, le=20, validation_alias=AliasChoices("MAX_JOB_ATTEMPTS"))
     job_lease_seconds: float = Field(default=30.0, gt=0, validation_alias=AliasChoices("JOB_LEASE_SECONDS"))
     run_worker: bool = Field(default=True, validation_alias=AliasChoices("RUN_WORKER"))
 

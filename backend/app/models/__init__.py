@@ -1,0 +1,4 @@
+from app.models.base import Base
+from app.models.task import Image, Task, Upload
+
+__all__ = ["Base", "Image", "Task", "Upload"]

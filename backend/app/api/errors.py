@@ -1,0 +1,87 @@
+"""One place that turns exceptions into ``{"error": {code, message, details?}}``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.api.deps import prefers_zh
+from app.core.errors import AppError
+
+logger = logging.getLogger("app.api")
+
+_HTTP_CODES = {
+    400: ("invalid_request", "The request is malformed.", "请求格式不正确。"),
+    401: ("unauthorized", "Sign in first.", "请先登录。"),
+    403: ("unauthorized", "You are not allowed to do this.", "无权执行此操作。"),
+    404: ("not_found", "Nothing here.", "资源不存在。"),
+    405: ("invalid_request", "This method is not allowed here.", "不支持该请求方法。"),
+    413: ("payload_too_large", "The request body is too large.", "请求体过大。"),
+    415: ("unsupported_media_type", "Unsupported content type.", "不支持的内容类型。"),
+    429: ("rate_limited", "Too many requests; slow down.", "请求过于频繁，请稍后再试。"),
+}
+
+
+def error_response(
+    status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if details is not None:
+        body["details"] = details
+    return JSONResponse({"error": body}, status_code=status, headers=headers)
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "form")]
+    name = ""
+    for part in parts:
+        name += f"[{part}]" if part.isdigit() else (f".{part}" if name else part)
+    return name or "body"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def _app_error(request: Request, exc: AppError) -> JSONResponse:
+        headers = {"Retry-After": str(int(exc.details["retry_after"]) + 1)} if (
+            exc.code == "rate_limited" and isinstance(exc.details, dict) and "retry_after" in exc.details
+        ) else None
+        return error_response(exc.status_code, exc.code, exc.localized(prefers_zh(request)), exc.details, headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        zh = prefers_zh(request)
+        problems = []
+        for err in exc.errors():
+            field = _field_name(tuple(err.get("loc", ())))
+            kind = err.get("type", "")
+            if kind == "json_invalid":
+                msg = "请求体不是有效的 JSON。" if zh else "The request body is not valid JSON."
+            else:
+                msg = f"{field}: {err.get('msg', 'invalid value')}"
+            problems.append({"field": field, "type": kind, "message": msg})
+        first = problems[0]["message"] if problems else ("请求无效。" if zh else "Invalid request.")
+        prefix = "参数有误：" if zh else "Invalid request: "
+        message = first if first.startswith(("请求体", "The request body")) else prefix + first
+        return error_response(422, "invalid_request", message, {"field": problems[0]["field"] if problems else None, "errors": problems})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code, en, zh = _HTTP_CODES.get(exc.status_code, ("invalid_request", "Request refused.", "请求被拒绝。"))
+        detail = exc.detail if isinstance(exc.detail, str) and exc.detail and exc.status_code != 404 else None
+        message = detail or (zh if prefers_zh(request) else en)
+        return error_response(exc.status_code, code, message, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        logger.exception("api.unexpected_error", extra={"path": request.url.path})
+        zh = prefers_zh(request)
+        return error_response(
+            500,
+            "internal_error",
+            "服务器内部错误，已记录日志。" if zh else "Internal server error; it has been logged.",
+        )

@@ -1,0 +1,41 @@
+"""Helpers shared by several routers: bounded body reading and client identity."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from starlette.datastructures import UploadFile
+
+from app.core.errors import PayloadTooLarge
+
+
+def client_key(request: Request) -> str:
+    """The client's address; behind our own nginx (loopback peer) the forwarded one."""
+    peer = request.client.host if request.client else "unknown"
+    if peer in ("127.0.0.1", "::1"):
+        forwarded = request.headers.get("x-real-ip") or request.headers.get("x-forwarded-for", "").split(",")[0]
+        if forwarded.strip():
+            return forwarded.strip()
+    return peer
+
+
+def too_large(limit: int) -> PayloadTooLarge:
+    mb = limit / (1024 * 1024)
+    return PayloadTooLarge(
+        f"The file is larger than the {mb:g} MB limit.",
+        message_zh=f"文件超过 {mb:g} MB 的上限。",
+        details={"max_bytes": limit},
+    )
+
+
+def check_content_length(request: Request, limit: int) -> None:
+    """Refuse before reading when the client announces a body far above the limit."""
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > limit:
+        raise too_large(limit)
+
+
+async def read_upload(file: UploadFile, limit: int) -> bytes:
+    data = await file.read(limit + 1)
+    if len(data) > limit:
+        raise too_large(limit)
+    return data

@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from starlette.datastructures import FormData, UploadFile
+
+from app.api.deps import ServicesDep, ZhDep
+from app.api.routes.common import check_content_length, client_key, read_upload
+from app.core.errors import InvalidRequest, RateLimited
+from app.schemas.errors import ErrorResponse
+from app.schemas.generation import GenerateIn, Image2ImageIn, TaskCreated
+
+router = APIRouter(prefix="/api/v1/generate", tags=["generate"])
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse} for code in (413, 415, 422, 429, 507)
+}
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+
+
+def _rate_limit(services: ServicesDep, request: Request) -> None:
+    wait = services.generation_limiter.hit(client_key(request))
+    if wait:
+        raise RateLimited(
+            f"Too many generation requests from this client; try again in {int(wait) + 1} s.",
+            message_zh=f"生成请求过于频繁，请在 {int(wait) + 1} 秒后再试。",
+            details={"retry_after": wait},
+        )
+
+
+def _created(task_id: str, status: str, created_at: Any, fresh: bool, zh: bool) -> JSONResponse:
+    if fresh:
+        message = "任务已创建，正在排队。" if zh else "Task created and queued."
+    else:
+        message = "该 Idempotency-Key 已提交过，返回原任务。" if zh else "Same Idempotency-Key as an earlier request: returning that task."
+    body = TaskCreated(task_id=task_id, status=status, message=message, created_at=created_at)
+    return JSONResponse(body.model_dump(mode="json"), status_code=202)
+
+
+@router.post("/text2image", status_code=202, response_model=TaskCreated, responses=ERRORS)
+async def text2image(
+    body: GenerateIn, services: ServicesDep, request: Request, zh: ZhDep, idempotency_key: IdempotencyKey = None
+) -> JSONResponse:
+    """Queue a text-to-image (or group) generation; returns at once with the task id."""
+    _rate_limit(services, request)
+    task, fresh = await services.tasks.submit(body, mode="text2image", idempotency_key=idempotency_key)
+    return _created(task.id, task.status, task.created_at, fresh, zh)
+
+
+def _form_to_body(form: FormData) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for key, value in form.multi_items():
+        if not isinstance(value, str) or key == "images":
+            continue
+        if key == "group":
+            try:
+                data[key] = json.loads(value)
+            except ValueError:
+                data[key] = {"max_images": value}
+        elif key == "group_max_images":
+            data["group"] = {"max_images": value}
+        elif value != "":
+            data[key] = value
+    data["images"] = [v for v in form.getlist("images") if isinstance(v, str)]
+    return data
+
+
+@router.post(
+    "/image2image",
+    status_code=202,
+    response_model=TaskCreated,
+    responses=ERRORS,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/Image2ImageIn"}},
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "description": "Same fields as the JSON body; reference images as repeated `images` file fields.",
+                        "properties": {
+                            "prompt": {"type": "string"},
+                            "model": {"type": "string"},
+                            "images": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                        },
+                        "required": ["prompt"],
+                    }
+                },
+            },
+        }
+    },
+)
+async def image2image(
+    services: ServicesDep, request: Request, zh: ZhDep, idempotency_key: IdempotencyKey = None
+) -> JSONResponse:
+    """Queue an image-to-image / editing generation with reference images."""
+    _rate_limit(services, request)
+    settings = services.settings
+    content_type = request.headers.get("content-type", "")
+    files: list[bytes] = []
+    if content_type.startswith("multipart/form-data"):
+        check_content_length(request, settings.max_upload_bytes * 14 + 1024 * 1024)
+        async with request.form(max_files=14, max_fields=100) as form:
+            for value in form.getlist("images"):
+                if isinstance(value, UploadFile):
+                    files.append(await read_upload(value, settings.max_upload_bytes))
+            raw: Any = _form_to_body(form)
+    else:
+        check_content_length(request, int(settings.max_upload_bytes * 1.4) * 14 + 1024 * 1024)
+        try:
+            raw = json.loads(await request.body())
+        except ValueError as exc:
+            raise InvalidRequest(
+                "The request body is not valid JSON.", message_zh="请求体不是有效的 JSON。", details={"field": "body"}
+            ) from exc
+    try:
+        body = Image2ImageIn.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or "body"
+        raise InvalidRequest(
+            f"Invalid request: {field}: {err['msg']}",
+            message_zh=f"参数有误：{field}: {err['msg']}",
+            details={"field": field, "errors": [{"field": ".".join(map(str, e["loc"])), "message": e["msg"]} for e in exc.errors()]},
+        ) from exc
+    if len(body.images) + len(files) > 14:
+        raise InvalidRequest(
+            "At most 14 reference images are accepted.", message_zh="参考图最多 14 张。", details={"field": "images"}
+        )
+    task, fresh = await services.tasks.submit(body, mode="image2image", idempotency_key=idempotency_key, files=files)
+    return _created(task.id, task.status, task.created_at, fresh, zh)

@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from app.api.deps import ServicesDep, TasksDep, ZhDep
+from app.api.routes.history import HistoryQuery, history_page
+from app.schemas.errors import ErrorResponse
+from app.schemas.generation import TaskCreated
+from app.schemas.task import HistoryPage, TaskList, TaskPublic
+
+router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse}}
+
+# SSE: a comment line every so often keeps proxies from closing an idle stream.
+KEEPALIVE_SECONDS = 15.0
+# Fallback re-read for workers in another process (no in-process notification reaches us).
+POLL_SECONDS = 1.0
+
+
+@router.get("", response_model=TaskList)
+async def list_tasks(tasks: TasksDep, limit: Annotated[int, Query(ge=1, le=200)] = 50) -> TaskList:
+    """Active tasks (oldest first) followed by the most recent finished ones."""
+    return TaskList(items=[tasks.to_public(t) for t in await tasks.recent(limit)])
+
+
+@router.get("/history", response_model=HistoryPage, summary="History (alias of /api/v1/history)")
+async def tasks_history(tasks: TasksDep, query: Annotated[HistoryQuery, Query()]) -> HistoryPage:
+    return await history_page(tasks, query)
+
+
+@router.get("/{task_id}", response_model=TaskPublic, responses=NOT_FOUND)
+async def get_task(task_id: str, tasks: TasksDep) -> TaskPublic:
+    return tasks.to_public(await tasks.get(task_id))
+
+
+@router.get(
+    "/{task_id}/events",
+    responses={200: {"content": {"text/event-stream": {}}, "description": "task events"}, **NOT_FOUND},
+)
+async def task_events(task_id: str, services: ServicesDep, request: Request) -> StreamingResponse:
+    """Server-Sent Events: `task` with the task JSON on every change, then `end`."""
+    tasks = services.tasks
+    first = await tasks.get(task_id)  # 404 before the stream starts
+
+    async def stream() -> AsyncIterator[bytes]:
+        last: bytes | None = None
+        task = first
+        idle = 0.0
+        with services.events.subscribe(task_id) as changed:
+            while True:
+                payload = orjson.dumps(tasks.to_public(task).model_dump(mode="json"))
+                if payload != last:
+                    yield b"event: task\ndata: " + payload + b"\n\n"
+                    last = payload
+                    idle = 0.0
+                if task.is_terminal:
+                    yield b"event: end\ndata: {}\n\n"
+                    return
+                changed.clear()
+                try:
+                    await asyncio.wait_for(changed.wait(), timeout=POLL_SECONDS)
+                except TimeoutError:
+                    idle += POLL_SECONDS
+                    if idle >= KEEPALIVE_SECONDS:
+                        idle = 0.0
+                        yield b": keep-alive\n\n"
+                if await request.is_disconnected():
+                    return
+                try:
+                    task = await tasks.get(task_id)
+                except Exception:
+                    # Deleted while watched.
+                    yield b"event: end\ndata: {}\n\n"
+                    return
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "Connection": "keep-alive"},
+    )
+
+
+@router.post("/{task_id}/cancel", response_model=TaskPublic, responses={**NOT_FOUND, 409: {"model": ErrorResponse}})
+async def cancel_task(task_id: str, tasks: TasksDep) -> TaskPublic:
+    """Cancel a pending task at once, a running one as soon as it can stop (409 when finished)."""
+    return tasks.to_public(await tasks.cancel(task_id))
+
+
+@router.post(
+    "/{task_id}/retry",
+    status_code=202,
+    response_model=TaskCreated,
+    responses={**NOT_FOUND, 409: {"model": ErrorResponse}},
+)
+async def retry_task(task_id: str, tasks: TasksDep, zh: ZhDep) -> JSONResponse:
+    """A new task with the same parameters."""
+    task = await tasks.retry(task_id)
+    body = TaskCreated(
+        task_id=task.id,
+        status=task.status,
+        message="已创建重试任务。" if zh else "Retry queued as a new task.",
+        created_at=task.created_at,
+    )
+    return JSONResponse(body.model_dump(mode="json"), status_code=202)

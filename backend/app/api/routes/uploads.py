@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, File, Request, UploadFile
+
+from app.api.deps import ServicesDep
+from app.api.routes.common import check_content_length, read_upload
+from app.schemas.errors import ErrorResponse
+from app.schemas.task import UploadPublic
+
+router = APIRouter(prefix="/api/v1/uploads", tags=["uploads"])
+ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse} for code in (413, 415, 422)}
+
+
+@router.post("", response_model=UploadPublic, responses=ERRORS)
+async def upload_image(services: ServicesDep, request: Request, file: UploadFile = File(...)) -> UploadPublic:
+    """Store a reference image after checking its real type, size and pixel count."""
+    limit = services.settings.max_upload_bytes
+    check_content_length(request, limit + 64 * 1024)
+    data = await read_upload(file, limit)
+    record = await services.tasks.save_upload(data)
+    return UploadPublic(
+        id=record.id, width=record.width, height=record.height, bytes=record.bytes, content_type=record.content_type
+    )

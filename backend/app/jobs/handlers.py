@@ -1,0 +1,294 @@
+"""Running one generation job: provider call, downloads, storage, checkpoints, final state.
+
+Every step that costs money or bytes is checkpointed before the next one starts:
+- a result URL is written to the task before it is downloaded (URLs live 24 h, so a re-run
+  downloads it instead of generating again);
+- each stored image is a row (task_id, index) written right after its files, so a re-run skips
+  it (``is_done``) and never stores it twice;
+- the provider's own state (Visual's upstream task id) goes through ``save_state``.
+A group stream cannot be resumed upstream: if a re-run finds part of a group stored, it keeps
+those images and reports the rest as interrupted rather than paying for the whole group again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from app.core.db import Database
+from app.core.errors import JobCancelled, ProviderError, StorageFull
+from app.jobs.codec import parameters_to_request, public_parameters
+from app.jobs.events import TaskEvents
+from app.jobs.queue import ClaimedJob
+from app.models.base import utcnow
+from app.models.task import Image, Task
+from app.providers.base import GenerationRequest, ImageResult, Provider
+from app.storage.files import ImageStore
+
+logger = logging.getLogger("app.jobs")
+
+INTERRUPTED = {
+    "code": "interrupted",
+    "message": "The service restarted while this group was being generated; the images that had "
+    "arrived are kept. Retry to generate the rest.",
+}
+
+
+@dataclass(slots=True)
+class JobServices:
+    db: Database
+    store: ImageStore
+    events: TaskEvents
+    provider_for: Callable[[str], Provider]
+    fetch: Callable[[str], Any]  # async (url) -> (bytes, content_type)
+    max_attempts: int = 3
+
+
+def image_id_for(task_id: str, index: int) -> str:
+    return f"{task_id[:26]}i{index:05d}"
+
+
+class TaskJobContext:
+    """``JobContext`` backed by the tasks table (see ``app.providers.base``)."""
+
+    def __init__(self, services: JobServices, task: Task, cancel: asyncio.Event) -> None:
+        self.s = services
+        self.task_id = task.id
+        self.created_at: datetime = task.created_at
+        self.model = task.model
+        self.prompt = task.prompt
+        self.negative_prompt = task.negative_prompt
+        self.parameters = public_parameters(task.parameters)
+        self.checkpoint: dict[str, Any] = dict(task.checkpoint or {})
+        self.expected = task.expected_images
+        self.done: set[int] = {img.index for img in task.images}
+        self.failures: list[dict[str, Any]] = list(task.failures or [])
+        self.failed: set[int] = {f["index"] for f in self.failures}
+        self.cancel = cancel
+
+    # --- JobContext --------------------------------------------------------------------------
+    @property
+    def state(self) -> dict[str, Any]:
+        return self.checkpoint.setdefault("provider", {})
+
+    async def save_state(self, **values: Any) -> None:
+        self.state.update(values)
+        await self._update(checkpoint=dict(self.checkpoint))
+
+    def is_done(self, index: int) -> bool:
+        return index in self.done or index in self.failed
+
+    def check_cancelled(self) -> None:
+        if self.cancel.is_set():
+            raise JobCancelled()
+
+    async def set_expected(self, count: int) -> None:
+        if count != self.expected:
+            self.expected = count
+            await self._update(expected_images=count, progress=self._progress())
+
+    async def fail_image(self, index: int, error: ProviderError) -> None:
+        if self.is_done(index):
+            return
+        self.failed.add(index)
+        self.failures.append({"index": index, "code": error.code, "message": error.message})
+        await self._update(failures=list(self.failures), progress=self._progress())
+
+    async def deliver(self, result: ImageResult) -> None:
+        if result.index in self.done:
+            return
+        data = result.data
+        if data is None:
+            if not result.url:
+                raise ProviderError("The upstream returned an image with neither URL nor data.")
+            urls = self.checkpoint.setdefault("urls", {})
+            if urls.get(str(result.index)) != result.url:
+                urls[str(result.index)] = result.url
+                await self._update(checkpoint=dict(self.checkpoint))
+            data, _ = await self.s.fetch(result.url)
+        await self._store(result.index, data, result.seed)
+
+    # --- internals -----------------------------------------------------------------------------
+    def _progress(self) -> int:
+        if self.expected <= 0:
+            return 0
+        finished = len(self.done) + len(self.failed)
+        return max(5, min(99, int(finished * 100 / self.expected)))
+
+    async def _update(self, **values: Any) -> None:
+        async with self.s.db.write() as session:
+            await session.execute(
+                update(Task).where(Task.id == self.task_id).values(updated_at=utcnow(), **values)
+            )
+        self.s.events.publish(self.task_id)
+
+    async def _store(self, index: int, data: bytes, seed: int | None) -> None:
+        # Derived from (task, index), not random: a re-run after a crash writes the same path,
+        # so a file whose row never landed is replaced, not left behind as an orphan.
+        image_id = image_id_for(self.task_id, index)
+        metadata = {
+            "task_id": self.task_id,
+            "index": index,
+            "model": self.model,
+            "prompt": self.prompt,
+            "negative_prompt": self.negative_prompt,
+            "seed": seed,
+            "parameters": self.parameters,
+            "created_at": self.created_at.isoformat(),
+        }
+        stored = await asyncio.to_thread(
+            self.s.store.store_output, image_id, data, created=self.created_at, metadata=metadata
+        )
+        urls = self.checkpoint.get("urls", {})
+        urls.pop(str(index), None)
+        self.done.add(index)
+        try:
+            async with self.s.db.write() as session:
+                session.add(
+                    Image(
+                        id=image_id,
+                        task_id=self.task_id,
+                        index=index,
+                        rel_path=stored.rel_path,
+                        thumb_rel_path=stored.thumb_rel_path,
+                        width=stored.width,
+                        height=stored.height,
+                        bytes=stored.bytes,
+                        sha256=stored.sha256,
+                        content_type=stored.content_type,
+                        seed=seed,
+                        created_at=utcnow(),
+                    )
+                )
+                await session.execute(
+                    update(Task)
+                    .where(Task.id == self.task_id)
+                    .values(progress=self._progress(), checkpoint=dict(self.checkpoint), updated_at=utcnow())
+                )
+        except IntegrityError:
+            # Another run stored this index first (a stalled worker came back): keep theirs.
+            await asyncio.to_thread(self.s.store.delete_output, stored.rel_path, stored.thumb_rel_path)
+        except BaseException:
+            # The row did not land: the files would be orphans.
+            await asyncio.to_thread(self.s.store.delete_output, stored.rel_path, stored.thumb_rel_path)
+            self.done.discard(index)
+            raise
+        self.s.events.publish(self.task_id)
+
+
+class JobRunner:
+    def __init__(self, services: JobServices) -> None:
+        self.s = services
+
+    async def __call__(self, job: ClaimedJob, cancel: asyncio.Event) -> None:
+        async with self.s.db.read() as session:
+            task = (await session.execute(select(Task).where(Task.id == job.task_id))).scalar_one_or_none()
+        if task is None or task.status != "processing":
+            return
+        self.s.events.publish(task.id)
+        ctx = TaskJobContext(self.s, task, cancel)
+        outcome: dict[str, Any]
+        try:
+            outcome = await self._run(task, job, ctx)
+        except JobCancelled:
+            outcome = {"status": "cancelled", "error": {"code": "cancelled", "message": "Cancelled by the user.", "retryable": True}}
+        except asyncio.CancelledError:
+            # Shutdown: leave the job to be resumed from its checkpoint.
+            raise
+        except ProviderError as exc:
+            outcome = self._failed_outcome(ctx, exc.to_dict())
+        except Exception:
+            logger.exception("jobs.unexpected_error", extra={"task_id": task.id})
+            outcome = self._failed_outcome(
+                ctx,
+                {"code": "internal_error", "message": "An unexpected error stopped this job; it was logged.", "retryable": True},
+            )
+        # The final write must land even if shutdown cancels us now, or the job would run again.
+        await asyncio.shield(self._finish(ctx, outcome))
+
+    async def _run(self, task: Task, job: ClaimedJob, ctx: TaskJobContext) -> dict[str, Any]:
+        if task.cancel_requested:
+            raise JobCancelled()
+        if job.attempts > self.s.max_attempts:
+            raise ProviderError(
+                f"This job was interrupted {job.attempts - 1} times and was stopped to avoid paying "
+                "for it again. Retry it if you still want it.",
+                retryable=True,
+            )
+        request = await asyncio.to_thread(parameters_to_request, task.parameters, self.s.store.load_upload)
+        # Downloads that were checkpointed but not finished: fetch, don't generate again.
+        for index, url in sorted(ctx.checkpoint.get("urls", {}).items()):
+            ctx.check_cancelled()
+            await ctx.deliver(ImageResult(index=int(index), url=url))
+        if request.is_group and job.attempts > 1 and ctx.done:
+            for index in range(request.expected_images):
+                if not ctx.is_done(index):
+                    ctx.failed.add(index)
+                    ctx.failures.append({"index": index, **INTERRUPTED})
+            return self._completed_outcome(ctx)
+        if not all(ctx.is_done(i) for i in range(request.expected_images)) or request.is_group:
+            await self._generate(request, ctx)
+        ctx.check_cancelled()
+        if not ctx.done:
+            first = ctx.failures[0] if ctx.failures else None
+            error = (
+                {"code": first["code"], "message": first["message"], "retryable": True}
+                if first
+                else {"code": "upstream_error", "message": "The upstream returned no image.", "retryable": True}
+            )
+            return self._failed_outcome(ctx, error)
+        return self._completed_outcome(ctx)
+
+    async def _generate(self, request: GenerationRequest, ctx: TaskJobContext) -> None:
+        provider = self.s.provider_for(request.model)
+        try:
+            await provider.generate(request, ctx)
+        except JobCancelled:
+            await provider.cancel(request, ctx.state)
+            raise
+        except StorageFull:
+            raise
+        except ProviderError as exc:
+            if not ctx.done:
+                raise
+            # Some images are stored: keep them, name the ones that did not come.
+            for index in range(max(ctx.expected, 1)):
+                if not ctx.is_done(index):
+                    ctx.failed.add(index)
+                    ctx.failures.append({"index": index, "code": exc.code, "message": exc.message})
+
+    def _completed_outcome(self, ctx: TaskJobContext) -> dict[str, Any]:
+        return {"status": "completed", "error": None, "progress": 100, "failures": ctx.failures}
+
+    def _failed_outcome(self, ctx: TaskJobContext, error: dict[str, Any]) -> dict[str, Any]:
+        if ctx.done:
+            return self._completed_outcome(ctx)
+        return {"status": "failed", "error": error, "failures": ctx.failures}
+
+    async def _finish(self, ctx: TaskJobContext, outcome: dict[str, Any]) -> None:
+        values: dict[str, Any] = {
+            "status": outcome["status"],
+            "error": outcome.get("error"),
+            "failures": outcome.get("failures", ctx.failures),
+            "completed_at": utcnow(),
+            "updated_at": utcnow(),
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "expected_images": max(ctx.expected, len(ctx.done) + len(ctx.failed)),
+        }
+        if "progress" in outcome:
+            values["progress"] = outcome["progress"]
+        async with self.s.db.write() as session:
+            await session.execute(update(Task).where(Task.id == ctx.task_id).values(**values))
+        self.s.events.publish(ctx.task_id)
+        logger.info(
+            "jobs.finished",
+            extra={"task_id": ctx.task_id, "status": outcome["status"], "images": len(ctx.done)},
+        )

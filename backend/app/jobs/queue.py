@@ -1,0 +1,145 @@
+"""The job queue: the tasks table is the queue.
+
+Rule: every job may run twice (a worker can die between any two statements). Claims are one
+atomic UPDATE ... RETURNING, so two workers never hold the same job; a lease renewed by heartbeat
+tells other workers the holder is alive; a job whose lease ran out is claimed again and resumes
+from its checkpoint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, or_, select, update
+
+from app.core.db import Database
+from app.models.base import utcnow
+from app.models.task import Task
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedJob:
+    task_id: str
+    provider: str
+    attempts: int
+
+
+class JobQueue:
+    def __init__(self, db: Database, *, lease_seconds: float, clock: Callable[[], datetime] = utcnow) -> None:
+        self.db = db
+        self.lease = timedelta(seconds=lease_seconds)
+        self.clock = clock
+
+    def _claimable(self, now: datetime) -> object:
+        return or_(
+            and_(Task.status == "pending", Task.cancel_requested.is_(False)),
+            and_(Task.status == "processing", Task.lease_expires_at < now),
+        )
+
+    async def claim(self, worker_id: str, limit: int, *, providers: Sequence[str] | None = None) -> list[ClaimedJob]:
+        """Take up to ``limit`` runnable jobs (oldest first) for ``worker_id``."""
+        if limit <= 0:
+            return []
+        now = self.clock()
+        candidates = select(Task.id).where(self._claimable(now)).order_by(Task.created_at, Task.id).limit(limit)
+        if providers is not None:
+            candidates = candidates.where(Task.provider.in_(list(providers)))
+        if not self.db.is_sqlite:
+            candidates = candidates.with_for_update(skip_locked=True)
+        stmt = (
+            update(Task)
+            .where(Task.id.in_(candidates.scalar_subquery()))
+            # Re-check inside the UPDATE: on PostgreSQL another worker may have taken the row
+            # between the sub-select's snapshot and the lock.
+            .where(self._claimable(now))
+            .values(
+                status="processing",
+                lease_owner=worker_id,
+                lease_expires_at=now + self.lease,
+                attempts=Task.attempts + 1,
+                started_at=now,
+                updated_at=now,
+            )
+            .returning(Task.id, Task.provider, Task.attempts, Task.created_at)
+            .execution_options(synchronize_session=False)
+        )
+        async with self.db.write() as session:
+            rows = (await session.execute(stmt)).all()
+        rows.sort(key=lambda r: (r.created_at, r.id))
+        return [ClaimedJob(task_id=r.id, provider=r.provider, attempts=r.attempts) for r in rows]
+
+    async def heartbeat(self, worker_id: str, task_ids: Iterable[str]) -> set[str]:
+        """Extend the leases this worker holds; returns the ids whose lease it still owns."""
+        ids = list(task_ids)
+        if not ids:
+            return set()
+        now = self.clock()
+        stmt = (
+            update(Task)
+            .where(Task.id.in_(ids), Task.lease_owner == worker_id, Task.status == "processing")
+            .values(lease_expires_at=now + self.lease)
+            .returning(Task.id)
+            .execution_options(synchronize_session=False)
+        )
+        async with self.db.write() as session:
+            return set((await session.execute(stmt)).scalars().all())
+
+    async def cancel_requested(self, task_ids: Iterable[str]) -> set[str]:
+        ids = list(task_ids)
+        if not ids:
+            return set()
+        async with self.db.read() as session:
+            rows = await session.execute(select(Task.id).where(Task.id.in_(ids), Task.cancel_requested.is_(True)))
+            return set(rows.scalars().all())
+
+    async def release(self, worker_id: str, task_ids: Iterable[str]) -> int:
+        """Hand unfinished jobs back (graceful shutdown) so the next worker starts them at once."""
+        ids = list(task_ids)
+        if not ids:
+            return 0
+        stmt = (
+            update(Task)
+            .where(Task.id.in_(ids), Task.lease_owner == worker_id, Task.status == "processing")
+            .values(lease_expires_at=self.clock() - timedelta(seconds=1))
+            .execution_options(synchronize_session=False)
+        )
+        async with self.db.write() as session:
+            return (await session.execute(stmt)).rowcount or 0
+
+    async def recover_abandoned(self, worker_id: str) -> int:
+        """At start-up, make jobs left ``processing`` by a dead process claimable now.
+
+        SQLite means a single node, so every lease not held by this process belongs to a process
+        that is gone. On PostgreSQL other replicas may be alive: there only expired leases are
+        touched (they are claimable anyway; this just makes the count visible in the logs).
+        """
+        now = self.clock()
+        cond = [Task.status == "processing"]
+        if self.db.is_sqlite:
+            cond.append(or_(Task.lease_owner.is_(None), Task.lease_owner != worker_id))
+        else:
+            cond.append(Task.lease_expires_at < now)
+        stmt = (
+            update(Task)
+            .where(*cond)
+            .values(lease_expires_at=now - timedelta(seconds=1))
+            .execution_options(synchronize_session=False)
+        )
+        async with self.db.write() as session:
+            return (await session.execute(stmt)).rowcount or 0
+
+    async def has_claimable(self, providers: Sequence[str] | None = None) -> bool:
+        now = self.clock()
+        stmt = select(Task.id).where(self._claimable(now)).limit(1)
+        if providers is not None:
+            stmt = stmt.where(Task.provider.in_(list(providers)))
+        async with self.db.read() as session:
+            return (await session.execute(stmt)).first() is not None
+
+    async def next_lease_expiry(self) -> datetime | None:
+        """When the earliest foreign lease runs out: the worker wakes then to take it over."""
+        stmt = select(Task.lease_expires_at).where(Task.status == "processing").order_by(Task.lease_expires_at).limit(1)
+        async with self.db.read() as session:
+            return (await session.execute(stmt)).scalar_one_or_none()

@@ -1,0 +1,213 @@
+"""Assembles the app: settings → services (lifespan) → middleware → routers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
+
+import aiohttp
+from fastapi import FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
+
+from app import __version__
+from app.api.deps import prefers_zh
+from app.api.errors import error_response, install_error_handlers
+from app.api.routes import auth, generate, health, history, images, models, tasks, uploads
+from app.core.config import Settings
+from app.core.db import Database
+from app.core.logging import configure_logging
+from app.jobs.events import TaskEvents
+from app.jobs.handlers import JobRunner, JobServices
+from app.jobs.queue import JobQueue
+from app.jobs.worker import Worker
+from app.providers.catalog import Catalog
+from app.providers.download import ResultFetcher
+from app.providers.registry import ProviderRegistry
+from app.services.auth import COOKIE_NAME, AuthService, SlidingWindow
+from app.services.container import Services
+from app.services.tasks import TaskService
+from app.storage.files import ImageStore
+
+logger = logging.getLogger("app")
+
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def _secrets(settings: Settings) -> list[str]:
+    values = [settings.ark_api_key, settings.volcengine_access_key, settings.volcengine_secret_key, settings.app_password]
+    return [v.get_secret_value() for v in values if v is not None]
+
+
+async def build_services(settings: Settings) -> Services:
+    db = Database(settings.database_url)
+    await db.migrate()
+    store = ImageStore(
+        settings.output_dir, settings.uploads_dir, min_free_bytes=int(settings.min_free_disk_mb * 1024 * 1024)
+    )
+    catalog = Catalog.from_settings(settings)
+    events = TaskEvents()
+    session = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300),
+        timeout=aiohttp.ClientTimeout(
+            total=None, connect=settings.upstream_connect_timeout, sock_read=settings.upstream_read_timeout
+        ),
+        trust_env=False,
+    )
+    registry = ProviderRegistry.build(settings, session, catalog)
+    fetcher = ResultFetcher(settings, session)
+    caps: dict[str, int | None] = {"demo": None, "ark": settings.ark_max_concurrency, "visual": settings.visual_max_concurrency}
+    worker_box: list[Worker] = []
+
+    def notify() -> None:
+        if worker_box:
+            worker_box[0].notify()
+
+    def notify_cancel(task_id: str) -> None:
+        if worker_box:
+            worker_box[0].notify_cancel(task_id)
+
+    task_service = TaskService(
+        db=db,
+        store=store,
+        catalog=catalog,
+        events=events,
+        notify_worker=notify,
+        notify_cancel=notify_cancel,
+        max_upload_bytes=settings.max_upload_bytes,
+        max_image_pixels=settings.max_image_pixels,
+        min_free_bytes=int(settings.min_free_disk_mb * 1024 * 1024),
+    )
+    services = Services(
+        settings=settings,
+        db=db,
+        store=store,
+        catalog=catalog,
+        events=events,
+        session=session,
+        registry=registry,
+        tasks=task_service,
+        auth=AuthService(settings.app_password),
+        generation_limiter=SlidingWindow(settings.generation_rate_limit_per_minute, 60.0),
+    )
+    runner = JobRunner(
+        JobServices(
+            db=db,
+            store=store,
+            events=events,
+            provider_for=registry.for_model,
+            fetch=fetcher.fetch,
+            max_attempts=settings.max_job_attempts,
+        )
+    )
+    worker = Worker(
+        queue=JobQueue(db, lease_seconds=settings.job_lease_seconds),
+        runner=runner,
+        max_concurrent=settings.max_concurrent_jobs,
+        provider_caps=caps,
+    )
+    worker_box.append(worker)
+    services.worker = worker
+    return services
+
+
+async def close_services(services: Services) -> None:
+    if services.worker is not None and services.started:
+        await services.worker.stop()
+    await services.registry.aclose()
+    await services.session.close()
+    await services.db.dispose()
+
+
+def _operation_id(route: APIRoute) -> str:
+    tag = route.tags[0] if route.tags else "default"
+    return f"{tag}-{route.name}"
+
+
+def create_app(settings: Settings | None = None, *, start_worker: bool | None = None) -> FastAPI:
+    settings = settings or Settings()
+    run_worker = settings.run_worker if start_worker is None else start_worker
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.log_level, _secrets(settings))
+        services = await build_services(settings)
+        app.state.services = services
+        if run_worker and services.worker is not None:
+            await services.worker.start()
+            services.started = True
+        if (settings.ark_configured or settings.visual_configured) and settings.app_password is None:
+            logger.warning(
+                "security.no_password",
+                extra={"detail": "Credentials are configured but APP_PASSWORD is not set: anyone who can reach the port can spend the account's credit."},
+            )
+        logger.info("app.started", extra={"version": __version__, "worker": run_worker})
+        try:
+            yield
+        finally:
+            await close_services(services)
+
+    app = FastAPI(
+        title="Volcengine Image Studio API",
+        version=__version__,
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+        description="Text-to-image, image-to-image and group generation with Volcengine models, "
+        "durable jobs, stored images and history.",
+    )
+    install_error_handlers(app)
+
+    @app.middleware("http")
+    async def access_control(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        path = request.url.path
+        if path.startswith("/api/"):
+            zh = prefers_zh(request)
+            origin = request.headers.get("origin")
+            if request.method not in SAFE_METHODS and origin and not _same_origin(origin, request, settings):
+                return error_response(
+                    403,
+                    "unauthorized",
+                    "跨站请求被拒绝。" if zh else "Cross-origin request refused.",
+                )
+            services: Services | None = getattr(request.app.state, "services", None)
+            if services is not None and services.auth.required and not path.startswith("/api/v1/auth/"):
+                auth = services.auth
+                if not (
+                    auth.verify_cookie(request.cookies.get(COOKIE_NAME))
+                    or auth.verify_bearer(request.headers.get("authorization"))
+                ):
+                    return error_response(
+                        401,
+                        "unauthorized",
+                        "请先登录。" if zh else "Sign in first (or send Authorization: Bearer <APP_PASSWORD>).",
+                    )
+        return await call_next(request)
+
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=True,
+            allow_methods=["*"],
+            allow_headers=["*"],
+        )
+
+    for router in (health.router, models.router, generate.router, tasks.router, history.router, uploads.router, auth.router):
+        app.include_router(router)
+    if settings.serve_images:
+        app.include_router(images.router)
+    else:
+        app.add_api_route("/api/v1/images/inspect", images.inspect_image, methods=["POST"], tags=["images"])
+    return app
+
+
+def _same_origin(origin: str, request: Request, settings: Settings) -> bool:
+    if origin in settings.cors_origins:
+        return True
+    host = request.headers.get("x-forwarded-host") or request.headers.get("host", "")
+    return urlsplit(origin).netloc == host
+
+
+app = create_app()

@@ -1,0 +1,93 @@
+"""Public shapes of tasks, history pages and related resources."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+TaskStatus = Literal["pending", "processing", "completed", "failed", "cancelled"]
+TaskType = Literal["text2image", "image2image"]
+
+
+class OutputPublic(BaseModel):
+    id: str
+    index: int
+    url: str
+    thumbnail_url: str | None
+    width: int
+    height: int
+    seed: int | None
+    bytes: int
+    content_type: str
+
+
+class FailurePublic(BaseModel):
+    index: int
+    code: str
+    message: str
+
+
+class TaskError(BaseModel):
+    code: str
+    message: str
+    retryable: bool = False
+    stage: str | None = None
+    upstream_code: str | None = None
+
+
+class TaskPublic(BaseModel):
+    task_id: str
+    type: TaskType
+    model: str
+    provider: str
+    is_demo: bool
+    status: TaskStatus
+    progress: int = Field(ge=0, le=100)
+    prompt: str
+    negative_prompt: str | None
+    parameters: dict[str, Any]
+    images: list[str] = Field(description="Image URLs (kept for scripts written for the original app)")
+    outputs: list[OutputPublic]
+    failures: list[FailurePublic]
+    expected_images: int
+    error: TaskError | None
+    favorite: bool
+    attempts: int
+    retry_of: str | None
+    created_at: datetime
+    started_at: datetime | None
+    completed_at: datetime | None
+
+
+class TaskList(BaseModel):
+    items: list[TaskPublic]
+
+
+class HistoryPage(BaseModel):
+    total: int
+    items: list[TaskPublic]
+    page: int
+    page_size: int
+
+
+class HistoryUpdate(BaseModel):
+    favorite: bool
+
+
+class DownloadRequest(BaseModel):
+    ids: list[str] = Field(min_length=1, max_length=1000)
+
+
+class UploadPublic(BaseModel):
+    id: str
+    width: int
+    height: int
+    bytes: int
+    content_type: str
+
+
+class InspectResult(BaseModel):
+    found: bool
+    metadata: dict[str, Any] | None

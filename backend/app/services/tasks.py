@@ -1,0 +1,450 @@
+"""Use cases around tasks: submit, read, cancel, retry, history, favourites, delete, download.
+
+Services own their transactions; routes only parse input and shape output.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from app.core.db import Database
+from app.core.errors import Conflict, InsufficientStorage, InvalidRequest, NotFound
+from app.jobs.codec import public_parameters, request_to_parameters
+from app.jobs.events import TaskEvents
+from app.models.base import utcnow
+from app.models.task import ACTIVE_STATUSES, Image, Task, Upload
+from app.providers.base import Mode, ReferenceImage
+from app.providers.catalog import Catalog, validate_request
+from app.schemas.generation import GenerateIn, Image2ImageIn
+from app.schemas.task import OutputPublic, TaskPublic
+from app.storage.archive import stream_zip
+from app.storage.files import ImageStore
+from app.storage.uploads import decode_data_uri, validate_upload
+
+UPLOAD_ID = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(slots=True)
+class UploadRecord:
+    id: str
+    width: int
+    height: int
+    bytes: int
+    content_type: str
+
+
+class TaskService:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        store: ImageStore,
+        catalog: Catalog,
+        events: TaskEvents,
+        notify_worker: Any,
+        notify_cancel: Any,
+        max_upload_bytes: int,
+        max_image_pixels: int,
+        min_free_bytes: int,
+    ) -> None:
+        self.db = db
+        self.store = store
+        self.catalog = catalog
+        self.events = events
+        self._notify_worker = notify_worker
+        self._notify_cancel = notify_cancel
+        self.max_upload_bytes = max_upload_bytes
+        self.max_image_pixels = max_image_pixels
+        self.min_free_bytes = min_free_bytes
+
+    # --- uploads --------------------------------------------------------------------------------
+    async def save_upload(self, data: bytes) -> UploadRecord:
+        info = await asyncio.to_thread(
+            validate_upload, data, max_bytes=self.max_upload_bytes, max_pixels=self.max_image_pixels
+        )
+        await asyncio.to_thread(self.store.save_upload, data, info)
+        record = UploadRecord(
+            id=info.sha256, width=info.width, height=info.height, bytes=info.bytes, content_type=info.content_type
+        )
+        async with self.db.write() as session:
+            if await session.get(Upload, info.sha256) is None:
+                session.add(
+                    Upload(
+                        id=info.sha256,
+                        ext=info.ext,
+                        content_type=info.content_type,
+                        width=info.width,
+                        height=info.height,
+                        bytes=info.bytes,
+                    )
+                )
+        return record
+
+    async def _reference(self, item: str, position: int) -> tuple[str, ReferenceImage]:
+        field = f"images[{position}]"
+        if UPLOAD_ID.match(item):
+            async with self.db.read() as session:
+                row = await session.get(Upload, item)
+            if row is None:
+                raise InvalidRequest(
+                    f"Reference image {position + 1} ({item[:12]}…) was not found; upload it again.",
+                    message_zh=f"第 {position + 1} 张参考图（{item[:12]}…）不存在，请重新上传。",
+                    details={"field": field},
+                )
+            data, content_type = await asyncio.to_thread(self.store.load_upload, item)
+            return item, ReferenceImage(data=data, content_type=content_type, width=row.width, height=row.height)
+        if item.startswith("data:"):
+            data = decode_data_uri(item, self.max_upload_bytes)
+            record = await self.save_upload(data)
+            data, content_type = await asyncio.to_thread(self.store.load_upload, record.id)
+            return record.id, ReferenceImage(
+                data=data, content_type=content_type, width=record.width, height=record.height
+            )
+        raise InvalidRequest(
+            f"Reference image {position + 1} must be an upload id from /api/v1/uploads or a data: URI; "
+            "the service never fetches URLs you supply.",
+            message_zh=f"第 {position + 1} 张参考图必须是 /api/v1/uploads 返回的 id 或 data: URI；服务不会抓取您提供的链接。",
+            details={"field": field},
+        )
+
+    # --- submit -----------------------------------------------------------------------------------
+    async def submit(
+        self,
+        body: GenerateIn,
+        *,
+        mode: Mode,
+        idempotency_key: str | None = None,
+        files: Sequence[bytes] = (),
+    ) -> tuple[Task, bool]:
+        """Validate and queue a request. Returns the task and whether it was created now."""
+        if idempotency_key:
+            existing = await self._by_idempotency_key(idempotency_key)
+            if existing is not None:
+                return existing, False
+        spec = self.catalog.resolve(body.model)
+        reference_ids: list[str] = []
+        references: list[ReferenceImage] = []
+        items = list(body.images) if isinstance(body, Image2ImageIn) else []
+        for position, item in enumerate(items):
+            rid, ref = await self._reference(item, position)
+            reference_ids.append(rid)
+            references.append(ref)
+        for data in files:
+            record = await self.save_upload(data)
+            rid, ref = await self._reference(record.id, len(reference_ids))
+            reference_ids.append(rid)
+            references.append(ref)
+        request = validate_request(
+            spec, body, mode=mode, references=references, available=self.catalog.available(spec)
+        )
+        self._check_disk()
+        task = Task(
+            id=uuid.uuid4().hex,
+            type=mode,
+            model=spec.id,
+            provider=spec.provider,
+            status="pending",
+            progress=0,
+            prompt=request.prompt,
+            negative_prompt=request.negative_prompt,
+            parameters=request_to_parameters(request, reference_ids),
+            expected_images=request.expected_images,
+            checkpoint={},
+            failures=[],
+            idempotency_key=idempotency_key,
+            created_at=utcnow(),
+            updated_at=utcnow(),
+        )
+        try:
+            async with self.db.write() as session:
+                session.add(task)
+        except IntegrityError:
+            # Two submits with one key raced; the other one won.
+            existing = await self._by_idempotency_key(idempotency_key or "")
+            if existing is None:
+                raise
+            return existing, False
+        self._notify_worker()
+        return await self.get(task.id), True
+
+    def _check_disk(self) -> None:
+        free = self.store.free_bytes()
+        if free < self.min_free_bytes:
+            raise InsufficientStorage(
+                f"Only {free // (1024 * 1024)} MB of disk space is left for images; free some space "
+                "(delete old history) before generating more.",
+                message_zh=f"图片存储空间仅剩 {free // (1024 * 1024)} MB，请先释放空间（删除旧的历史记录）再生成。",
+            )
+
+    async def _by_idempotency_key(self, key: str) -> Task | None:
+        async with self.db.read() as session:
+            return (await session.execute(select(Task).where(Task.idempotency_key == key))).scalar_one_or_none()
+
+    # --- read -------------------------------------------------------------------------------------
+    async def get(self, task_id: str) -> Task:
+        async with self.db.read() as session:
+            task = await session.get(Task, task_id)
+        if task is None:
+            raise NotFound(f"Task {task_id!r} does not exist.", message_zh=f"任务 {task_id!r} 不存在。")
+        return task
+
+    async def recent(self, limit: int) -> list[Task]:
+        async with self.db.read() as session:
+            active = (
+                await session.execute(
+                    select(Task).where(Task.status.in_(ACTIVE_STATUSES)).order_by(Task.created_at).limit(limit)
+                )
+            ).scalars().all()
+            recent = (
+                await session.execute(
+                    select(Task)
+                    .where(Task.status.not_in(ACTIVE_STATUSES))
+                    .order_by(Task.created_at.desc())
+                    .limit(max(limit - len(active), 0))
+                )
+            ).scalars().all()
+        return [*active, *recent]
+
+    # --- cancel / retry ---------------------------------------------------------------------------
+    async def cancel(self, task_id: str) -> Task:
+        task = await self.get(task_id)
+        if task.is_terminal:
+            raise Conflict(
+                f"Task {task_id} already finished ({task.status}); it cannot be cancelled.",
+                message_zh=f"任务 {task_id} 已结束（{task.status}），无法取消。",
+            )
+        now = utcnow()
+        async with self.db.write() as session:
+            result = await session.execute(
+                update(Task)
+                .where(Task.id == task_id, Task.status == "pending")
+                .values(
+                    status="cancelled",
+                    cancel_requested=True,
+                    completed_at=now,
+                    updated_at=now,
+                    error={"code": "cancelled", "message": "Cancelled by the user.", "retryable": True},
+                )
+                .execution_options(synchronize_session=False)
+            )
+            if not result.rowcount:
+                await session.execute(
+                    update(Task)
+                    .where(Task.id == task_id, Task.status == "processing")
+                    .values(cancel_requested=True, updated_at=now)
+                    .execution_options(synchronize_session=False)
+                )
+        self._notify_cancel(task_id)
+        self.events.publish(task_id)
+        return await self.get(task_id)
+
+    async def retry(self, task_id: str) -> Task:
+        original = await self.get(task_id)
+        if not original.is_terminal:
+            raise Conflict(
+                f"Task {task_id} is still {original.status}; wait for it or cancel it first.",
+                message_zh=f"任务 {task_id} 仍在{original.status}，请等待完成或先取消。",
+            )
+        spec = self.catalog.get(original.model)
+        if not self.catalog.available(spec):
+            reason = self.catalog.unavailable_reason(spec) or ("This model is not available.", "该模型不可用。")
+            from app.core.errors import ModelUnavailable
+
+            raise ModelUnavailable(reason[0], message_zh=reason[1], details={"field": "model"})
+        self._check_disk()
+        now = utcnow()
+        task = Task(
+            id=uuid.uuid4().hex,
+            type=original.type,
+            model=original.model,
+            provider=original.provider,
+            status="pending",
+            progress=0,
+            prompt=original.prompt,
+            negative_prompt=original.negative_prompt,
+            parameters=original.parameters,
+            expected_images=original.parameters.get("group_max_images") or original.parameters.get("num_images", 1),
+            checkpoint={},
+            failures=[],
+            retry_of=original.id,
+            created_at=now,
+            updated_at=now,
+        )
+        async with self.db.write() as session:
+            session.add(task)
+        self._notify_worker()
+        return await self.get(task.id)
+
+    # --- history ----------------------------------------------------------------------------------
+    def _history_query(
+        self,
+        *,
+        q: str | None,
+        model: str | None,
+        type_: str | None,
+        favorite: bool | None,
+        since: datetime | None,
+        until: datetime | None,
+    ) -> Select[Any]:
+        stmt = select(Task).where(Task.status == "completed")
+        if q:
+            escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            pattern = f"%{escaped}%"
+            stmt = stmt.where(
+                or_(Task.prompt.ilike(pattern, escape="\\"), Task.negative_prompt.ilike(pattern, escape="\\"))
+            )
+        if model:
+            stmt = stmt.where(Task.model == model)
+        if type_:
+            stmt = stmt.where(Task.type == type_)
+        if favorite is not None:
+            stmt = stmt.where(Task.favorite.is_(favorite))
+        if since:
+            stmt = stmt.where(Task.created_at >= since)
+        if until:
+            stmt = stmt.where(Task.created_at < until)
+        return stmt
+
+    async def history(
+        self,
+        *,
+        page: int,
+        page_size: int,
+        q: str | None = None,
+        model: str | None = None,
+        type_: str | None = None,
+        favorite: bool | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> tuple[int, list[Task]]:
+        stmt = self._history_query(q=q, model=model, type_=type_, favorite=favorite, since=since, until=until)
+        async with self.db.read() as session:
+            total = (await session.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one()
+            items = (
+                await session.execute(
+                    stmt.order_by(Task.created_at.desc(), Task.id.desc())
+                    .offset((page - 1) * page_size)
+                    .limit(page_size)
+                )
+            ).scalars().all()
+        return total, list(items)
+
+    async def set_favorite(self, task_id: str, favorite: bool) -> Task:
+        async with self.db.write() as session:
+            result = await session.execute(
+                update(Task)
+                .where(Task.id == task_id)
+                .values(favorite=favorite, updated_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+        if not result.rowcount:
+            raise NotFound(f"Task {task_id!r} does not exist.", message_zh=f"任务 {task_id!r} 不存在。")
+        self.events.publish(task_id)
+        return await self.get(task_id)
+
+    async def delete(self, task_id: str) -> None:
+        task = await self.get(task_id)
+        if not task.is_terminal:
+            raise Conflict(
+                f"Task {task_id} is still {task.status}; cancel it before deleting it.",
+                message_zh=f"任务 {task_id} 仍在{task.status}，请先取消再删除。",
+            )
+        files = [(img.rel_path, img.thumb_rel_path) for img in task.images]
+        async with self.db.write() as session:
+            await session.execute(delete(Image).where(Image.task_id == task_id))
+            await session.execute(delete(Task).where(Task.id == task_id))
+        # Rows first: a crash in between leaves orphan files (found by the storage scan), never a
+        # history entry pointing at missing files.
+        for rel_path, thumb in files:
+            await asyncio.to_thread(self.store.delete_output, rel_path, thumb)
+
+    async def download(self, ids: Sequence[str]) -> AsyncIterator[bytes]:
+        unique = list(dict.fromkeys(ids))
+        async with self.db.read() as session:
+            tasks = (await session.execute(select(Task).where(Task.id.in_(unique)))).scalars().all()
+        found = {t.id: t for t in tasks}
+        missing = [i for i in unique if i not in found]
+        if missing:
+            raise NotFound(
+                f"{len(missing)} of the selected items no longer exist: {', '.join(m[:12] for m in missing[:5])}",
+                message_zh=f"所选项目中有 {len(missing)} 个已不存在：{', '.join(m[:12] for m in missing[:5])}",
+                details={"missing": missing},
+            )
+        entries = []
+        metadata = []
+        for task_id in unique:
+            task = found[task_id]
+            stamp = task.created_at.strftime("%Y%m%d-%H%M%S")
+            for img in task.images:
+                path = self.store.output_dir / img.rel_path
+                ext = img.rel_path.rsplit(".", 1)[-1]
+                name = f"{stamp}_{task.id[:8]}_{img.index}.{ext}"
+                entries.append((name, path))
+                metadata.append(
+                    {
+                        "file": name,
+                        "task_id": task.id,
+                        "index": img.index,
+                        "model": task.model,
+                        "prompt": task.prompt,
+                        "negative_prompt": task.negative_prompt,
+                        "seed": img.seed,
+                        "width": img.width,
+                        "height": img.height,
+                        "parameters": public_parameters(task.parameters),
+                        "created_at": task.created_at.isoformat(),
+                    }
+                )
+        import orjson
+
+        extra = {"metadata.json": orjson.dumps(metadata, option=orjson.OPT_INDENT_2)}
+        return stream_zip(entries, extra)
+
+    # --- presentation -----------------------------------------------------------------------------
+    def to_public(self, task: Task) -> TaskPublic:
+        outputs = [
+            OutputPublic(
+                id=img.id,
+                index=img.index,
+                url=self.store.url_for(img.rel_path),
+                thumbnail_url=self.store.url_for(img.thumb_rel_path) if img.thumb_rel_path else None,
+                width=img.width,
+                height=img.height,
+                seed=img.seed,
+                bytes=img.bytes,
+                content_type=img.content_type,
+            )
+            for img in task.images
+        ]
+        return TaskPublic(
+            task_id=task.id,
+            type=task.type,  # type: ignore[arg-type]
+            model=task.model,
+            provider=task.provider,
+            is_demo=task.provider == "demo",
+            status=task.status,  # type: ignore[arg-type]
+            progress=100 if task.status == "completed" else task.progress,
+            prompt=task.prompt,
+            negative_prompt=task.negative_prompt,
+            parameters=public_parameters(task.parameters),
+            images=[o.url for o in outputs],
+            outputs=outputs,
+            failures=task.failures or [],  # type: ignore[arg-type]
+            expected_images=task.expected_images,
+            error=task.error,  # type: ignore[arg-type]
+            favorite=task.favorite,
+            attempts=task.attempts,
+            retry_of=task.retry_of,
+            created_at=task.created_at,
+            started_at=task.started_at,
+            completed_at=task.completed_at,
+        )

@@ -1,0 +1,178 @@
+from __future__ import annotations
+
+import io
+import zipfile
+
+import orjson
+
+from tests.conftest import Studio
+
+
+async def _completed(studio: Studio, prompt: str, **extra: object) -> str:
+    task_id = await studio.submit({"model": "demo", "prompt": prompt, "width": 256, "height": 256, **extra})
+    return task_id
+
+
+async def test_cancel_pending_then_conflict(studio: Studio) -> None:
+    task_id = await _completed(studio, "to cancel")
+    r = await studio.client.post(f"/api/v1/tasks/{task_id}/cancel")
+    assert r.status_code == 200
+    assert r.json()["status"] == "cancelled"
+    await studio.run_jobs()
+    assert (await studio.task(task_id))["status"] == "cancelled"
+    r = await studio.client.post(f"/api/v1/tasks/{task_id}/cancel")
+    assert r.status_code == 409
+    assert r.json()["error"]["code"] == "conflict"
+
+
+async def test_retry_creates_new_task_with_same_parameters(studio: Studio) -> None:
+    task_id = await _completed(studio, "retry me", seed=5)
+    r = await studio.client.post(f"/api/v1/tasks/{task_id}/retry")
+    assert r.status_code == 409  # still pending
+    await studio.run_jobs()
+    r = await studio.client.post(f"/api/v1/tasks/{task_id}/retry")
+    assert r.status_code == 202
+    new_id = r.json()["task_id"]
+    assert new_id != task_id
+    await studio.run_jobs()
+    new = await studio.task(new_id)
+    assert new["status"] == "completed"
+    assert new["retry_of"] == task_id
+    assert new["parameters"] == (await studio.task(task_id))["parameters"]
+
+
+async def test_history_paging_search_filters_favorite_delete(studio: Studio) -> None:
+    ids = [await _completed(studio, f"landscape number {i}") for i in range(5)]
+    ids.append(await _completed(studio, "水墨山水画 with mountains"))
+    await studio.run_jobs()
+
+    page1 = (await studio.client.get("/api/v1/history", params={"page": 1, "page_size": 4})).json()
+    assert page1["total"] == 6 and len(page1["items"]) == 4 and page1["page"] == 1
+    assert page1["items"][0]["task_id"] == ids[-1]  # newest first
+    page2 = (await studio.client.get("/api/v1/history", params={"page": 2, "page_size": 4})).json()
+    assert len(page2["items"]) == 2
+    seen = {i["task_id"] for i in page1["items"]} | {i["task_id"] for i in page2["items"]}
+    assert seen == set(ids)
+
+    zh = (await studio.client.get("/api/v1/history", params={"q": "山水"})).json()
+    assert [i["task_id"] for i in zh["items"]] == [ids[-1]]
+    en = (await studio.client.get("/api/v1/history", params={"q": "NUMBER 3"})).json()
+    assert [i["task_id"] for i in en["items"]] == [ids[3]]
+    none = (await studio.client.get("/api/v1/history", params={"q": "100%"})).json()
+    assert none["total"] == 0
+    legacy = (await studio.client.get("/api/v1/tasks/history", params={"q": "山水"})).json()
+    assert legacy["total"] == 1
+
+    r = await studio.client.patch(f"/api/v1/history/{ids[0]}", json={"favorite": True})
+    assert r.status_code == 200 and r.json()["favorite"] is True
+    favs = (await studio.client.get("/api/v1/history", params={"favorite": "true"})).json()
+    assert [i["task_id"] for i in favs["items"]] == [ids[0]]
+    by_model = (await studio.client.get("/api/v1/history", params={"model": "demo", "type": "text2image"})).json()
+    assert by_model["total"] == 6
+
+    victim = await studio.task(ids[1])
+    files = [studio.services.store.output_dir / o["url"].removeprefix("/images/") for o in victim["outputs"]]
+    assert all(f.exists() for f in files)
+    r = await studio.client.delete(f"/api/v1/history/{ids[1]}")
+    assert r.status_code == 204
+    assert not any(f.exists() for f in files)
+    assert (await studio.client.get(f"/api/v1/tasks/{ids[1]}")).status_code == 404
+    assert (await studio.client.get(victim["outputs"][0]["url"])).status_code == 404
+
+
+async def test_zip_download(studio: Studio) -> None:
+    a = await _completed(studio, "first", num_images=2)
+    b = await _completed(studio, "second")
+    await studio.run_jobs()
+    r = await studio.client.post("/api/v1/history/download", json={"ids": [a, b]})
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(r.content))
+    names = archive.namelist()
+    assert "metadata.json" in names
+    images = [n for n in names if n.endswith(".png")]
+    assert len(images) == 3
+    meta = orjson.loads(archive.read("metadata.json"))
+    assert {m["prompt"] for m in meta} == {"first", "second"}
+    task_a = await studio.task(a)
+    stored = (await studio.client.get(task_a["outputs"][0]["url"])).content
+    assert stored in [archive.read(n) for n in images]
+
+    r = await studio.client.post("/api/v1/history/download", json={"ids": [a, "missing"]})
+    assert r.status_code == 404
+    r = await studio.client.post("/api/v1/history/download", json={"ids": []})
+    assert r.status_code == 422
+
+
+async def test_sse_stream_of_a_finished_task(studio: Studio) -> None:
+    task_id = await _completed(studio, "events")
+    await studio.run_jobs()
+    async with studio.client.stream("GET", f"/api/v1/tasks/{task_id}/events") as r:
+        assert r.status_code == 200
+        assert r.headers["content-type"].startswith("text/event-stream")
+        body = b"".join([chunk async for chunk in r.aiter_bytes()])
+    frames = [f for f in body.split(b"\n\n") if f.strip()]
+    assert frames[0].startswith(b"event: task\ndata: ")
+    task = orjson.loads(frames[0].split(b"data: ", 1)[1])
+    assert task["status"] == "completed" and len(task["outputs"]) == 1
+    assert frames[-1] == b"event: end\ndata: {}"
+
+
+async def test_sse_follows_a_running_task(studio: Studio) -> None:
+    import asyncio
+
+    task_id = await _completed(studio, "live")
+    events: list[dict] = []
+
+    async def listen() -> None:
+        async with studio.client.stream("GET", f"/api/v1/tasks/{task_id}/events") as r:
+            buffer = b""
+            async for chunk in r.aiter_bytes():
+                buffer += chunk
+                while b"\n\n" in buffer:
+                    frame, buffer = buffer.split(b"\n\n", 1)
+                    if frame.startswith(b"event: task"):
+                        events.append(orjson.loads(frame.split(b"data: ", 1)[1]))
+
+    listener = asyncio.create_task(listen())
+    for _ in range(100):
+        if events:
+            break
+        await asyncio.sleep(0)
+    await studio.run_jobs()
+    await asyncio.wait_for(listener, timeout=10)
+    assert events[0]["status"] == "pending"
+    assert events[-1]["status"] == "completed"
+
+
+async def test_queue_lists_active_first(studio: Studio) -> None:
+    done = await _completed(studio, "done")
+    await studio.run_jobs()
+    waiting = await _completed(studio, "waiting")
+    items = (await studio.client.get("/api/v1/tasks", params={"limit": 10})).json()["items"]
+    assert [i["task_id"] for i in items] == [waiting, done]
+
+
+async def test_health_and_models(studio: Studio) -> None:
+    r = await studio.client.get("/health")
+    assert r.status_code == 200
+    health = r.json()
+    assert health["status"] == "healthy"
+    assert health["volcengine_configured"] is False
+    assert health["providers"]["demo"]["configured"] is True
+    assert health["database"] == "ok"
+    assert health["disk_free_bytes"] > 0
+    models = (await studio.client.get("/api/v1/models")).json()
+    assert models["default_model"] == "demo"
+    by_id = {m["id"]: m for m in models["models"]}
+    assert by_id["demo"]["available"] is True
+    assert by_id["doubao-seedream-4-0-250828"]["available"] is False
+
+
+async def test_health_unhealthy_when_storage_broken(studio: Studio, monkeypatch) -> None:
+    monkeypatch.setattr(studio.services.store, "check_writable", lambda: "output directory is read-only")
+    r = await studio.client.get("/health")
+    assert r.status_code == 503
+    body = r.json()
+    assert body["status"] == "unhealthy"
+    assert body["storage"] == "output directory is read-only"
