@@ -98,6 +98,8 @@ class ProviderError(Exception):
 
     code: str = "upstream_error"
     retryable: bool = False
+    # Failed after a billed generation request reached the upstream: retry at most once.
+    possibly_billed: bool = False
 
     def __init__(
         self,

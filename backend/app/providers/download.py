@@ -1,0 +1,191 @@
+"""Downloads result images from upstream URLs, and only from the hosts we trust.
+
+Result URLs come from the upstream's answer, so they are treated as untrusted input: http(s)
+only, no userinfo, host on ``settings.result_url_hosts`` (re-checked on every redirect), a size
+cap, and the bytes must really be an image. An expired link (403/404, or an HTML error page with
+200) is a clear, non-retryable failure; 5xx and connection errors are retried.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import aiohttp
+import yarl
+
+from app.core.config import Settings
+from app.core.errors import ProviderError, UpstreamBadResponse, UpstreamServerError
+from app.providers.http_errors import transport_error
+from app.providers.retry import call_with_retries
+
+logger = logging.getLogger(__name__)
+
+SERVICE = "the result image host"
+MAX_RESULT_BYTES = 64 * 1024 * 1024
+MAX_REDIRECTS = 5
+BACKOFF_BASE = 0.5
+BACKOFF_CAP = 8.0
+_REDIRECTS = {301, 302, 303, 307, 308}
+_GONE = {401, 403, 404, 410}
+
+# (prefix, content type); checked in order.
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+    (b"BM", "image/bmp"),
+    (b"II*\x00", "image/tiff"),
+    (b"MM\x00*", "image/tiff"),
+)
+
+
+def sniff_image_type(data: bytes) -> str | None:
+    """The image type of ``data`` by magic number, or None when it is not an image we know."""
+    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    for prefix, content_type in _MAGIC:
+        if data.startswith(prefix):
+            return content_type
+    return None
+
+
+def host_allowed(url: yarl.URL, allowed: Sequence[str]) -> bool:
+    """Whether ``url``'s host (and port) matches an entry: ``host``, ``host:port`` or ``*.domain``
+    (any subdomain, not the bare domain). Case-insensitive; a trailing dot is ignored."""
+    host = (url.host or "").lower().rstrip(".")
+    if not host:
+        return False
+    port = url.port
+    for entry in allowed:
+        pattern = entry.strip().lower()
+        if not pattern:
+            continue
+        want_port: int | None = None
+        # "host:port"; an IPv6 literal would be "[::1]:8080".
+        if pattern.startswith("["):
+            literal, _, rest = pattern[1:].partition("]")
+            pattern, want_port = literal, int(rest[1:]) if rest.startswith(":") and rest[1:].isdigit() else None
+        elif pattern.count(":") == 1:
+            name, _, port_text = pattern.partition(":")
+            if not port_text.isdigit():
+                continue
+            pattern, want_port = name, int(port_text)
+        pattern = pattern.rstrip(".")
+        if want_port is not None and want_port != port:
+            continue
+        if pattern.startswith("*."):
+            suffix = pattern[1:]
+            if host.endswith(suffix) and len(host) > len(suffix):
+                return True
+        elif host == pattern:
+            return True
+    return False
+
+
+def _gone(detail: str, status: int | None = None) -> UpstreamBadResponse:
+    return UpstreamBadResponse(
+        f"The result image is no longer available ({detail}); upstream links expire after 24 hours. "
+        "Generate the image again.",
+        status=status,
+        retryable=False,
+    )
+
+
+def _refused(url: yarl.URL, why: str) -> UpstreamBadResponse:
+    # Only the host goes in the message: the query of a signed URL is a credential of sorts.
+    return UpstreamBadResponse(
+        f"Refusing to download a result image from {url.host or 'an invalid URL'}: {why}. If this host is "
+        "legitimate, add it to RESULT_URL_HOSTS.",
+        retryable=False,
+    )
+
+
+class ResultFetcher:
+    def __init__(
+        self, settings: Settings, session: aiohttp.ClientSession, *, max_bytes: int = MAX_RESULT_BYTES
+    ) -> None:
+        self._settings = settings
+        self._session = session
+        self._max_bytes = max_bytes
+        self._timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=settings.upstream_connect_timeout, sock_read=settings.upstream_read_timeout
+        )
+
+    def check_url(self, url: str | yarl.URL) -> yarl.URL:
+        """The parsed URL if we may fetch it; otherwise raises a non-retryable error."""
+        try:
+            parsed = url if isinstance(url, yarl.URL) else yarl.URL(url)
+        except (TypeError, ValueError):
+            raise _refused(yarl.URL(), "not a valid URL") from None
+        if parsed.scheme not in ("http", "https"):
+            raise _refused(parsed, f"scheme {parsed.scheme or '(none)'} is not http(s)")
+        if parsed.user is not None or parsed.password is not None:
+            raise _refused(parsed, "the URL carries credentials")
+        if not host_allowed(parsed, self._settings.result_url_hosts):
+            raise _refused(parsed, "the host is not on the allow-list")
+        return parsed
+
+    async def fetch(self, url: str) -> tuple[bytes, str]:
+        """The image bytes and their real content type (sniffed, not the server's claim)."""
+        start = self.check_url(url)
+
+        async def attempt(number: int) -> tuple[bytes, str]:
+            return await self._fetch_once(start)
+
+        return await call_with_retries(
+            attempt,
+            max_attempts=self._settings.upstream_max_attempts,
+            base=BACKOFF_BASE,
+            cap=BACKOFF_CAP,
+            scale=self._settings.retry_backoff_scale,
+        )
+
+    async def _fetch_once(self, url: yarl.URL) -> tuple[bytes, str]:
+        for _ in range(MAX_REDIRECTS + 1):
+            try:
+                async with self._session.get(url, allow_redirects=False, timeout=self._timeout) as response:
+                    if response.status in _REDIRECTS:
+                        location = response.headers.get("Location")
+                        if not location:
+                            raise UpstreamBadResponse("A result image redirect had no target.", status=response.status)
+                        url = self.check_url(url.join(yarl.URL(location)))
+                        continue
+                    return await self._read(response)
+            except ProviderError:
+                raise
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                raise transport_error(exc, service=SERVICE, billed=False) from exc
+        raise UpstreamBadResponse("A result image link redirected too many times.", retryable=False)
+
+    async def _read(self, response: aiohttp.ClientResponse) -> tuple[bytes, str]:
+        status = response.status
+        if status in _GONE:
+            raise _gone(f"HTTP {status}", status)
+        if status >= 500 or status in (408, 429):
+            raise UpstreamServerError(
+                f"The result image host failed (HTTP {status}). Try again in a moment.", status=status
+            )
+        if status != 200:
+            raise UpstreamBadResponse(f"The result image host answered HTTP {status}.", status=status, retryable=False)
+        if response.content_length is not None and response.content_length > self._max_bytes:
+            raise UpstreamBadResponse(
+                f"The result image is larger than {self._max_bytes // (1024 * 1024)} MB.", retryable=False
+            )
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.content.iter_chunked(256 * 1024):
+            size += len(chunk)
+            if size > self._max_bytes:
+                raise UpstreamBadResponse(
+                    f"The result image is larger than {self._max_bytes // (1024 * 1024)} MB.", retryable=False
+                )
+            chunks.append(chunk)
+        data = b"".join(chunks)
+        content_type = sniff_image_type(data)
+        if content_type is None:
+            declared = response.content_type or "unknown type"
+            raise _gone(f"got {declared} instead of an image")
+        logger.info("result.fetched", extra={"host": response.url.host, "bytes": len(data), "content_type": content_type})
+        return data, content_type

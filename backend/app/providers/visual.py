@@ -1,0 +1,448 @@
+"""Visual Intelligence API provider (Jimeng, SeedEdit, General): shared/volcengine-api.md section 2.
+
+Every attempt is signed afresh (signature V4, ``app.providers.signing``): the JSON body is
+serialised once, those exact bytes are hashed and sent, and the canonical query string goes on the
+wire verbatim. Async models submit a task, checkpoint its id in the job state *before* polling, and
+a re-run resumes polling the saved task instead of paying for a new one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import aiohttp
+import yarl
+
+from app.core.config import Settings
+from app.core.errors import ContentModeration, ProviderError, UpstreamAuthError, UpstreamTaskLost, UpstreamTimeout
+from app.providers.base import GenerationRequest, ImageResult, JobContext, Provider
+from app.providers.catalog import BUILTIN_MODELS, ModelSpec
+from app.providers.http_errors import bad_response, transport_error, visual_error
+from app.providers.retry import call_with_retries
+from app.providers.signing import sign_request
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+SERVICE = "Visual API"
+SIGNING_SERVICE = "cv"
+VERSION = "2022-08-31"
+CANCEL_VERSION = "2024-06-06"
+SYNC_ACTION = "CVProcess"
+SUBMIT_ACTION = "CVSync2AsyncSubmitTask"
+RESULT_ACTION = "CVSync2AsyncGetResult"
+CANCEL_ACTION = "CVCancelTask"
+SUCCESS = 10000
+OUTPUT_MODERATION_CODE = "50511"
+# Reference 4: Visual throttling backs off from 1-2 s doubling, capped around 30 s.
+BACKOFF_BASE = 1.0
+BACKOFF_CAP = 30.0
+# Polls slow down from the configured interval to this multiple of it.
+POLL_BACKOFF_MAX = 2.5
+
+_VISUAL_SPECS = {spec.id: spec for spec in BUILTIN_MODELS if spec.provider == "visual"}
+_SYNC_REQ_KEYS = {spec.id for spec in _VISUAL_SPECS.values() if spec.visual is not None and spec.visual.sync}
+_LEGACY_V21 = "high_aes_general_v21_L"
+_GENERAL_V30 = "high_aes_general_v30l_zt2i"
+_JIMENG_V40 = "jimeng_t2i_v40"
+_JIMENG_T2I_3X = {"jimeng_t2i_v30", "jimeng_t2i_v31"}
+_PRE_LLM = {_GENERAL_V30, _LEGACY_V21, *_JIMENG_T2I_3X}
+_TAKES_STRENGTH = {_JIMENG_V40, "jimeng_i2i_v30", "seededit_v3.0"}
+_TAKES_GUIDANCE = {_GENERAL_V30, _LEGACY_V21}
+
+
+# --------------------------------------------------------------------------------------------
+# Request bodies (reference 2.3)
+
+
+def is_sync(req_key: str) -> bool:
+    return req_key in _SYNC_REQ_KEYS
+
+
+def _level_area(spec: ModelSpec | None, level: str) -> int | None:
+    if spec is None:
+        return None
+    return dict(spec.sizes.level_pixels).get(level.upper())
+
+
+def build_body(request: GenerationRequest, *, seed: int | None) -> dict[str, Any]:
+    """The generation body for ``request.model`` (a req_key). ``seed`` overrides the request's
+    seed (a retry after output moderation needs a new one)."""
+    req_key = request.model
+    spec = _VISUAL_SPECS.get(req_key)
+    body: dict[str, Any] = {"req_key": req_key, "prompt": request.prompt}
+    if seed is not None:
+        body["seed"] = seed
+    if request.references:
+        # Raw base64, no data-URI prefix; avoids handing the upstream a URL it must fetch.
+        body["binary_data_base64"] = [ref.b64() for ref in request.references]
+    if request.width and request.height:
+        body["width"], body["height"] = request.width, request.height
+    elif req_key == _JIMENG_V40 and request.size:
+        area = _level_area(spec, request.size)
+        if area is not None:
+            body["size"] = area
+    if req_key in _TAKES_STRENGTH and request.strength is not None:
+        body["scale"] = request.strength
+    if req_key in _TAKES_GUIDANCE and request.guidance_scale is not None:
+        body["scale"] = request.guidance_scale
+    if req_key in _PRE_LLM:
+        body["use_pre_llm"] = request.optimize_prompt is not None
+    if req_key == _JIMENG_V40:
+        # One image unless a group was asked for: predictable cost and latency.
+        body["force_single"] = not request.is_group
+    if req_key == _LEGACY_V21:
+        body["model_version"] = "general_v2.1_L"
+        body["req_schedule_conf"] = "general_v20_9B_pe"
+    if is_sync(req_key):
+        # Base64 in the same answer: no second download, nothing that expires.
+        body["return_url"] = False
+        body["logo_info"] = _logo_info(request)
+    return body
+
+
+def _logo_info(request: GenerationRequest) -> dict[str, Any]:
+    return {"add_logo": request.watermark}
+
+
+def result_req_json(request: GenerationRequest) -> str:
+    """GetResult's output options: a JSON *string*, as the API wants it."""
+    return json.dumps({"return_url": True, "logo_info": _logo_info(request)}, separators=(",", ":"))
+
+
+def _dump(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def extract_results(data: Any, *, first_index: int, seed: int | None) -> list[ImageResult]:
+    """Images of a finished task: base64 when present, else URLs."""
+    if not isinstance(data, dict):
+        return []
+    results: list[ImageResult] = []
+    encoded = data.get("binary_data_base64")
+    if isinstance(encoded, list) and encoded:
+        for offset, item in enumerate(encoded):
+            if not isinstance(item, str):
+                continue
+            try:
+                raw = base64.b64decode(item, validate=True)
+            except (binascii.Error, ValueError):
+                continue
+            results.append(ImageResult(index=first_index + offset, data=raw, seed=seed))
+        return results
+    urls = data.get("image_urls")
+    if isinstance(urls, list):
+        for offset, url in enumerate(urls):
+            if isinstance(url, str) and url:
+                results.append(ImageResult(index=first_index + offset, url=url, seed=seed))
+    return results
+
+
+def _new_seed(previous: int | None) -> int:
+    while True:
+        seed = random.randint(0, 2_147_483_647)
+        if seed != previous:
+            return seed
+
+
+def _code(payload: dict[str, Any]) -> int | None:
+    try:
+        return int(payload.get("code"))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+
+
+# --------------------------------------------------------------------------------------------
+# Provider
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    status: int
+    payload: dict[str, Any] | None
+    body: bytes
+
+
+class VisualProvider(Provider):
+    name = "visual"
+
+    def __init__(self, settings: Settings, session: aiohttp.ClientSession) -> None:
+        self._settings = settings
+        self._session = session
+        base = yarl.URL(settings.visual_base_url)
+        self._scheme = base.scheme
+        self._host = base.host_port_subcomponent or ""
+        self._path = base.path if base.path not in ("", "/") else "/"
+        self._timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=settings.upstream_connect_timeout, sock_read=settings.upstream_read_timeout
+        )
+
+    # -- transport ---------------------------------------------------------------------------------
+    def _credentials(self) -> tuple[str, str]:
+        ak, sk = self._settings.volcengine_access_key, self._settings.volcengine_secret_key
+        if ak is None or sk is None:
+            raise UpstreamAuthError(
+                "The Visual API is not configured: set VOLCENGINE_ACCESS_KEY and VOLCENGINE_SECRET_KEY."
+            )
+        return ak.get_secret_value(), sk.get_secret_value()
+
+    async def _post(self, action: str, version: str, body: bytes, *, billed: bool) -> _Answer:
+        """One signed exchange. The signature is made here, so every retry gets a fresh X-Date."""
+        ak, sk = self._credentials()
+        signed = sign_request(
+            method="POST",
+            host=self._host,
+            path=self._path,
+            query=[("Action", action), ("Version", version)],
+            headers={"Content-Type": "application/json"},
+            body=body,
+            access_key=ak,
+            secret_key=sk,
+            region=self._settings.volcengine_region,
+            service=SIGNING_SERVICE,
+        )
+        # encoded=True: yarl must not re-quote what was signed.
+        url = yarl.URL(f"{self._scheme}://{self._host}{self._path}?{signed.query_string}", encoded=True)
+        started = time.monotonic()
+        try:
+            async with self._session.post(url, data=body, headers=signed.headers, timeout=self._timeout) as response:
+                raw = await response.read()
+                status = response.status
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise transport_error(exc, service=SERVICE, billed=billed) from exc
+        try:
+            parsed = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            parsed = None
+        payload = parsed if isinstance(parsed, dict) else None
+        logger.info(
+            "visual.response",
+            extra={"action": action, "status": status, "code": payload.get("code") if payload else None,
+                   "elapsed": round(time.monotonic() - started, 3)},
+        )
+        return _Answer(status, payload, raw)
+
+    def _raise_unless_ok(self, answer: _Answer, *, billed: bool) -> dict[str, Any]:
+        """The payload of a successful answer; otherwise the mapped error."""
+        payload = answer.payload
+        secrets = self._credentials()
+        if payload is None:
+            if answer.status == 200:
+                raise bad_response(SERVICE, "not JSON", billed=billed)
+            raise visual_error(answer.status, None, answer.body, secrets=secrets)
+        metadata = payload.get("ResponseMetadata")
+        if isinstance(metadata, dict) and isinstance(metadata.get("Error"), dict):
+            raise visual_error(answer.status, payload, answer.body, secrets=secrets)
+        if _code(payload) != SUCCESS or answer.status != 200:
+            raise visual_error(answer.status, payload, answer.body, secrets=secrets)
+        return payload
+
+    async def _retrying(self, fn: Callable[[int], Awaitable[T]]) -> T:
+        return await call_with_retries(
+            fn,
+            max_attempts=self._settings.upstream_max_attempts,
+            base=BACKOFF_BASE,
+            cap=BACKOFF_CAP,
+            scale=self._settings.retry_backoff_scale,
+        )
+
+    async def _call(self, action: str, body: bytes, *, billed: bool, version: str = VERSION) -> dict[str, Any]:
+        async def attempt(number: int) -> dict[str, Any]:
+            logger.info("visual.request", extra={"action": action, "attempt": number})
+            answer = await self._post(action, version, body, billed=billed)
+            return self._raise_unless_ok(answer, billed=billed)
+
+        return await self._retrying(attempt)
+
+    # -- generate ----------------------------------------------------------------------------------
+    async def generate(self, request: GenerationRequest, ctx: JobContext) -> None:
+        ctx.check_cancelled()
+        self._credentials()
+        if request.is_group:
+            # One task returns the whole group (Jimeng 4.0, force_single false).
+            await self._run_index(request, ctx, 0, group=True)
+            return
+        pending = [i for i in range(request.num_images) if not ctx.is_done(i)]
+        errors: dict[int, ProviderError] = {}
+        # One after another: the Visual API allows very little concurrency per account.
+        for index in pending:
+            try:
+                await self._run_index(request, ctx, index, group=False)
+            except UpstreamAuthError:
+                raise
+            except ProviderError as error:
+                errors[index] = error
+        if not errors:
+            return
+        if len(errors) == len(pending) == request.num_images:
+            raise errors[min(errors)]
+        for index, error in sorted(errors.items()):
+            await ctx.fail_image(index, error)
+
+    async def _run_index(self, request: GenerationRequest, ctx: JobContext, index: int, *, group: bool) -> None:
+        seed = self._saved_seed(ctx, index, request.seed)
+        for try_number in (1, 2):
+            try:
+                if is_sync(request.model):
+                    results = await self._process(request, index, seed)
+                else:
+                    results = await self._submit_and_poll(request, ctx, index, seed)
+            except ContentModeration as error:
+                # Output moderation (50511) may pass with another seed: one more go, then give up.
+                if error.upstream_code != OUTPUT_MODERATION_CODE or try_number == 2:
+                    raise
+                seed = _new_seed(seed)
+                logger.info("visual.moderation_retry", extra={"req_key": request.model, "index": index})
+                await self._forget_task(ctx, index)
+                continue
+            if not results:
+                raise bad_response(SERVICE, "a finished task without images")
+            if group:
+                await ctx.set_expected(len(results))
+            for result in results:
+                if not ctx.is_done(result.index):
+                    await ctx.deliver(result)
+            return
+
+    async def _process(self, request: GenerationRequest, index: int, seed: int | None) -> list[ImageResult]:
+        body = _dump(build_body(request, seed=seed))
+        payload = await self._call(SYNC_ACTION, body, billed=True)
+        return extract_results(payload.get("data"), first_index=index, seed=seed)
+
+    async def _submit_and_poll(
+        self, request: GenerationRequest, ctx: JobContext, index: int, seed: int | None
+    ) -> list[ImageResult]:
+        task_id = self._saved_task(ctx.state, index)
+        if task_id is None:
+            body = _dump(build_body(request, seed=seed))
+            payload = await self._call(SUBMIT_ACTION, body, billed=True)
+            data = payload.get("data")
+            task_id = data.get("task_id") if isinstance(data, dict) else None
+            if not isinstance(task_id, (str, int)) or isinstance(task_id, bool) or task_id == "":
+                raise bad_response(SERVICE, "a submit answer without task_id")
+            task_id = str(task_id)
+            # Checkpoint before polling: a crash from here on resumes this task, never pays twice.
+            await self._remember_task(ctx, index, task_id, seed)
+            logger.info("visual.submitted", extra={"req_key": request.model, "index": index, "task_id": task_id})
+        else:
+            logger.info("visual.resumed", extra={"req_key": request.model, "index": index, "task_id": task_id})
+        data = await self._poll(request, ctx, task_id)
+        return extract_results(data, first_index=index, seed=seed)
+
+    async def _poll(self, request: GenerationRequest, ctx: JobContext, task_id: str) -> dict[str, Any]:
+        body = _dump({"req_key": request.model, "task_id": task_id, "req_json": result_req_json(request)})
+        interval = self._settings.visual_poll_interval
+        deadline = time.monotonic() + self._settings.visual_poll_deadline
+        polls = 0
+        while True:
+            ctx.check_cancelled()
+
+            async def attempt(number: int) -> _Answer:
+                return await self._post(RESULT_ACTION, VERSION, body, billed=False)
+
+            answer = await self._retrying(self._checked_poll(attempt))
+            polls += 1
+            data = answer.payload.get("data") if answer.payload else None
+            status = data.get("status") if isinstance(data, dict) else None
+            if status == "done":
+                return data  # type: ignore[return-value]
+            if time.monotonic() >= deadline:
+                raise UpstreamTimeout(
+                    f"The Visual API task did not finish within {self._settings.visual_poll_deadline:.0f} s "
+                    f"(last status: {status}). Retry the job later.",
+                    upstream_code=str(status) if status else None,
+                )
+            await asyncio.sleep(min(interval * (1.25 ** (polls - 1)), interval * POLL_BACKOFF_MAX))
+
+    def _checked_poll(self, attempt: Callable[[int], Awaitable[_Answer]]) -> Callable[[int], Awaitable[_Answer]]:
+        """Wrap one GetResult exchange: lost tasks and failed ``done`` answers become errors."""
+
+        async def checked(number: int) -> _Answer:
+            answer = await attempt(number)
+            payload = answer.payload
+            data = payload.get("data") if payload else None
+            status = data.get("status") if isinstance(data, dict) else None
+            if status in ("not_found", "expired"):
+                raise UpstreamTaskLost(
+                    "The Visual API no longer knows this task (it expired or was never stored; tasks are "
+                    "kept about 12 hours). Retry the job to generate again.",
+                    upstream_code=status,
+                    status=answer.status,
+                )
+            self._raise_unless_ok(answer, billed=False)
+            if status not in ("in_queue", "generating", "done"):
+                raise bad_response(SERVICE, f"unknown task status {status!r}")
+            return answer
+
+        return checked
+
+    # -- state -------------------------------------------------------------------------------------
+    @staticmethod
+    def _saved_task(state: dict[str, Any], index: int) -> str | None:
+        tasks = state.get("tasks")
+        if isinstance(tasks, dict) and tasks.get(str(index)):
+            return str(tasks[str(index)])
+        if index == 0 and state.get("upstream_task_id") and not isinstance(tasks, dict):
+            return str(state["upstream_task_id"])
+        return None
+
+    @staticmethod
+    def _saved_seed(ctx: JobContext, index: int, default: int | None) -> int | None:
+        seeds = ctx.state.get("seeds")
+        if isinstance(seeds, dict) and isinstance(seeds.get(str(index)), int):
+            return int(seeds[str(index)])
+        return default
+
+    @staticmethod
+    async def _remember_task(ctx: JobContext, index: int, task_id: str, seed: int | None) -> None:
+        tasks = dict(ctx.state.get("tasks") or {})
+        tasks[str(index)] = task_id
+        values: dict[str, Any] = {"tasks": tasks}
+        if seed is not None:
+            values["seeds"] = dict(ctx.state.get("seeds") or {}) | {str(index): seed}
+        if index == 0:
+            values["upstream_task_id"] = task_id
+        await ctx.save_state(**values)
+
+    @staticmethod
+    async def _forget_task(ctx: JobContext, index: int) -> None:
+        tasks = dict(ctx.state.get("tasks") or {})
+        if tasks.pop(str(index), None) is None and index != 0:
+            return
+        values: dict[str, Any] = {"tasks": tasks}
+        if index == 0:
+            values["upstream_task_id"] = None
+        await ctx.save_state(**values)
+
+    # -- cancel ------------------------------------------------------------------------------------
+    async def cancel(self, request: GenerationRequest, state: dict[str, Any]) -> None:
+        for task_id in _task_ids(state):
+            body = _dump({"req_key": request.model, "task_id": task_id})
+            try:
+                answer = await self._post(CANCEL_ACTION, CANCEL_VERSION, body, billed=False)
+                self._raise_unless_ok(answer, billed=False)
+            except ProviderError as error:
+                # Best effort: the task may already be finished or gone.
+                logger.info("visual.cancel_failed", extra={"task_id": task_id, "error_code": error.code,
+                                                            "upstream_code": error.upstream_code})
+                continue
+            logger.info("visual.cancelled", extra={"task_id": task_id})
+
+
+def _task_ids(state: dict[str, Any]) -> list[str]:
+    ids: list[str] = []
+    tasks = state.get("tasks")
+    candidates: Iterable[Any] = list(tasks.values()) if isinstance(tasks, dict) else []
+    for value in [*candidates, state.get("upstream_task_id")]:
+        if value and str(value) not in ids:
+            ids.append(str(value))
+    return ids
