@@ -176,3 +176,8 @@ async def test_health_unhealthy_when_storage_broken(studio: Studio, monkeypatch)
     body = r.json()
     assert body["status"] == "unhealthy"
     assert body["storage"] == "output directory is read-only"
+
+
+async def test_models_schema_matches_catalogue_exactly(studio: Studio) -> None:
+    body = (await studio.client.get("/api/v1/models")).json()
+    assert body == studio.services.catalog.to_public()

@@ -1,15 +1,14 @@
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 
 from app.api.deps import ServicesDep
+from app.schemas.catalog import ModelCatalog
 
 router = APIRouter(prefix="/api/v1", tags=["models"])
 
 
-@router.get("/models")
-async def list_models(services: ServicesDep) -> dict[str, Any]:
+@router.get("/models", response_model=ModelCatalog)
+async def list_models(services: ServicesDep) -> ModelCatalog:
     """The model catalogue: capabilities and size rules per model, and the default model."""
-    return services.catalog.to_public()
+    return ModelCatalog.model_validate(services.catalog.to_public())

@@ -1,0 +1,88 @@
+"""Public shape of the model catalogue (``GET /api/v1/models``); mirrors ``Catalog.to_public``."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel
+
+
+class Localized(BaseModel):
+    zh: str
+    en: str
+
+
+class ReferenceRulesPublic(BaseModel):
+    min: int
+    max: int
+    content_types: list[str]
+    min_side: int | None
+    max_side: int | None
+    max_pixels: int | None
+    max_bytes: int | None
+    min_aspect: float | None
+    max_aspect: float | None
+
+
+class SizePresetPublic(BaseModel):
+    label: str
+    width: int
+    height: int
+
+
+class SizeRulesPublic(BaseModel):
+    levels: list[str]
+    allow_custom: bool
+    min_pixels: int | None
+    max_pixels: int | None
+    min_side: int | None
+    max_side: int | None
+    min_aspect: float | None
+    max_aspect: float | None
+    presets: list[SizePresetPublic]
+    default: str
+
+
+class RangePublic(BaseModel):
+    min: float
+    max: float
+    default: float
+
+
+class GroupPublic(BaseModel):
+    max_images: int
+    max_total: int | None
+
+
+class ParamsPublic(BaseModel):
+    seed: bool
+    guidance_scale: RangePublic | None
+    strength: RangePublic | None
+    negative_prompt: bool
+    watermark: bool
+    optimize_prompt: list[str]
+    num_images_max: int
+    group: GroupPublic | None
+    streaming: bool
+
+
+class ModelPublic(BaseModel):
+    id: str
+    provider: Literal["ark", "visual", "demo"]
+    label: Localized
+    description: Localized
+    modes: list[Literal["text2image", "image2image", "group"]]
+    available: bool
+    unavailable_reason: Localized | None
+    references: ReferenceRulesPublic
+    size: SizeRulesPublic
+    params: ParamsPublic
+    prompt_max_length: int
+    max_concurrency: int | None
+    sync: bool
+    extra: bool
+
+
+class ModelCatalog(BaseModel):
+    default_model: str
+    models: list[ModelPublic]
