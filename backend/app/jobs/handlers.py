@@ -173,14 +173,28 @@ class TaskJobContext:
                     .values(progress=self._progress(), checkpoint=dict(self.checkpoint), updated_at=utcnow())
                 )
         except IntegrityError:
-            # Another run stored this index first (a stalled worker came back): keep theirs.
-            await asyncio.to_thread(self.s.store.delete_output, stored.rel_path, stored.thumb_rel_path)
-        except BaseException:
-            # The row did not land: the files would be orphans.
-            await asyncio.to_thread(self.s.store.delete_output, stored.rel_path, stored.thumb_rel_path)
+            # Another run stored this index first (a stalled worker came back). Its row points at
+            # the same path (ids are derived from task and index), so the file stays.
+            pass
+        except asyncio.CancelledError:
+            # Shutdown or crash simulation: the re-run rewrites the same path, so nothing is orphaned.
             self.done.discard(index)
             raise
+        except Exception:
+            self.done.discard(index)
+            await self._drop_unreferenced(index, stored.rel_path, stored.thumb_rel_path)
+            raise
         self.s.events.publish(self.task_id)
+
+
+    async def _drop_unreferenced(self, index: int, rel_path: str, thumb: str | None) -> None:
+        """Remove files whose row did not land, unless another run's row points at them."""
+        async with self.s.db.read() as session:
+            row = (
+                await session.execute(select(Image.id).where(Image.task_id == self.task_id, Image.index == index))
+            ).first()
+        if row is None:
+            await asyncio.to_thread(self.s.store.delete_output, rel_path, thumb)
 
 
 class JobRunner:

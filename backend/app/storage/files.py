@@ -1,0 +1,408 @@
+"""Image files on disk: generated outputs, their thumbnails, and uploaded reference images.
+
+Layout (DESIGN 4), every path built from ids, never from user input:
+    output/YYYY/MM/DD/<image_id>.<ext>          the image as received, plus our metadata
+    output/YYYY/MM/DD/<image_id>.thumb.webp     its thumbnail
+    uploads/<sha256>.<ext>                      reference images, deduplicated by content
+
+Every write is tmp file in the same directory + fsync + rename + fsync of the directory, so a
+reader (nginx, a crash-restarted worker) sees either no file or the whole file. All methods are
+synchronous and safe to call from several threads at once; the job layer runs them with
+``asyncio.to_thread``.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import io
+import logging
+import os
+import re
+import secrets
+import shutil
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from app.core.errors import InsufficientStorage, NotFound, StorageFull, UpstreamBadResponse
+from app.storage import metadata as image_metadata
+from app.storage.thumbnails import make_thumbnail
+from app.storage.uploads import (
+    TYPE_BY_EXT,
+    ImageType,
+    UploadInfo,
+    oriented_size,
+    sniff_image_type,
+)
+
+logger = logging.getLogger(__name__)
+
+IMAGE_ID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+UPLOAD_ID_RE = re.compile(r"^[0-9a-f]{64}$")
+THUMB_SUFFIX = ".thumb.webp"
+TMP_SUFFIX = ".tmp"
+# Exactly the names this module writes; anything else under output/ is not served.
+_OUTPUT_REL_RE = re.compile(
+    r"^(?P<y>\d{4})/(?P<m>\d{2})/(?P<d>\d{2})/[A-Za-z0-9_-]{8,64}"
+    r"(?:\.thumb\.webp|\.(?:" + "|".join(TYPE_BY_EXT) + r"))$"
+)
+DEFAULT_MAX_OUTPUT_PIXELS = 36_000_000
+_NO_SPACE_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
+_WRITE_CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class StoredImage:
+    rel_path: str
+    thumb_rel_path: str
+    width: int
+    height: int
+    bytes: int
+    sha256: str
+    content_type: str
+
+
+class _NoSpace(Exception):
+    """ENOSPC/EDQUOT during a write; callers translate it to their layer's error."""
+
+
+class ImageStore:
+    def __init__(
+        self,
+        output_dir: Path,
+        uploads_dir: Path,
+        min_free_bytes: int,
+        *,
+        max_output_pixels: int = DEFAULT_MAX_OUTPUT_PIXELS,
+    ) -> None:
+        self.output_dir = Path(output_dir).absolute()
+        self.uploads_dir = Path(uploads_dir).absolute()
+        self.min_free_bytes = min_free_bytes
+        self.max_output_pixels = max_output_pixels
+        # Striped locks serialise two stores of one image id within this process (a job run
+        # twice at once); the DB's atomic job claim does the same across processes.
+        self._locks = tuple(threading.Lock() for _ in range(64))
+
+    # ----------------------------------------------------------------------------------------
+    # Generated images
+
+    def store_output(
+        self, image_id: str, data: bytes, *, created: datetime, metadata: dict[str, Any]
+    ) -> StoredImage:
+        """Validate, annotate and store one generated image and its thumbnail.
+
+        Raises ValueError for a malformed id (a bug: ids are ours), ``UpstreamBadResponse`` when
+        the bytes are not a whole image (retryable: a re-download may succeed) and
+        ``StorageFull`` when the disk cannot take it; in every failure no file is left behind.
+        """
+        if not isinstance(image_id, str) or not IMAGE_ID_RE.fullmatch(image_id):
+            raise ValueError(f"invalid image id {image_id!r}")
+        with self._locks[hash(image_id) % len(self._locks)]:
+            return self._store_output(image_id, data, created, metadata)
+
+    def _store_output(self, image_id: str, data: bytes, created: datetime, metadata: dict[str, Any]) -> StoredImage:
+        image_type = sniff_image_type(data)
+        if image_type is None:
+            raise UpstreamBadResponse("The generated image is not a PNG, JPEG, WebP, GIF, BMP or TIFF file")
+
+        rel_dir = created.strftime("%Y/%m/%d")
+        rel_path = f"{rel_dir}/{image_id}.{image_type.ext}"
+        thumb_rel_path = f"{rel_dir}/{image_id}{THUMB_SUFFIX}"
+        path = self.output_dir / rel_path
+        thumb_path = self.output_dir / thumb_rel_path
+
+        stored = self._embed(data, image_type, metadata)
+        digest = hashlib.sha256(stored).hexdigest()
+
+        # Idempotent re-run ("every job may run twice"): the same bytes are already in place.
+        if _file_sha256(path) == digest:
+            with Image.open(path) as im:
+                width, height = oriented_size(im)
+            if not thumb_path.exists():
+                self.ensure_space(len(data))
+                self._write_or_raise(thumb_path, make_thumbnail(stored))
+            return StoredImage(rel_path, thumb_rel_path, width, height, len(stored), digest, image_type.content_type)
+
+        width, height, thumbnail = self._decode_and_thumbnail(data, image_type)
+        self.ensure_space(len(data))
+        self._write_or_raise(path, stored)
+        try:
+            self._write_or_raise(thumb_path, thumbnail)
+        except BaseException:
+            # An image without its thumbnail would be an orphan the history never shows.
+            path.unlink(missing_ok=True)
+            raise
+        return StoredImage(rel_path, thumb_rel_path, width, height, len(stored), digest, image_type.content_type)
+
+    def _embed(self, data: bytes, image_type: ImageType, params: dict[str, Any]) -> bytes:
+        try:
+            return image_metadata.embed(data, image_type.content_type, params)
+        except ValueError as exc:
+            # Pillow may still decode a file whose container we cannot edit safely; the image
+            # matters more than the annotation, so it is kept without one.
+            logger.warning("image_metadata_skipped", extra={"reason": str(exc), "type": image_type.ext})
+            return data
+
+    def _decode_and_thumbnail(self, data: bytes, image_type: ImageType) -> tuple[int, int, bytes]:
+        """Prove the image decodes (the thumbnail decodes every byte of it) and make the thumbnail."""
+        try:
+            with Image.open(io.BytesIO(data), formats=[image_type.pillow_format]) as im:
+                width, height = im.size
+                if width * height > self.max_output_pixels:
+                    raise UpstreamBadResponse(
+                        f"The generated image is {width}×{height} pixels, above the "
+                        f"{self.max_output_pixels} pixel limit",
+                        retryable=False,
+                    )
+                if image_type.pillow_format == "PNG":
+                    # verify() checks every chunk CRC, which decoding alone would not; it must
+                    # run before anything else reads from the file, hence a second open below.
+                    im.verify()
+            with Image.open(io.BytesIO(data), formats=[image_type.pillow_format]) as im:
+                width, height = oriented_size(im)
+                thumbnail = make_thumbnail(im)
+        except UpstreamBadResponse:
+            raise
+        except Image.DecompressionBombError:
+            raise UpstreamBadResponse("The generated image is too large to decode", retryable=False) from None
+        except Exception as exc:
+            raise UpstreamBadResponse(f"The generated image could not be decoded ({type(exc).__name__})") from None
+        return width, height, thumbnail
+
+    def delete_output(self, rel_path: str, thumb_rel_path: str | None) -> None:
+        """Remove an image and its thumbnail; missing files are fine (deletes may be retried)."""
+        for rel in (rel_path, thumb_rel_path):
+            if rel is None:
+                continue
+            path = self._output_path(rel)
+            if path is None:
+                raise ValueError(f"refusing to delete {rel!r}: not a stored image path")
+            path.unlink(missing_ok=True)
+
+    def resolve_output(self, rel_path: str) -> Path | None:
+        """The file to serve for ``/images/<rel_path>``, or None for anything but a stored image.
+
+        ``rel_path`` is taken as received: percent-decoding is the router's job, and decoding
+        twice is how traversals slip through.
+        """
+        path = self._output_path(rel_path)
+        if path is None:
+            return None
+        try:
+            real = path.resolve(strict=True)
+            root = self.output_dir.resolve(strict=True)
+        except (OSError, RuntimeError):
+            return None
+        if not real.is_relative_to(root) or real != root / rel_path or not real.is_file():
+            # A symlink anywhere on the way (even one pointing inside) is not something we wrote.
+            return None
+        return real
+
+    def _output_path(self, rel_path: str) -> Path | None:
+        if not isinstance(rel_path, str) or not _OUTPUT_REL_RE.fullmatch(rel_path):
+            return None
+        return self.output_dir / rel_path
+
+    @staticmethod
+    def url_for(rel_path: str) -> str:
+        return "/images/" + rel_path
+
+    # ----------------------------------------------------------------------------------------
+    # Uploads
+
+    def save_upload(self, data: bytes, info: UploadInfo) -> Path:
+        """Store a validated reference image under its content hash (one copy per content)."""
+        if hashlib.sha256(data).hexdigest() != info.sha256 or info.ext not in TYPE_BY_EXT:
+            raise ValueError("upload info does not describe these bytes")
+        path = self.uploads_dir / f"{info.sha256}.{info.ext}"
+        try:
+            if path.stat().st_size == len(data):
+                # Content-addressed and written atomically: same name and size is the same file.
+                return path
+        except FileNotFoundError:
+            pass
+        if self.check_free_space(len(data)) is not None:
+            raise _insufficient_storage()
+        try:
+            _atomic_write(path, data)
+        except _NoSpace:
+            raise _insufficient_storage() from None
+        return path
+
+    def load_upload(self, upload_id: str) -> tuple[bytes, str]:
+        """Bytes and content type of an upload; NotFound for unknown or malformed ids."""
+        if isinstance(upload_id, str) and UPLOAD_ID_RE.fullmatch(upload_id):
+            for image_type in TYPE_BY_EXT.values():
+                try:
+                    return (self.uploads_dir / f"{upload_id}.{image_type.ext}").read_bytes(), image_type.content_type
+                except FileNotFoundError:
+                    continue
+        raise NotFound(
+            "The uploaded image was not found; upload it again",
+            message_zh="找不到上传的图片，请重新上传",
+        )
+
+    # ----------------------------------------------------------------------------------------
+    # Health and housekeeping
+
+    def free_bytes(self) -> int:
+        return shutil.disk_usage(_existing_ancestor(self.output_dir)).free
+
+    def check_free_space(self, incoming_bytes: int = 0) -> str | None:
+        """None when ``incoming_bytes`` fit with room to spare, else a reason for /health or a 507."""
+        free = self.free_bytes()
+        # Twice the payload: the tmp file and the thumbnail can coexist with the old file.
+        needed = self.min_free_bytes + incoming_bytes * 2
+        if free < needed:
+            return f"Not enough disk space: {free // (1024 * 1024)} MB free, {_mb(needed)} MB required"
+        return None
+
+    def ensure_space(self, incoming_bytes: int = 0) -> None:
+        reason = self.check_free_space(incoming_bytes)
+        if reason is not None:
+            raise StorageFull(reason)
+
+    def check_writable(self) -> str | None:
+        """None when a file can be created in the output directory, else the reason."""
+        probe = self.output_dir / f".health-{secrets.token_hex(8)}{TMP_SUFFIX}"
+        try:
+            self.output_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            try:
+                os.write(fd, b"ok")
+            finally:
+                os.close(fd)
+            probe.unlink()
+        except OSError as exc:
+            return f"Output directory is not writable: {exc.strerror or type(exc).__name__}"
+        return None
+
+    def find_orphans(self, known_rel_paths: set[str]) -> list[str]:
+        """Files under output/ that no record references (tmp leftovers included), sorted."""
+        orphans: list[str] = []
+        for path in _walk_files(self.output_dir):
+            rel = path.relative_to(self.output_dir).as_posix()
+            if rel not in known_rel_paths:
+                orphans.append(rel)
+        return sorted(orphans)
+
+    def clean_tmp(self, older_than_seconds: float = 3600.0, *, now: float | None = None) -> list[Path]:
+        """Remove tmp files a crash left behind; young ones may belong to a write in progress."""
+        cutoff = (time.time() if now is None else now) - older_than_seconds
+        removed: list[Path] = []
+        for root in (self.output_dir, self.uploads_dir):
+            for path in _walk_files(root):
+                if not path.name.endswith(TMP_SUFFIX):
+                    continue
+                try:
+                    if path.lstat().st_mtime <= cutoff:
+                        path.unlink()
+                        removed.append(path)
+                except FileNotFoundError:
+                    continue
+        return sorted(removed)
+
+    def _write_or_raise(self, path: Path, data: bytes) -> None:
+        try:
+            _atomic_write(path, data)
+        except _NoSpace:
+            raise StorageFull(f"Not enough disk space to store the image ({_mb(len(data))} MB)") from None
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers
+
+
+def _mb(n: int) -> int:
+    return -(-n // (1024 * 1024))
+
+
+def _insufficient_storage() -> InsufficientStorage:
+    return InsufficientStorage(
+        "The server is running out of disk space; try again later",
+        message_zh="服务器磁盘空间不足，请稍后再试",
+    )
+
+
+def _file_sha256(path: Path) -> str | None:
+    try:
+        with path.open("rb") as fh:
+            return hashlib.file_digest(fh, "sha256").hexdigest()
+    except FileNotFoundError:
+        return None
+
+
+def _existing_ancestor(path: Path) -> Path:
+    while not path.exists() and path.parent != path:
+        path = path.parent
+    return path
+
+
+def _walk_files(root: Path) -> list[Path]:
+    files: list[Path] = []
+    # Symlinks are not followed: a link out of the data volume is not our file to list or delete.
+    for dirpath, _dirnames, filenames in os.walk(root, followlinks=False):
+        files.extend(Path(dirpath) / name for name in filenames)
+    return files
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _ensure_dir(path: Path) -> None:
+    """mkdir -p, fsyncing each parent that gained an entry so the new directory survives a crash."""
+    missing: list[Path] = []
+    current = path
+    while not current.is_dir() and current.parent != current:
+        missing.append(current)
+        current = current.parent
+    for directory in reversed(missing):
+        try:
+            directory.mkdir(mode=0o755)
+        except FileExistsError:
+            continue  # another thread created it first
+        _fsync_dir(directory.parent)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the whole new one.
+
+    Raises ``_NoSpace`` when the disk is full; the tmp file is removed on every failure.
+    """
+    try:
+        _ensure_dir(path.parent)
+    except OSError as exc:
+        if exc.errno in _NO_SPACE_ERRNOS:
+            raise _NoSpace() from exc
+        raise
+    # Unique per writer, so concurrent writers of one id never share a tmp file.
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}{TMP_SUFFIX}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view[:_WRITE_CHUNK])
+                view = view[written:]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.errno in _NO_SPACE_ERRNOS:
+            raise _NoSpace() from exc
+        raise
+    _fsync_dir(path.parent)
+
