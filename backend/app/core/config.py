@@ -102,6 +102,14 @@ class Settings(BaseSettings):
     def _csv(cls, value: object) -> object:
         return _split_csv(value)
 
+    @field_validator("output_dir_override", "database_url_override", "default_model", mode="before")
+    @classmethod
+    def _blank_setting_is_unset(cls, value: object) -> object:
+        # `OUTPUT_DIR=` in a .env means "not set", not "the current directory".
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value: object) -> object:
