@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
 
@@ -200,7 +201,31 @@ def create_app(settings: Settings | None = None, *, start_worker: bool | None = 
         app.include_router(images.router)
     else:
         app.add_api_route("/api/v1/images/inspect", images.inspect_image, methods=["POST"], tags=["images"])
+    _document_extra_models(app)
     return app
+
+
+def _document_extra_models(app: FastAPI) -> None:
+    """Add body models that routes reference only through ``openapi_extra`` (JSON-or-multipart
+    bodies parsed by hand) so the schema has no dangling ``$ref`` and the TS client gets them."""
+    from fastapi.openapi.utils import get_openapi
+
+    from app.schemas.generation import Image2ImageIn
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            extra = Image2ImageIn.model_json_schema(ref_template="#/components/schemas/{model}")
+            for name, definition in extra.pop("$defs", {}).items():
+                components.setdefault(name, definition)
+            components.setdefault("Image2ImageIn", extra)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _same_origin(origin: str, request: Request, settings: Settings) -> bool:

@@ -1,0 +1,226 @@
+/**
+ * The only way the UI talks to the backend: a thin fetch wrapper plus one function per endpoint.
+ *
+ * Every non-2xx answer becomes an `ApiError` carrying the server's `{error: {code, message}}`,
+ * so callers and `handleError` deal with one shape. `Accept-Language` follows the UI language,
+ * and a 401 anywhere (except the auth endpoints themselves) calls `onUnauthorized`.
+ */
+import type {
+  AuthStatus,
+  GenerateRequest,
+  Health,
+  HistoryPage,
+  HistoryQuery,
+  Image2ImageRequest,
+  InspectResult,
+  ModelCatalog,
+  Task,
+  TaskCreated,
+  TaskList,
+  TaskType,
+  Upload,
+} from './types'
+
+export class ApiError extends Error {
+  readonly status: number
+  readonly code: string
+  readonly details: unknown
+
+  constructor(status: number, code: string, message: string, details?: unknown) {
+    super(message)
+    this.name = 'ApiError'
+    this.status = status
+    this.code = code
+    this.details = details
+  }
+}
+
+/** Codes the client makes up itself, for failures that never reached the API. */
+export const NETWORK_ERROR = 'network_error'
+export const BAD_RESPONSE = 'bad_response'
+
+export interface ClientOptions {
+  fetch?: typeof fetch
+  baseUrl?: string
+  getLocale?: () => string
+  onUnauthorized?: () => void
+}
+
+type Query = Record<string, string | number | boolean | undefined | null>
+
+interface RequestOptions {
+  query?: Query
+  json?: unknown
+  form?: FormData
+  headers?: Record<string, string>
+  signal?: AbortSignal
+  /** Return the raw Response body as a Blob instead of parsing JSON. */
+  blob?: boolean
+  /** Do not call onUnauthorized on 401 (login and status checks). */
+  quiet401?: boolean
+  /** Non-2xx statuses whose body is still the answer (`/health` is 503 when unhealthy). */
+  alsoOk?: number[]
+}
+
+export function buildQuery(query: Query | undefined): string {
+  if (!query) return ''
+  const params = new URLSearchParams()
+  for (const [key, value] of Object.entries(query)) {
+    if (value === undefined || value === null || value === '') continue
+    params.set(key, String(value))
+  }
+  const text = params.toString()
+  return text ? `?${text}` : ''
+}
+
+/** Turn any failed Response into an ApiError, whatever its body looks like. */
+export async function errorFromResponse(response: Response): Promise<ApiError> {
+  let body: unknown = null
+  try {
+    body = await response.json()
+  } catch {
+    // not JSON (a proxy error page, say); fall through to the generic message
+  }
+  const err = (body as { error?: { code?: unknown; message?: unknown; details?: unknown } } | null)?.error
+  if (err && typeof err.code === 'string' && typeof err.message === 'string') {
+    return new ApiError(response.status, err.code, err.message, err.details)
+  }
+  // FastAPI's own {"detail": ...} shape, in case a route escapes the error handler.
+  const detail = (body as { detail?: unknown } | null)?.detail
+  const message = typeof detail === 'string' ? detail : response.statusText || `HTTP ${response.status}`
+  return new ApiError(response.status, statusCode(response.status), message, detail)
+}
+
+function statusCode(status: number): string {
+  switch (status) {
+    case 400:
+    case 422:
+      return 'invalid_request'
+    case 401:
+      return 'unauthorized'
+    case 404:
+      return 'not_found'
+    case 409:
+      return 'conflict'
+    case 413:
+      return 'payload_too_large'
+    case 415:
+      return 'unsupported_media_type'
+    case 429:
+      return 'rate_limited'
+    case 502:
+    case 504:
+      return 'upstream_error'
+    case 507:
+      return 'insufficient_storage'
+    default:
+      return 'internal_error'
+  }
+}
+
+export function isAbortError(error: unknown): boolean {
+  return error instanceof DOMException
+    ? error.name === 'AbortError'
+    : (error as { name?: string } | null)?.name === 'AbortError'
+}
+
+export function createApiClient(options: ClientOptions = {}) {
+  const settings = {
+    fetch: options.fetch,
+    baseUrl: options.baseUrl ?? '',
+    getLocale: options.getLocale ?? (() => 'zh-CN'),
+    onUnauthorized: options.onUnauthorized ?? (() => undefined),
+  }
+
+  function configure(next: Omit<ClientOptions, 'fetch' | 'baseUrl'>): void {
+    if (next.getLocale) settings.getLocale = next.getLocale
+    if (next.onUnauthorized) settings.onUnauthorized = next.onUnauthorized
+  }
+
+  async function request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
+    const headers: Record<string, string> = {
+      Accept: opts.blob ? '*/*' : 'application/json',
+      'Accept-Language': settings.getLocale(),
+      ...opts.headers,
+    }
+    let body: BodyInit | undefined
+    if (opts.form) {
+      body = opts.form
+    } else if (opts.json !== undefined) {
+      headers['Content-Type'] = 'application/json'
+      body = JSON.stringify(opts.json)
+    }
+    const doFetch = settings.fetch ?? globalThis.fetch.bind(globalThis)
+    let response: Response
+    try {
+      response = await doFetch(settings.baseUrl + path + buildQuery(opts.query), {
+        method,
+        headers,
+        body,
+        signal: opts.signal,
+        credentials: 'same-origin',
+      })
+    } catch (error) {
+      if (isAbortError(error)) throw error
+      throw new ApiError(0, NETWORK_ERROR, error instanceof Error ? error.message : String(error))
+    }
+    if (!response.ok && !opts.alsoOk?.includes(response.status)) {
+      const error = await errorFromResponse(response)
+      if (response.status === 401 && !opts.quiet401) settings.onUnauthorized()
+      throw error
+    }
+    if (opts.blob) return (await response.blob()) as T
+    if (response.status === 204) return undefined as T
+    const text = await response.text()
+    if (!text) return undefined as T
+    try {
+      return JSON.parse(text) as T
+    } catch {
+      throw new ApiError(response.status, BAD_RESPONSE, 'The server sent a response that is not JSON.')
+    }
+  }
+
+  function fileForm(file: Blob, name = 'image'): FormData {
+    const form = new FormData()
+    form.append('file', file, file instanceof File ? file.name : name)
+    return form
+  }
+
+  return {
+    configure,
+    request,
+    health: (signal?: AbortSignal) => request<Health>('GET', '/health', { signal, alsoOk: [503] }),
+    models: () => request<ModelCatalog>('GET', '/api/v1/models'),
+    generate: (type: TaskType, body: GenerateRequest | Image2ImageRequest, idempotencyKey: string) =>
+      request<TaskCreated>('POST', `/api/v1/generate/${type}`, {
+        json: body,
+        headers: { 'Idempotency-Key': idempotencyKey },
+      }),
+    upload: (file: Blob, signal?: AbortSignal) =>
+      request<Upload>('POST', '/api/v1/uploads', { form: fileForm(file), signal }),
+    task: (id: string, signal?: AbortSignal) =>
+      request<Task>('GET', `/api/v1/tasks/${encodeURIComponent(id)}`, { signal }),
+    taskEventsUrl: (id: string) => `${settings.baseUrl}/api/v1/tasks/${encodeURIComponent(id)}/events`,
+    tasks: (limit = 50, signal?: AbortSignal) =>
+      request<TaskList>('GET', '/api/v1/tasks', { query: { limit }, signal }),
+    cancelTask: (id: string) => request<Task | undefined>('POST', `/api/v1/tasks/${encodeURIComponent(id)}/cancel`),
+    retryTask: (id: string) => request<TaskCreated>('POST', `/api/v1/tasks/${encodeURIComponent(id)}/retry`),
+    history: (query: HistoryQuery, signal?: AbortSignal) =>
+      request<HistoryPage>('GET', '/api/v1/history', { query: { ...query }, signal }),
+    setFavorite: (id: string, favorite: boolean) =>
+      request<Task>('PATCH', `/api/v1/history/${encodeURIComponent(id)}`, { json: { favorite } }),
+    deleteHistory: (id: string) => request<void>('DELETE', `/api/v1/history/${encodeURIComponent(id)}`),
+    downloadZip: (ids: string[]) =>
+      request<Blob>('POST', '/api/v1/history/download', { json: { ids }, blob: true }),
+    inspect: (file: Blob) => request<InspectResult>('POST', '/api/v1/images/inspect', { form: fileForm(file) }),
+    authStatus: () => request<AuthStatus>('GET', '/api/v1/auth/status', { quiet401: true }),
+    login: (password: string) =>
+      request<void>('POST', '/api/v1/auth/login', { json: { password }, quiet401: true }),
+    logout: () => request<void>('POST', '/api/v1/auth/logout', { quiet401: true }),
+  }
+}
+
+export type ApiClient = ReturnType<typeof createApiClient>
+
+/** The app's client; `main.ts` wires the locale and the 401 handler into it. */
+export const api: ApiClient = createApiClient()

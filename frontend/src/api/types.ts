@@ -1,0 +1,41 @@
+/**
+ * API types used by the UI.
+ *
+ * Everything the backend describes in its OpenAPI schema is an alias of the GENERATED types
+ * (`schema.d.ts`, made by scripts/generate-client.sh from `create_app().openapi()`; never edit it
+ * by hand).
+ */
+import type { components, operations } from './schema'
+
+type Schemas = components['schemas']
+
+export type Task = Schemas['TaskPublic']
+export type TaskType = Task['type']
+export type TaskStatus = Task['status']
+export type TaskOutput = Schemas['OutputPublic']
+export type TaskFailure = Schemas['FailurePublic']
+export type TaskError = Schemas['TaskError']
+export type TaskCreated = Schemas['TaskCreated']
+export type TaskList = Schemas['TaskList']
+export type HistoryPage = Schemas['HistoryPage']
+export type HistoryQuery = NonNullable<operations['history-list_history']['parameters']['query']>
+export type Health = Schemas['Health']
+export type ProviderHealth = Schemas['ProviderHealth']
+export type Upload = Schemas['UploadPublic']
+export type InspectResult = Schemas['InspectResult']
+export type AuthStatus = Schemas['AuthStatus']
+export type GroupOptions = Schemas['GroupOptions']
+export type GenerateRequest = Schemas['GenerateIn']
+export type Image2ImageRequest = Schemas['Image2ImageIn']
+export type OptimizePrompt = NonNullable<GenerateRequest['optimize_prompt']>
+export type ApiErrorBody = Schemas['ErrorResponse']
+
+// ---- model catalogue ----
+export type ModelCatalog = Schemas['ModelCatalog']
+export type ModelPublic = Schemas['ModelPublic']
+export type ModelParams = Schemas['ParamsPublic']
+export type SizeRules = Schemas['SizeRulesPublic']
+export type SizePreset = Schemas['SizePresetPublic']
+export type ReferenceRules = Schemas['ReferenceRulesPublic']
+export type NumberRange = Schemas['RangePublic']
+export type Localized = Schemas['Localized']

@@ -1,0 +1,35 @@
+import { createPinia } from 'pinia'
+import { createApp, watch } from 'vue'
+import 'element-plus/theme-chalk/base.css'
+import 'element-plus/theme-chalk/dark/css-vars.css'
+import App from './App.vue'
+import { api } from './api/client'
+import { currentLocale, i18n } from './locales'
+import { createAppRouter } from './router'
+import './styles/main.css'
+
+const app = createApp(App)
+const pinia = createPinia()
+const router = createAppRouter()
+
+api.configure({
+  getLocale: currentLocale,
+  onUnauthorized: () => {
+    const current = router.currentRoute.value
+    if (current.name === 'login') return
+    void router.push({ name: 'login', query: { redirect: current.fullPath } })
+  },
+})
+
+function updateTitle(): void {
+  const to = router.currentRoute.value
+  const key = typeof to.meta.title === 'string' ? to.meta.title : ''
+  const page = key ? i18n.global.t(key) : ''
+  document.title = page ? `${page} · ${i18n.global.t('app.title')}` : i18n.global.t('app.title')
+}
+router.afterEach(updateTitle)
+watch(i18n.global.locale, updateTitle)
+
+document.documentElement.lang = currentLocale()
+app.use(pinia).use(router).use(i18n)
+app.mount('#app')

@@ -1,0 +1,84 @@
+/** The model catalogue and server health, loaded once and shared by every page. */
+import { defineStore } from 'pinia'
+import { computed, ref, shallowRef } from 'vue'
+import { api } from '@/api/client'
+import type { Health, ModelPublic } from '@/api/types'
+import { capabilitiesOf, type Capabilities } from '@/utils/capabilities'
+
+export const useCatalogStore = defineStore('catalog', () => {
+  const models = shallowRef<ModelPublic[]>([])
+  const defaultModel = ref<string>('')
+  const health = shallowRef<Health | null>(null)
+  const loading = ref(false)
+  const error = shallowRef<unknown>(null)
+  let pending: Promise<void> | null = null
+
+  const byId = computed(() => new Map(models.value.map((m) => [m.id, m])))
+  const available = computed(() => models.value.filter((m) => m.available))
+  /** Providers in catalogue order, each with its models. */
+  const groups = computed(() => {
+    const out = new Map<string, ModelPublic[]>()
+    for (const model of models.value) {
+      const list = out.get(model.provider) ?? []
+      list.push(model)
+      out.set(model.provider, list)
+    }
+    return [...out.entries()].map(([provider, list]) => ({ provider, models: list }))
+  })
+  /** No credentials at all: everything the user makes is a demo image. */
+  const demoOnly = computed(
+    () => models.value.length > 0 && available.value.length > 0 && available.value.every((m) => m.provider === 'demo'),
+  )
+
+  function model(id: string | null | undefined): ModelPublic | undefined {
+    return id ? byId.value.get(id) : undefined
+  }
+
+  function capabilities(id: string | null | undefined): Capabilities | null {
+    const found = model(id)
+    return found ? capabilitiesOf(found) : null
+  }
+
+  async function loadModels(force = false): Promise<void> {
+    if (pending && !force) return pending
+    if (models.value.length && !force) return
+    loading.value = true
+    pending = api
+      .models()
+      .then((catalog) => {
+        models.value = catalog.models
+        defaultModel.value = catalog.default_model
+        error.value = null
+      })
+      .catch((err: unknown) => {
+        error.value = err
+        throw err
+      })
+      .finally(() => {
+        loading.value = false
+        pending = null
+      })
+    return pending
+  }
+
+  async function loadHealth(): Promise<Health | null> {
+    health.value = await api.health()
+    return health.value
+  }
+
+  return {
+    models,
+    defaultModel,
+    health,
+    loading,
+    error,
+    byId,
+    available,
+    groups,
+    demoOnly,
+    model,
+    capabilities,
+    loadModels,
+    loadHealth,
+  }
+})

@@ -1,0 +1,184 @@
+/**
+ * Reference images of the Generate form: checked against the model's limits before anything is
+ * uploaded, uploaded through /api/v1/uploads (cancellable), reorderable.
+ */
+import { defineStore } from 'pinia'
+import { ref } from 'vue'
+import { api } from '@/api/client'
+import { t } from '@/locales'
+import type { Capabilities } from '@/utils/capabilities'
+import { formatBytes } from '@/utils/format'
+import { describeError } from '@/utils/handleError'
+import { fileNameOf } from '@/utils/download'
+
+export interface ReferenceItem {
+  key: string
+  name: string
+  /** Object URL of the local file, or the server URL for "use as reference". */
+  previewUrl: string
+  status: 'uploading' | 'ready' | 'error'
+  uploadId: string | null
+  width: number | null
+  height: number | null
+  bytes: number
+  error: string | null
+}
+
+export interface Rejection {
+  name: string
+  reason: string
+}
+
+let counter = 0
+
+export const useReferencesStore = defineStore('references', () => {
+  const items = ref<ReferenceItem[]>([])
+  const uploads = new Map<string, AbortController>()
+  const objectUrls = new Set<string>()
+
+  function find(key: string): ReferenceItem | undefined {
+    return items.value.find((item) => item.key === key)
+  }
+
+  /** Why `file` cannot be a reference for a model with `caps`, or null when it can. */
+  function rejectionFor(file: File, caps: Capabilities): string | null {
+    const allowed = caps.refRules.content_types
+    if (!file.type.startsWith('image/')) return t('references.errors.notImage', { name: file.name })
+    if (allowed.length && !allowed.includes(file.type)) {
+      return t('references.errors.type', {
+        name: file.name,
+        types: allowed.map((x) => x.replace('image/', '').toUpperCase()).join(', '),
+      })
+    }
+    if (file.size > caps.refMaxBytes) {
+      return t('references.errors.tooLarge', {
+        name: file.name,
+        size: formatBytes(file.size),
+        max: formatBytes(caps.refMaxBytes),
+      })
+    }
+    return null
+  }
+
+  /** Check every file first, then upload the ones that fit; returns what was refused and why. */
+  function addFiles(files: File[], caps: Capabilities | null): Rejection[] {
+    const rejected: Rejection[] = []
+    if (!caps || caps.refMax === 0) {
+      return files.map((f) => ({ name: f.name, reason: t('references.errors.notSupported') }))
+    }
+    for (const file of files) {
+      if (items.value.length >= caps.refMax) {
+        rejected.push({ name: file.name, reason: t('references.errors.tooMany', { max: caps.refMax }) })
+        continue
+      }
+      const reason = rejectionFor(file, caps)
+      if (reason) {
+        rejected.push({ name: file.name, reason })
+        continue
+      }
+      start(file)
+    }
+    return rejected
+  }
+
+  function start(file: File, previewUrl?: string): void {
+    const key = `ref-${Date.now().toString(36)}-${(counter++).toString(36)}`
+    let preview = previewUrl
+    if (!preview) {
+      preview = URL.createObjectURL(file)
+      objectUrls.add(preview)
+    }
+    items.value.push({
+      key,
+      name: file.name,
+      previewUrl: preview,
+      status: 'uploading',
+      uploadId: null,
+      width: null,
+      height: null,
+      bytes: file.size,
+      error: null,
+    })
+    const controller = new AbortController()
+    uploads.set(key, controller)
+    api
+      .upload(file, controller.signal)
+      .then((upload) => {
+        const item = find(key)
+        if (!item) return
+        item.status = 'ready'
+        item.uploadId = upload.id
+        item.width = upload.width
+        item.height = upload.height
+        item.bytes = upload.bytes
+      })
+      .catch((error: unknown) => {
+        const item = find(key)
+        const info = describeError(error)
+        if (!item || info.silent) return
+        item.status = 'error'
+        item.error = info.hint ? `${info.message} ${info.hint}` : info.message
+      })
+      .finally(() => uploads.delete(key))
+  }
+
+  /** "Use as reference": fetch a stored image and upload it like a local file. */
+  async function addFromUrl(url: string, caps: Capabilities | null): Promise<Rejection[]> {
+    const response = await fetch(url, { credentials: 'same-origin' })
+    if (!response.ok) throw new Error(t('references.errors.fetch'))
+    const blob = await response.blob()
+    const file = new File([blob], fileNameOf(url), { type: blob.type || 'image/png' })
+    if (!caps || caps.refMax === 0) return [{ name: file.name, reason: t('references.errors.notSupported') }]
+    if (items.value.length >= caps.refMax) {
+      return [{ name: file.name, reason: t('references.errors.tooMany', { max: caps.refMax }) }]
+    }
+    const reason = rejectionFor(file, caps)
+    if (reason) return [{ name: file.name, reason }]
+    start(file, url)
+    return []
+  }
+
+  /** Remix: references a past task used, by upload id (already on the server; no preview). */
+  function addUploaded(ids: string[], caps: Capabilities | null): void {
+    if (!caps || caps.refMax === 0) return
+    clear()
+    for (const id of ids.slice(0, caps.refMax)) {
+      items.value.push({
+        key: `ref-${Date.now().toString(36)}-${(counter++).toString(36)}`,
+        name: id,
+        previewUrl: '',
+        status: 'ready',
+        uploadId: id,
+        width: null,
+        height: null,
+        bytes: 0,
+        error: null,
+      })
+    }
+  }
+
+  function remove(key: string): void {
+    uploads.get(key)?.abort()
+    uploads.delete(key)
+    const item = find(key)
+    if (item && objectUrls.has(item.previewUrl)) {
+      URL.revokeObjectURL(item.previewUrl)
+      objectUrls.delete(item.previewUrl)
+    }
+    items.value = items.value.filter((x) => x.key !== key)
+  }
+
+  function move(from: number, to: number): void {
+    if (from === to || from < 0 || to < 0 || from >= items.value.length || to >= items.value.length) return
+    const next = [...items.value]
+    const [moved] = next.splice(from, 1)
+    if (moved) next.splice(to, 0, moved)
+    items.value = next
+  }
+
+  function clear(): void {
+    for (const item of [...items.value]) remove(item.key)
+  }
+
+  return { items, addFiles, addFromUrl, addUploaded, remove, move, clear, rejectionFor }
+})

@@ -1,0 +1,207 @@
+/**
+ * Tasks the user is watching: submitted from the Generate page (newest first) and followed live
+ * through SSE (polling when the stream breaks). The queue and history pages reuse `upsert`,
+ * `cancel`, `retry` and `setFavorite` so one task looks the same everywhere.
+ */
+import { defineStore } from 'pinia'
+import { computed, ref } from 'vue'
+import { api } from '@/api/client'
+import type { GenerateRequest, Image2ImageRequest, Task, TaskCreated, TaskType } from '@/api/types'
+import { isTerminal, openTaskStream } from '@/utils/taskStream'
+import { uuid } from '@/utils/uuid'
+
+const SESSION_KEY = 'vis.session-tasks'
+const SESSION_LIMIT = 30
+
+function readSession(): string[] {
+  try {
+    const raw = sessionStorage.getItem(SESSION_KEY)
+    const parsed: unknown = raw ? JSON.parse(raw) : []
+    return Array.isArray(parsed) ? parsed.filter((x): x is string => typeof x === 'string') : []
+  } catch {
+    return []
+  }
+}
+
+/** What a task looks like between the 202 and its first event. */
+export function placeholderTask(type: TaskType, body: GenerateRequest, created: TaskCreated): Task {
+  const { prompt, negative_prompt, model, ...parameters } = body
+  return {
+    task_id: created.task_id,
+    type,
+    model: model ?? '',
+    provider: '',
+    status: (created.status as Task['status']) || 'pending',
+    progress: 0,
+    prompt,
+    negative_prompt: negative_prompt ?? null,
+    parameters: parameters as Record<string, unknown>,
+    images: [],
+    outputs: [],
+    failures: [],
+    expected_images: body.group?.max_images ?? body.num_images ?? 1,
+    error: null,
+    favorite: false,
+    is_demo: model === 'demo',
+    created_at: created.created_at,
+    started_at: null,
+    completed_at: null,
+    attempts: 0,
+    retry_of: null,
+  }
+}
+
+export const useTasksStore = defineStore('tasks', () => {
+  const tasks = ref<Record<string, Task>>({})
+  const sessionIds = ref<string[]>([])
+  const streams = new Map<string, () => void>()
+
+  const sessionTasks = computed(() =>
+    sessionIds.value.map((id) => tasks.value[id]).filter((task): task is Task => task !== undefined),
+  )
+  const activeCount = computed(() => sessionTasks.value.filter((task) => !isTerminal(task.status)).length)
+
+  function persistSession(): void {
+    try {
+      sessionStorage.setItem(SESSION_KEY, JSON.stringify(sessionIds.value.slice(0, SESSION_LIMIT)))
+    } catch {
+      // not persisted: the feed just starts empty after a reload
+    }
+  }
+
+  function upsert(task: Task): void {
+    const known = tasks.value[task.task_id]
+    // Events may overtake each other with polling in the mix: never go back to fewer images.
+    if (known && isTerminal(known.status) && !isTerminal(task.status)) return
+    tasks.value[task.task_id] = task
+  }
+
+  function addToSession(id: string): void {
+    sessionIds.value = [id, ...sessionIds.value.filter((x) => x !== id)].slice(0, SESSION_LIMIT)
+    persistSession()
+  }
+
+  function follow(id: string): void {
+    if (streams.has(id)) return
+    const known = tasks.value[id]
+    if (known && isTerminal(known.status)) return
+    const close = openTaskStream(
+      id,
+      {
+        onTask: upsert,
+        onEnd: () => streams.delete(id),
+        onError: () => streams.delete(id),
+      },
+      { eventsUrl: api.taskEventsUrl, fetchTask: api.task },
+    )
+    streams.set(id, close)
+  }
+
+  function unfollow(id: string): void {
+    streams.get(id)?.()
+    streams.delete(id)
+  }
+
+  async function submit(type: TaskType, body: GenerateRequest | Image2ImageRequest): Promise<string> {
+    // One key per click: a network retry of the same request cannot create a second task.
+    const created = await api.generate(type, body, uuid())
+    if (!tasks.value[created.task_id]) upsert(placeholderTask(type, body, created))
+    addToSession(created.task_id)
+    follow(created.task_id)
+    return created.task_id
+  }
+
+  async function retry(id: string): Promise<string> {
+    const created = await api.retryTask(id)
+    const original = tasks.value[id]
+    if (!tasks.value[created.task_id]) {
+      const base: GenerateRequest = original
+        ? { ...(original.parameters as Partial<GenerateRequest>), prompt: original.prompt, model: original.model }
+        : { prompt: '' }
+      upsert(placeholderTask(original?.type ?? 'text2image', base, created))
+    }
+    // The retry takes the failed card's place in the feed.
+    const at = sessionIds.value.indexOf(id)
+    if (at >= 0) {
+      const next = [...sessionIds.value]
+      next.splice(at, 1, created.task_id)
+      sessionIds.value = next
+      persistSession()
+    } else {
+      addToSession(created.task_id)
+    }
+    follow(created.task_id)
+    return created.task_id
+  }
+
+  async function cancel(id: string): Promise<void> {
+    const answer = await api.cancelTask(id)
+    if (answer && typeof answer === 'object' && 'task_id' in answer) upsert(answer)
+    else {
+      const known = tasks.value[id]
+      if (known) upsert({ ...known, status: 'cancelled' })
+    }
+  }
+
+  async function setFavorite(id: string, favorite: boolean): Promise<Task> {
+    const updated = await api.setFavorite(id, favorite)
+    upsert(updated)
+    return updated
+  }
+
+  function dismiss(id: string): void {
+    unfollow(id)
+    sessionIds.value = sessionIds.value.filter((x) => x !== id)
+    persistSession()
+  }
+
+  function clearFinished(): void {
+    sessionIds.value = sessionIds.value.filter((id) => {
+      const task = tasks.value[id]
+      return task !== undefined && !isTerminal(task.status)
+    })
+    persistSession()
+  }
+
+  /** After a reload: bring back the feed of this browser tab and resume following. */
+  async function restoreSession(): Promise<void> {
+    const ids = readSession().filter((id) => !sessionIds.value.includes(id))
+    if (!ids.length) return
+    const results = await Promise.allSettled(ids.map((id) => api.task(id)))
+    const kept: string[] = []
+    results.forEach((result, i) => {
+      const id = ids[i]
+      if (id && result.status === 'fulfilled') {
+        upsert(result.value)
+        kept.push(id)
+        follow(id)
+      }
+    })
+    // Anything submitted while we were loading stays on top.
+    sessionIds.value = [...sessionIds.value, ...kept.filter((id) => !sessionIds.value.includes(id))]
+    persistSession()
+  }
+
+  function stopAll(): void {
+    for (const close of streams.values()) close()
+    streams.clear()
+  }
+
+  return {
+    tasks,
+    sessionIds,
+    sessionTasks,
+    activeCount,
+    upsert,
+    follow,
+    unfollow,
+    submit,
+    retry,
+    cancel,
+    setFavorite,
+    dismiss,
+    clearFinished,
+    restoreSession,
+    stopAll,
+  }
+})

@@ -1,0 +1,94 @@
+import { flushPromises, mount } from '@vue/test-utils'
+import { beforeEach, describe, expect, it } from 'vitest'
+import GenerateForm from '@/components/GenerateForm.vue'
+import { applyLocale } from '@/locales'
+import { CUSTOM_SIZE, useGenerateFormStore } from '@/stores/generateForm'
+import { plugins, setupStores } from '../helpers'
+
+function mountForm(modelId: string) {
+  const pinia = setupStores()
+  const form = useGenerateFormStore()
+  form.selectModel(modelId)
+  const wrapper = mount(GenerateForm, { props: { submitting: false }, global: { plugins: plugins(pinia) } })
+  return { wrapper, form }
+}
+
+const has = (wrapper: ReturnType<typeof mountForm>['wrapper'], id: string) => wrapper.find(`[data-testid="${id}"]`).exists()
+
+describe('GenerateForm adapts to the model', () => {
+  beforeEach(() => applyLocale('zh-CN'))
+
+  it('shows everything the demo model takes', () => {
+    const { wrapper } = mountForm('demo')
+    for (const id of ['prompt-input', 'negative-prompt-input', 'references-field', 'seed-field', 'guidance-field', 'group-mode']) {
+      expect(has(wrapper, id), id).toBe(true)
+    }
+    expect(has(wrapper, 'watermark-field')).toBe(false)
+    expect(has(wrapper, 'optimize-field')).toBe(false)
+    expect(wrapper.find('textarea[data-testid="prompt-input"]').exists()).toBe(true)
+  })
+
+  it('Seedream 4.0: references, watermark, optimisation, no seed/guidance/negative prompt', () => {
+    const { wrapper } = mountForm('doubao-seedream-4-0-250828')
+    expect(has(wrapper, 'references-field')).toBe(true)
+    expect(has(wrapper, 'watermark-field')).toBe(true)
+    expect(has(wrapper, 'optimize-field')).toBe(true)
+    expect(has(wrapper, 'seed-field')).toBe(false)
+    expect(has(wrapper, 'guidance-field')).toBe(false)
+    expect(has(wrapper, 'negative-prompt-input')).toBe(false)
+    expect(wrapper.findAll('[data-size]').map((b) => b.attributes('data-size'))).toEqual(
+      expect.arrayContaining(['1K', '2K', '4K', '2560x1440', CUSTOM_SIZE]),
+    )
+  })
+
+  it('Seedream 3.0 text-to-image: seed and guidance, no references or group', () => {
+    const { wrapper } = mountForm('doubao-seedream-3-0-t2i-250415')
+    expect(has(wrapper, 'seed-field')).toBe(true)
+    expect(has(wrapper, 'guidance-field')).toBe(true)
+    expect(has(wrapper, 'references-field')).toBe(false)
+    expect(has(wrapper, 'group-mode')).toBe(false)
+  })
+
+  it('SeedEdit: only the adaptive size, references required', () => {
+    const { wrapper } = mountForm('doubao-seededit-3-0-i2i-250628')
+    expect(wrapper.findAll('[data-size]').map((b) => b.attributes('data-size'))).toEqual(['adaptive'])
+    expect(wrapper.get('[data-testid="references-field"]').text()).toContain('至少 1 张')
+  })
+
+  it('updates the form when the model picker changes', async () => {
+    const { wrapper, form } = mountForm('demo')
+    await wrapper.get('select[data-testid="model-select"]').setValue('doubao-seedream-4-0-250828')
+    expect(form.modelId).toBe('doubao-seedream-4-0-250828')
+    expect(has(wrapper, 'negative-prompt-input')).toBe(false)
+    expect(has(wrapper, 'watermark-field')).toBe(true)
+  })
+
+  it('checks a custom size live and explains the rule under the field', async () => {
+    const { wrapper } = mountForm('doubao-seedream-3-0-t2i-250415')
+    await wrapper.get(`[data-size="${CUSTOM_SIZE}"]`).trigger('click')
+    await wrapper.get('[data-testid="size-width"]').setValue('3000')
+    expect(wrapper.get('[data-testid="size-error"]').text()).toBe('每边最多 2048 像素。')
+    await wrapper.get('[data-testid="size-width"]').setValue('1024')
+    await wrapper.get('[data-testid="size-height"]').setValue('100')
+    expect(wrapper.get('[data-testid="size-error"]').text()).toBe('每边至少 512 像素。')
+    await wrapper.get('[data-testid="size-height"]').setValue('1024')
+    expect(wrapper.find('[data-testid="size-error"]').exists()).toBe(false)
+  })
+
+  it('explains a pixel-count problem in English too', async () => {
+    applyLocale('en')
+    const { wrapper } = mountForm('doubao-seedream-4-0-250828')
+    await wrapper.get(`[data-size="${CUSTOM_SIZE}"]`).trigger('click')
+    await wrapper.get('[data-testid="size-width"]').setValue('512')
+    await wrapper.get('[data-testid="size-height"]').setValue('512')
+    await flushPromises()
+    expect(wrapper.get('[data-testid="size-error"]').text()).toBe('Too few pixels (0.26 MP); at least 0.92 MP are needed.')
+  })
+
+  it('emits submit from the generate button', async () => {
+    const { wrapper } = mountForm('demo')
+    await wrapper.get('form').trigger('submit')
+    expect(wrapper.emitted('submit')).toHaveLength(1)
+    expect(wrapper.find('[data-testid="generate-button"]').exists()).toBe(true)
+  })
+})
