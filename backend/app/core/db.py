@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.util import await_
 
 BACKEND_DIR = Path(__file__).resolve().parents[2]
 
@@ -26,12 +27,22 @@ class Database:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
-            self.engine: AsyncEngine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+            # pool_reset_on_return=None: the "reset" listener below rolls back only a connection
+            # still inside a transaction (see _install_sqlite_pragmas).
+            self.engine: AsyncEngine = create_async_engine(
+                url, echo=echo, connect_args={"timeout": 30}, pool_reset_on_return=None
+            )
             # One connection that only ever runs write transactions, serialised by a lock:
             # SQLite has one writer anyway, and waiting on an asyncio lock is cheaper and fairer
             # than spinning on SQLITE_BUSY.
             self.write_engine: AsyncEngine = create_async_engine(
-                url, echo=echo, connect_args={"timeout": 30}, pool_size=1, max_overflow=0, pool_timeout=3600
+                url,
+                echo=echo,
+                connect_args={"timeout": 30},
+                pool_size=1,
+                max_overflow=0,
+                pool_timeout=3600,
+                pool_reset_on_return=None,
             )
             _install_sqlite_pragmas(self.engine, begin="BEGIN")
             _install_sqlite_pragmas(self.write_engine, begin="BEGIN IMMEDIATE")
@@ -90,9 +101,20 @@ def _install_sqlite_pragmas(engine: AsyncEngine, *, begin: str) -> None:
         cur.execute("PRAGMA busy_timeout=30000")
         cur.close()
 
+    # Every call into aiosqlite is a round trip to its thread and back through the event loop, and
+    # a write holds the write lock for all of them; under load each one waits for a turn of a busy
+    # loop (bench/README.md). So: BEGIN in one round trip (exec_driver_sql takes three: cursor,
+    # execute, close), and no pool-reset ROLLBACK after a transaction that already committed.
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql(begin)
+        await_(conn.connection.driver_connection.execute(begin))
+
+    @event.listens_for(engine.sync_engine, "reset")
+    def _on_reset(dbapi_conn: Any, _record: Any, state: Any) -> None:
+        # sqlite3's in_transaction is read locally (sqlite3_get_autocommit), no round trip. When
+        # not asyncio_safe (garbage collection) SQLAlchemy terminates the connection anyway.
+        if state.asyncio_safe and not state.terminate_only and dbapi_conn.driver_connection.in_transaction:
+            dbapi_conn.rollback()
 
 
 def _alembic_config(connection: Connection | None = None) -> Any:

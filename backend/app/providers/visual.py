@@ -23,7 +23,14 @@ import aiohttp
 import yarl
 
 from app.core.config import Settings
-from app.core.errors import ContentModeration, ProviderError, UpstreamAuthError, UpstreamTaskLost, UpstreamTimeout
+from app.core.errors import (
+    ContentModeration,
+    ProviderError,
+    StorageFull,
+    UpstreamAuthError,
+    UpstreamTaskLost,
+    UpstreamTimeout,
+)
 from app.providers.base import GenerationRequest, ImageResult, JobContext, Provider
 from app.providers.catalog import BUILTIN_MODELS, ModelSpec
 from app.providers.http_errors import bad_response, transport_error, visual_error
@@ -274,11 +281,15 @@ class VisualProvider(Provider):
         pending = [i for i in range(request.num_images) if not ctx.is_done(i)]
         errors: dict[int, ProviderError] = {}
         # One after another: the Visual API allows very little concurrency per account.
-        for index in pending:
+        for position, index in enumerate(pending):
             try:
                 await self._run_index(request, ctx, index, group=False)
             except UpstreamAuthError:
                 raise
+            except StorageFull as error:
+                # No room to store what comes back: generating (and paying for) the rest is waste.
+                errors.update(dict.fromkeys(pending[position:], error))
+                break
             except ProviderError as error:
                 errors[index] = error
         if not errors:

@@ -6,10 +6,11 @@ decided in one place, ``app.providers.catalog.validate_request``.
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class GroupOptions(BaseModel):
@@ -37,6 +38,12 @@ class GenerateIn(BaseModel):
     watermark: bool = False
     optimize_prompt: bool | Literal["standard", "fast"] | None = None
     style_preset: str | None = Field(default=None, max_length=100)
+
+    @field_validator("prompt", "negative_prompt")
+    @classmethod
+    def _nfc(cls, value: str | None) -> str | None:
+        # One spelling per text (macOS/iOS keyboards send NFD): history search compares as stored.
+        return unicodedata.normalize("NFC", value) if value is not None else None
 
 
 class Image2ImageIn(GenerateIn):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import unicodedata
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -297,11 +298,20 @@ class TaskService:
     ) -> Select[Any]:
         stmt = select(Task).where(Task.status == "completed")
         if q:
+            q = unicodedata.normalize("NFC", q)  # prompts are stored NFC (app.schemas.generation)
             escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             pattern = f"%{escaped}%"
-            stmt = stmt.where(
-                or_(Task.prompt.ilike(pattern, escape="\\"), Task.negative_prompt.ilike(pattern, escape="\\"))
-            )
+            if self.db.is_sqlite:
+                # SQLite's LIKE already ignores case for ASCII, and its lower() folds only ASCII, so
+                # the lower(x) LIKE lower(y) that ilike renders is the same test at ~1.6x the cost
+                # of a search's full scan (bench/README.md).
+                stmt = stmt.where(
+                    or_(Task.prompt.like(pattern, escape="\\"), Task.negative_prompt.like(pattern, escape="\\"))
+                )
+            else:
+                stmt = stmt.where(
+                    or_(Task.prompt.ilike(pattern, escape="\\"), Task.negative_prompt.ilike(pattern, escape="\\"))
+                )
         if model:
             stmt = stmt.where(Task.model == model)
         if type_:

@@ -54,6 +54,7 @@ _OUTPUT_REL_RE = re.compile(
 )
 DEFAULT_MAX_OUTPUT_PIXELS = 36_000_000
 _NO_SPACE_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
+_UNWRITABLE_ERRNOS = {errno.EROFS, errno.EACCES, errno.EPERM}
 _WRITE_CHUNK = 1024 * 1024
 
 
@@ -233,6 +234,13 @@ class ImageStore:
             _atomic_write(path, data)
         except _NoSpace:
             raise _insufficient_storage() from None
+        except OSError as exc:
+            if exc.errno not in _UNWRITABLE_ERRNOS:
+                raise
+            raise InsufficientStorage(
+                f"The server cannot store uploads: its data directory is not writable ({exc.strerror})",
+                message_zh="服务器无法保存上传的图片：数据目录不可写",
+            ) from None
         return path
 
     def load_upload(self, upload_id: str) -> tuple[bytes, str]:
@@ -313,6 +321,14 @@ class ImageStore:
             _atomic_write(path, data)
         except _NoSpace:
             raise StorageFull(f"Not enough disk space to store the image ({_mb(len(data))} MB)") from None
+        except OSError as exc:
+            if exc.errno not in _UNWRITABLE_ERRNOS:
+                raise
+            # A read-only or foreign-owned volume is an operator's problem to fix, not a bug.
+            raise StorageFull(
+                f"The image store is not writable ({exc.strerror}); check that DATA_DIR is mounted "
+                "read-write and owned by the service user"
+            ) from None
 
 
 # --------------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 
 
-def _rate_limit(services: ServicesDep, request: Request) -> None:
+def rate_limit(services: ServicesDep, request: Request) -> None:
     wait = services.generation_limiter.hit(client_key(request))
     if wait:
         raise RateLimited(
@@ -46,7 +46,7 @@ async def text2image(
     body: GenerateIn, services: ServicesDep, request: Request, zh: ZhDep, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
     """Queue a text-to-image (or group) generation; returns at once with the task id."""
-    _rate_limit(services, request)
+    rate_limit(services, request)
     task, fresh = await services.tasks.submit(body, mode="text2image", idempotency_key=idempotency_key)
     return _created(task.id, task.status, task.created_at, fresh, zh)
 
@@ -99,7 +99,7 @@ async def image2image(
     services: ServicesDep, request: Request, zh: ZhDep, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
     """Queue an image-to-image / editing generation with reference images."""
-    _rate_limit(services, request)
+    rate_limit(services, request)
     settings = services.settings
     content_type = request.headers.get("content-type", "")
     files: list[bytes] = []
@@ -114,7 +114,7 @@ async def image2image(
         check_content_length(request, int(settings.max_upload_bytes * 1.4) * 14 + 1024 * 1024)
         try:
             raw = json.loads(await request.body())
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: a deeply nested body
             raise InvalidRequest(
                 "The request body is not valid JSON.", message_zh="请求体不是有效的 JSON。", details={"field": "body"}
             ) from exc

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from app.api.deps import ServicesDep, TasksDep, ZhDep
+from app.api.routes.generate import rate_limit
 from app.api.routes.history import HistoryQuery, history_page
 from app.schemas.errors import ErrorResponse
 from app.schemas.generation import TaskCreated
@@ -96,11 +97,12 @@ async def cancel_task(task_id: str, tasks: TasksDep) -> TaskPublic:
     "/{task_id}/retry",
     status_code=202,
     response_model=TaskCreated,
-    responses={**NOT_FOUND, 409: {"model": ErrorResponse}},
+    responses={**NOT_FOUND, 409: {"model": ErrorResponse}, 429: {"model": ErrorResponse}},
 )
-async def retry_task(task_id: str, tasks: TasksDep, zh: ZhDep) -> JSONResponse:
+async def retry_task(task_id: str, services: ServicesDep, request: Request, zh: ZhDep) -> JSONResponse:
     """A new task with the same parameters."""
-    task = await tasks.retry(task_id)
+    rate_limit(services, request)  # a retry is a new (billed) generation: same per-client limit
+    task = await services.tasks.retry(task_id)
     body = TaskCreated(
         task_id=task.id,
         status=task.status,
