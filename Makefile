@@ -1,0 +1,156 @@
+# Volcengine Image Studio: one entry point for running and testing the product natively.
+#
+# Every target installs what it needs first, and only what is missing or out of date:
+#   .venv           made by python3 -m venv; `pip install -e 'backend[dev]'` when backend/pyproject.toml changes
+#   node_modules    `npm ci` when frontend/package-lock.json is newer than the last install
+#   frontend/dist   `npm run build` when a frontend source changes
+#   nginx, chromium apt-get (as root) when absent
+# Settings for run: PORT (3000), DATA_DIR (./data), BIND (127.0.0.1); see scripts/run-local.sh.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+ROOT := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
+PYTHON ?= python3
+VENV := $(ROOT)/.venv
+PY := $(VENV)/bin/python
+VENV_STAMP := $(VENV)/.stamp-backend-dev
+FRONTEND := $(ROOT)/frontend
+# npm writes this file at the end of every install: newer than the lock file = installed from it.
+NPM_STAMP := $(FRONTEND)/node_modules/.package-lock.json
+DIST := $(FRONTEND)/dist/index.html
+RUN_DIR ?= $(ROOT)/run
+
+HAVE_FRONTEND := $(wildcard $(FRONTEND)/package.json)
+# Everything the bundle is built from (not node_modules, dist or the unit tests).
+FRONTEND_SOURCES := $(if $(HAVE_FRONTEND),$(shell find $(FRONTEND) \( -path $(FRONTEND)/node_modules -o -path $(FRONTEND)/dist -o -path $(FRONTEND)/tests \) -prune -o -type f -print 2>/dev/null))
+
+# pytest exits 5 when it collected nothing; that is a missing suite, not a failure of this target.
+define pytest
+	rc=0; $(1) || rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "(no tests collected in $(2))"; rc=0; fi; exit $$rc
+endef
+
+.PHONY: help run stop restart status logs test test-backend test-frontend test-config test-e2e \
+        bench client lint clean distclean venv frontend-deps frontend-build system-nginx system-e2e
+
+help: ## show this help
+	@echo "Volcengine Image Studio - make targets"
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
+	@echo
+	@echo "  make run PORT=3100 DATA_DIR=/srv/studio   run elsewhere; BIND=0.0.0.0 opens it to the network"
+
+# --- installing ------------------------------------------------------------------------------------
+
+# --no-compile: byte-code is written on first import instead (a third of the install time here).
+$(VENV_STAMP): $(ROOT)/backend/pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "Python 3.11 or newer is needed ($(PYTHON) is $$($(PYTHON) -V 2>&1))"; exit 1; }
+	@test -x $(PY) || { echo "==> creating $(VENV)"; $(PYTHON) -m venv $(VENV); }
+	@echo "==> installing backend[dev] into $(VENV)"
+	@$(PY) -m pip install --quiet --disable-pip-version-check --no-compile -e '$(ROOT)/backend[dev]'
+	@touch $@
+
+venv: $(VENV_STAMP) ## create .venv with the backend and its dev tools (supervisor, pytest, playwright)
+
+$(NPM_STAMP): $(FRONTEND)/package-lock.json $(FRONTEND)/package.json
+	@echo "==> npm ci"
+	@cd $(FRONTEND) && npm ci --no-audit --no-fund --loglevel=error
+
+frontend-deps: $(if $(HAVE_FRONTEND),$(NPM_STAMP)) ## install the frontend's node_modules
+	@$(if $(HAVE_FRONTEND),true,echo "(no frontend/package.json yet: skipped)")
+
+$(DIST): $(NPM_STAMP) $(FRONTEND_SOURCES)
+	@echo "==> building the frontend"
+	@cd $(FRONTEND) && npm run build --silent
+	@touch $@
+
+frontend-build: $(if $(HAVE_FRONTEND),$(DIST)) ## build frontend/dist when its sources changed
+	@$(if $(HAVE_FRONTEND),true,echo "(no frontend/package.json yet: skipped)")
+
+system-nginx:
+	@$(ROOT)/scripts/install-system-deps.sh nginx
+
+# One apt-get run for everything the browser tests need (two at once would fight over dpkg's lock).
+system-e2e:
+	@$(ROOT)/scripts/install-system-deps.sh nginx chromium fonts
+
+# --- running ---------------------------------------------------------------------------------------
+
+# The Python and the frontend installs are independent: on a fresh machine they run side by side.
+run: ## start nginx + uvicorn under supervisord, return when healthy
+	@$(MAKE) -j3 --output-sync=line venv frontend-build system-nginx
+	@RUN_DIR=$(RUN_DIR) $(ROOT)/scripts/run-local.sh
+
+stop: ## stop what `make run` started
+	@RUN_DIR=$(RUN_DIR) $(ROOT)/scripts/stop-local.sh
+
+restart: ## stop, then run
+	@$(MAKE) stop
+	@$(MAKE) run
+
+status: ## supervisorctl status and /health
+	@RUN_DIR=$(RUN_DIR) $(ROOT)/scripts/status-local.sh
+
+logs: ## the last lines of every log (followed when run in a terminal)
+	@ls $(RUN_DIR)/logs/*.log >/dev/null 2>&1 || { echo "no logs in $(RUN_DIR)/logs"; exit 0; }; \
+	if [ -t 1 ]; then exec tail -n 50 -F $(RUN_DIR)/logs/*.log; else tail -n 100 $(RUN_DIR)/logs/*.log; fi
+
+# --- testing ---------------------------------------------------------------------------------------
+
+test: ## everything: backend, frontend, config checks, end-to-end (all run; a summary at the end)
+	@failed=""; summary=""; \
+	for suite in backend frontend config e2e; do \
+	  start=$$SECONDS; \
+	  if $(MAKE) test-$$suite; then result=ok; else result=FAILED; failed="$$failed test-$$suite"; fi; \
+	  summary="$$summary$$(printf '  %-15s %4ds  %s' test-$$suite $$((SECONDS - start)) $$result)\n"; \
+	done; \
+	printf '\n== make test\n%b' "$$summary"; \
+	if [ -n "$$failed" ]; then echo "failed:$$failed"; exit 1; fi
+
+test-backend: venv ## backend pytest (unit, API, jobs, providers against fakes, migrations)
+	@echo "==> backend tests"
+	@cd $(ROOT)/backend && $(call pytest,$(PY) -m pytest,backend/tests)
+
+test-frontend: frontend-deps ## vue-tsc and vitest
+	@if [ -z "$(HAVE_FRONTEND)" ]; then echo "(no frontend yet: skipped)"; exit 0; fi; \
+	echo "==> frontend typecheck and unit tests"; \
+	cd $(FRONTEND) && npm run typecheck --silent && npm test --silent
+
+test-config: venv system-nginx ## nginx -t on the rendered configs, supervisor, compose, Dockerfiles, .env.example
+	@echo "==> config checks"
+	@cd $(ROOT) && $(call pytest,$(PY) -m pytest tests/deploy,tests/deploy)
+
+test-e2e: ## the real stack in headless Debian chromium
+	@$(MAKE) -j3 --output-sync=line venv frontend-build system-e2e
+	@echo "==> end-to-end tests"
+	@cd $(ROOT) && $(call pytest,$(PY) -m pytest e2e,e2e)
+
+bench: venv ## print performance figures (never asserts)
+	@if ! ls $(ROOT)/bench/*.py >/dev/null 2>&1; then echo "(no bench/ scripts yet)"; exit 0; fi; \
+	for script in $(ROOT)/bench/[!_]*.py; do \
+	  echo "==> $${script#$(ROOT)/}"; \
+	  (cd $(ROOT)/backend && PYTHONPATH=$(ROOT)/backend $(PY) $$script); \
+	done
+
+client: venv frontend-deps ## regenerate the TypeScript API client from the backend's OpenAPI
+	@cd $(ROOT) && bash scripts/generate-client.sh
+
+lint: venv ## syntax of scripts, Python byte-compile, shellcheck/ruff when installed, vue-tsc
+	@cd $(ROOT) && for f in scripts/*.sh .ci/run; do bash -n "$$f"; done
+	@cd $(ROOT) && $(PY) -m compileall -q backend/app scripts supervisor tests e2e >/dev/null
+	@cd $(ROOT) && if command -v shellcheck >/dev/null; then shellcheck -x scripts/*.sh .ci/run; else echo "(shellcheck not installed: skipped)"; fi
+	@cd $(ROOT) && if [ -x $(VENV)/bin/ruff ]; then $(VENV)/bin/ruff check backend scripts tests e2e supervisor; else echo "(ruff not installed: skipped)"; fi
+	@if [ -n "$(HAVE_FRONTEND)" ]; then $(MAKE) frontend-deps && cd $(FRONTEND) && npm run typecheck --silent; fi
+
+clean: ## remove build output, rendered configs and test artifacts (never data/ or .env)
+	@if [ -f $(RUN_DIR)/supervisord.pid ]; then $(MAKE) stop; fi
+	rm -rf $(RUN_DIR) $(FRONTEND)/dist $(ROOT)/e2e/artifacts $(ROOT)/.pytest_cache $(ROOT)/backend/.pytest_cache
+	find $(ROOT)/backend $(ROOT)/tests $(ROOT)/e2e $(ROOT)/scripts $(ROOT)/supervisor -name __pycache__ -type d -prune -exec rm -rf {} +
+
+distclean: clean ## clean, and remove .venv and node_modules too
+	rm -rf $(VENV) $(FRONTEND)/node_modules
+soak: venv ## soak: 100 clients through nginx against the fakes for SOAK_SECONDS (600); not in CI
+	@cd $(ROOT)/backend && $(PY) $(ROOT)/soak/run.py

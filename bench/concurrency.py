@@ -1,0 +1,104 @@
+"""Benchmark 2: many slow upstream calls at once.
+
+The fake Ark answers every generation after 2 s. 1000 jobs are submitted with
+MAX_CONCURRENT_JOBS=1000; the fake reports how many requests it saw in flight at once
+(max_in_flight), the client times first submit -> last job finished, and the backend's peak RSS
+is read from /proc/<pid>/status (VmHWM, plus VmRSS sampled every 50 ms).
+Targets: max_in_flight >= 900, all done in <= 15 s, peak RSS <= 400 MB.
+Then the same with default settings (MAX_CONCURRENT_JOBS=16): 64 jobs by default, because 1000
+would take 1000/16 x 2 s = 125 s; pass --default-jobs 1000 for the full run.
+
+Run: cd backend && ../.venv/bin/python ../bench/concurrency.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+import urllib.request
+
+import aiohttp
+
+from _common import Procs, RssSampler, header, install_signal_handlers, proc_status_kb, table, verdict
+from _jobs import PROMPTS, job_figures, submit_many, wait_finished
+
+ARK_MODEL = "doubao-seedream-4-0-250828"
+LATENCY_S = 2.0
+
+
+def fake_call(origin: str, path: str, method: str = "GET") -> dict:
+    req = urllib.request.Request(origin + path, method=method, data=b"" if method == "POST" else None)
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        body = resp.read()
+    return json.loads(body) if body else {}
+
+
+async def burst(origin: str, n: int) -> dict:
+    body = lambda i: {"model": ARK_MODEL, "prompt": f"{PROMPTS[i % 4]} #{i}", "size": "1024x1024"}  # noqa: E731
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64)) as session:
+        sub = await submit_many(session, origin, body, n, 48)
+        submit_s = sub.last_accepted - sub.first_sent
+        done_at, tasks = await wait_finished(session, origin, sub.ids, 300, interval=0.25)
+    fig = job_figures(tasks, LATENCY_S)
+    fig["submitted"] = len(sub.ids)
+    fig["submit_errors"] = len(sub.errors)
+    fig["submit_s"] = submit_s
+    fig["total_s"] = done_at - sub.first_sent
+    return fig
+
+
+def run(procs: Procs, label: str, n: int, max_concurrent: int | None) -> dict:
+    fake = procs.fake_ark(latency_ms=LATENCY_S * 1000, name=f"fake-ark-{label}")
+    fake_origin = fake.split("/api/")[0] if "/api/" in fake else fake.rstrip("/")
+    env = {"ARK_API_KEY": "bench-key", "ARK_BASE_URL": fake, "RESULT_URL_HOSTS": "127.0.0.1"}
+    if max_concurrent is not None:
+        env["MAX_CONCURRENT_JOBS"] = str(max_concurrent)
+    proc, origin = procs.backend(name=f"uvicorn-{label}", env=env)
+    idle_rss = (proc_status_kb(proc.pid, "VmRSS") or 0) / 1024
+    fake_call(fake_origin, "/_fake/reset", "POST")
+    with RssSampler(proc.pid) as rss:
+        fig = asyncio.run(burst(origin, n))
+    stats = fake_call(fake_origin, "/_fake/stats?bodies=0")
+    fig["max_in_flight"] = stats.get("max_in_flight")
+    fig["upstream_requests"] = stats.get("requests")
+    fig["peak_rss_mb"] = rss.peak_mb
+    fig["idle_rss_mb"] = idle_rss
+    fig["label"] = label
+    fig["n"] = n
+    proc.stop()
+    return fig
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--jobs", type=int, default=1000)
+    parser.add_argument("--default-jobs", type=int, default=64)
+    args = parser.parse_args()
+    install_signal_handlers()
+    header(f"Concurrency: fake Ark with {LATENCY_S:g} s latency")
+    results = []
+    with Procs() as procs:
+        results.append(run(procs, "MAX_CONCURRENT_JOBS=1000", args.jobs, 1000))
+        results.append(run(procs, "default (16)", args.default_jobs, None))
+    rows = []
+    for f in results:
+        big = f["label"].endswith("1000")
+        rows.append([
+            f["label"], f"{f['completed']}/{f['n']}", f["max_in_flight"], f"{f['submit_s']:.1f}", f"{f['total_s']:.1f}",
+            f"{f['overhead_p50_ms']:.0f} / {f['overhead_p95_ms']:.0f}", f"{f['idle_rss_mb']:.0f}", f"{f['peak_rss_mb']:.0f}",
+            verdict((f["max_in_flight"] or 0) >= 900) if big else "-",
+            verdict(f["total_s"] <= 15) if big else f"(1000 jobs: ~{1000 / 16 * LATENCY_S:.0f} s)",
+            verdict(f["peak_rss_mb"] <= 400),
+        ])
+    print(table(rows, ["settings", "done", "max in flight", "submit s", "all done s", "overhead p50/p95 ms",
+                       "idle RSS MB", "peak RSS MB", "in flight>=900", "<=15 s", "RSS<=400 MB"]))
+    for f in results:
+        if f["submit_errors"] or f["completed"] != f["n"]:
+            print(f"  {f['label']}: {f['submit_errors']} submit errors, statuses {f['statuses']}")
+    print("  overhead here = completed_at - started_at - 2 s upstream latency (includes the download from the fake).")
+
+
+if __name__ == "__main__":
+    main()

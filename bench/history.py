@@ -1,0 +1,189 @@
+"""Benchmark 3: history at scale.
+
+100 000 completed tasks (each with one image row) are bulk-inserted through the real SQLAlchemy
+models into a fresh DATA_DIR after the migrations ran (app.core.db.Database, app.models): mixed
+Chinese and English prompts, several models, ~5 % favourites. Then a uvicorn process serves that
+DATA_DIR and each query is timed over HTTP, sequentially (1 warm-up + 40 timed requests):
+first page, page 1000, filter by model, favourites, prompt search (Chinese and English substring).
+Targets: p95 <= 25 ms for pages and filters, <= 150 ms for searches.
+
+Run: cd backend && ../.venv/bin/python ../bench/history.py [--rows 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import time
+import urllib.parse
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import aiohttp
+
+from _common import Procs, header, install_signal_handlers, percentile, table, verdict
+
+MODELS = [
+    ("demo", "demo"),
+    ("doubao-seedream-4-0-250828", "ark"),
+    ("doubao-seedream-4-5-251128", "ark"),
+    ("doubao-seedream-3-0-t2i-250415", "ark"),
+    ("jimeng_t2i_v30", "visual"),
+]
+SUBJECTS_ZH = ["一只橘猫", "赛博朋克城市", "水墨山水", "宇航员", "古风少女", "雪山日出", "樱花小巷", "机械巨龙", "海边灯塔", "竹林小屋"]
+STYLES_ZH = ["电影感光影", "油画质感", "超高清细节", "柔和的晨光", "国潮插画风格", "蒸汽波配色", "胶片颗粒", "极简构图"]
+SUBJECTS_EN = ["a red fox in the snow", "a lighthouse at dusk", "an astronaut riding a horse", "a cozy reading nook",
+               "a futuristic tokyo street", "a bowl of ramen", "a medieval castle", "a koi pond", "a steam locomotive"]
+STYLES_EN = ["cinematic lighting", "oil painting", "studio photo, 85mm", "watercolor", "isometric 3d render",
+             "ukiyo-e woodblock print", "volumetric fog", "golden hour"]
+SEARCH_ZH = "水墨山水"
+SEARCH_EN = "lighthouse"
+
+
+def prompt_for(rng: random.Random) -> str:
+    if rng.random() < 0.5:
+        return f"{rng.choice(SUBJECTS_ZH)}，{rng.choice(STYLES_ZH)}，{rng.choice(STYLES_ZH)}"
+    return f"{rng.choice(SUBJECTS_EN)}, {rng.choice(STYLES_EN)}, {rng.choice(STYLES_EN)}, highly detailed"
+
+
+async def populate(data_dir: Path, rows: int) -> float:
+    from sqlalchemy import insert
+
+    from app.core.db import Database
+    from app.models.task import Image, Task
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(f"sqlite+aiosqlite:///{(data_dir / 'app.db').resolve()}")
+    await db.migrate()
+    rng = random.Random(42)
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    t0 = time.perf_counter()
+    chunk = 5000
+    for base in range(0, rows, chunk):
+        tasks, images = [], []
+        for i in range(base, min(rows, base + chunk)):
+            model, provider = MODELS[i % len(MODELS)]
+            created = start + timedelta(seconds=i * 30 + rng.randint(0, 20))
+            task_id = uuid.uuid4().hex
+            seed = rng.randrange(2**31)
+            tasks.append({
+                "id": task_id, "type": "text2image", "model": model, "provider": provider, "status": "completed",
+                "progress": 100, "prompt": prompt_for(rng), "negative_prompt": None,
+                "parameters": {"size": "1024x1024", "width": 1024, "height": 1024, "num_images": 1, "seed": seed,
+                               "watermark": False},
+                "expected_images": 1, "checkpoint": {}, "failures": [], "error": None, "favorite": rng.random() < 0.05,
+                "attempts": 1, "cancel_requested": False, "created_at": created,
+                "started_at": created + timedelta(milliseconds=5), "completed_at": created + timedelta(seconds=8),
+                "updated_at": created + timedelta(seconds=8),
+            })
+            day = created.strftime("%Y/%m/%d")
+            image_id = f"{task_id[:26]}i00000"
+            images.append({
+                "id": image_id, "task_id": task_id, "index": 0, "rel_path": f"{day}/{image_id}.png",
+                "thumb_rel_path": f"{day}/{image_id}.thumb.webp", "width": 1024, "height": 1024, "bytes": 1_234_567,
+                "sha256": "0" * 64, "content_type": "image/png", "seed": seed, "created_at": created,
+            })
+        async with db.write() as session:
+            await session.execute(insert(Task), tasks)
+            await session.execute(insert(Image), images)
+    async with db.write() as session:
+        from sqlalchemy import text
+        await session.execute(text("ANALYZE"))
+    await db.dispose()
+    return time.perf_counter() - t0
+
+
+async def measure(origin: str, queries: list[tuple[str, dict]], repeat: int) -> list[tuple[str, float, float, int, int]]:
+    out = []
+    async with aiohttp.ClientSession() as session:
+        for name, params in queries:
+            url = f"{origin}/api/v1/history?{urllib.parse.urlencode(params)}"
+            times = []
+            total = size = 0
+            for i in range(repeat + 1):
+                t0 = time.perf_counter()
+                async with session.get(url) as resp:
+                    body = await resp.read()
+                    status = resp.status
+                if i:  # the first is a warm-up
+                    times.append((time.perf_counter() - t0) * 1000)
+                if status != 200:
+                    raise RuntimeError(f"{url}: HTTP {status} {body[:200]!r}")
+                import json
+                total, size = json.loads(body)["total"], len(body)
+            out.append((name, percentile(times, 50), percentile(times, 95), total, size))
+    return out
+
+
+async def in_process(data_dir: Path, queries: list[tuple[str, dict]], repeat: int) -> dict[str, float]:
+    """The same queries without HTTP: TaskService.history + to_public + JSON, p50 ms."""
+    from app.core.config import Settings
+    from app.schemas.task import HistoryPage
+    from app.services.tasks import TaskService
+    from app.core.db import Database
+    from app.storage.files import ImageStore
+    from app.providers.catalog import Catalog
+    from app.jobs.events import TaskEvents
+
+    settings = Settings(DATA_DIR=str(data_dir), RUN_WORKER=False)
+    db = Database(settings.database_url)
+    service = TaskService(db=db, store=ImageStore(settings.output_dir, settings.uploads_dir, 0),
+                          catalog=Catalog.from_settings(settings), events=TaskEvents(), notify_worker=lambda: None,
+                          notify_cancel=lambda _id: None, max_upload_bytes=1, max_image_pixels=1, min_free_bytes=0)
+    out = {}
+    try:
+        for name, params in queries:
+            times = []
+            for i in range(repeat + 1):
+                t0 = time.perf_counter()
+                total, items = await service.history(
+                    page=int(params.get("page", 1)), page_size=int(params.get("page_size", 20)), q=params.get("q"),
+                    model=params.get("model"), favorite=True if params.get("favorite") == "true" else None)
+                HistoryPage(total=total, items=[service.to_public(t) for t in items], page=1, page_size=50).model_dump_json()
+                if i:
+                    times.append((time.perf_counter() - t0) * 1000)
+            out[name] = percentile(times, 50)
+    finally:
+        await db.dispose()
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=40)
+    args = parser.parse_args()
+    install_signal_handlers()
+    header(f"History at scale: {args.rows} completed tasks, SQLite")
+    with Procs() as procs:
+        data_dir = procs.tmp / "data"
+        insert_s = asyncio.run(populate(data_dir, args.rows))
+        print(f"   inserted {args.rows} tasks + images in {insert_s:.1f} s")
+        _, origin = procs.backend(data_dir=data_dir, name="uvicorn-history")
+        ps = 50
+        queries = [
+            ("baseline: empty result", {"page": 1, "page_size": 1, "model": "no-such-model"}),
+            ("first page", {"page": 1, "page_size": ps}),
+            ("page 1000", {"page": 1000, "page_size": ps}),
+            ("model filter", {"page": 1, "page_size": ps, "model": "doubao-seedream-4-5-251128"}),
+            ("favourites", {"page": 1, "page_size": ps, "favorite": "true"}),
+            (f"search zh '{SEARCH_ZH}'", {"page": 1, "page_size": ps, "q": SEARCH_ZH}),
+            (f"search en '{SEARCH_EN}'", {"page": 1, "page_size": ps, "q": SEARCH_EN}),
+        ]
+        results = asyncio.run(measure(origin, queries, args.repeat))
+        direct = asyncio.run(in_process(data_dir, queries, 10))
+    rows = []
+    for name, p50, p95, total, size in results:
+        limit = 150 if name.startswith("search") else 25
+        rows.append([name, f"{p50:.1f}", f"{p95:.1f}", f"<= {limit}", "-" if name.startswith("baseline") else verdict(p95 <= limit),
+                     f"{direct[name]:.1f}", total, f"{size / 1024:.0f} KB"])
+    print(table(rows, ["query (page_size=50)", "HTTP p50 ms", "HTTP p95 ms", "target", "", "in-process p50 ms", "total",
+                       "JSON"]))
+    print("  in-process = TaskService.history + to_public + JSON without HTTP (same DB, same machine, after the HTTP runs);"
+          " baseline = a query matching nothing: the cost of the HTTP stack itself")
+
+
+if __name__ == "__main__":
+    main()

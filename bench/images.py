@@ -1,0 +1,195 @@
+"""Benchmark 4: image costs.
+
+a) ImageStore.store_output per image (validate + embed metadata + WebP thumbnail + 2 atomic,
+   fsynced writes), in this process, for JPEG and PNG inputs at 1024² and 4096², with the
+   thumbnail and the metadata embedding also timed alone.
+b) Requests/s for one stored image: nginx (/images/..., straight from disk) against the backend
+   serving the same path (a second uvicorn on the same DATA_DIR with SERVE_IMAGES=true and no
+   worker). Load: wrk (apt package) when installed, else an aiohttp loop (which then limits).
+   Expectation: nginx >= 10x the backend.
+c) Bytes of one gallery page through nginx: GET /api/v1/history?page_size=50 (as sent, gzip) + its
+   50 thumbnails. Target <= 1.5 MB.
+
+Run: cd backend && ../.venv/bin/python ../bench/images.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiohttp
+from PIL import Image, ImageDraw, ImageFilter
+
+from _common import Procs, header, install_signal_handlers, percentile, table, verdict, wait_healthy, free_port, UVICORN
+from _stack import seed_gallery, start_stack
+
+METADATA = {
+    "task_id": "0" * 32, "index": 0, "model": "doubao-seedream-4-0-250828",
+    "prompt": "水墨山水，远山含黛，小舟泛湖 — a misty ink-wash landscape, boat on a lake", "negative_prompt": None,
+    "seed": 12345, "parameters": {"size": "2048x2048", "watermark": False}, "created_at": "2025-01-01T00:00:00+00:00",
+}
+
+
+def photo_like(side: int) -> Image.Image:
+    """Smooth colour fields plus fine detail: compresses like a photo, not like a flat test card."""
+    base = Image.effect_noise((side // 16, side // 16), 64).convert("RGB")
+    base = Image.merge("RGB", [base.getchannel(0), base.getchannel(0).rotate(90), base.getchannel(0).rotate(180)])
+    img = base.resize((side, side), Image.Resampling.BICUBIC).filter(ImageFilter.GaussianBlur(side / 200))
+    detail = Image.effect_noise((side, side), 18).convert("RGB")
+    img = Image.blend(img, detail, 0.15)
+    draw = ImageDraw.Draw(img)
+    for k in range(12):
+        r = side * (0.05 + k * 0.03)
+        draw.ellipse((side / 2 - r, side / 2 - r, side / 2 + r, side / 2 + r), outline=(240, 240, 255), width=max(1, side // 300))
+    return img
+
+
+def encode(img: Image.Image, fmt: str) -> bytes:
+    out = io.BytesIO()
+    if fmt == "JPEG":
+        img.save(out, "JPEG", quality=90)
+    else:
+        img.save(out, "PNG", compress_level=6)
+    return out.getvalue()
+
+
+def store_costs(reps: dict[int, int]) -> list[list[str]]:
+    from app.storage import metadata as image_metadata
+    from app.storage.files import ImageStore
+    from app.storage.thumbnails import make_thumbnail
+
+    rows = []
+    tmp = Path(tempfile.mkdtemp(prefix="studio-bench-store-"))
+    try:
+        store = ImageStore(tmp / "output", tmp / "uploads", min_free_bytes=0)
+        for side, n in reps.items():
+            img = photo_like(side)
+            for fmt in ("JPEG", "PNG"):
+                data = encode(img, fmt)
+                ctype = "image/jpeg" if fmt == "JPEG" else "image/png"
+                full, thumb, embed = [], [], []
+                thumb_bytes = 0
+                for i in range(n):
+                    t0 = time.perf_counter()
+                    stored = store.store_output(f"bench{side}{fmt}{i:04d}", data, created=datetime.now(UTC), metadata=METADATA)
+                    full.append((time.perf_counter() - t0) * 1000)
+                    thumb_bytes = (tmp / "output" / stored.thumb_rel_path).stat().st_size
+                    t0 = time.perf_counter()
+                    make_thumbnail(data)
+                    thumb.append((time.perf_counter() - t0) * 1000)
+                    t0 = time.perf_counter()
+                    image_metadata.embed(data, ctype, METADATA)
+                    embed.append((time.perf_counter() - t0) * 1000)
+                rows.append([f"{side}² {fmt}", f"{len(data) / 1e6:.2f} MB", n, f"{percentile(full, 50):.0f}",
+                             f"{percentile(thumb, 50):.0f}", f"{percentile(embed, 50):.1f}", f"{thumb_bytes / 1024:.0f} KB"])
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return rows
+
+
+def load(url: str, seconds: float, connections: int) -> tuple[float, str]:
+    """Requests/s against ``url``; wrk when installed, else aiohttp."""
+    wrk = shutil.which("wrk")
+    if wrk:
+        out = subprocess.run([wrk, "-t2", f"-c{connections}", f"-d{seconds:g}s", url], capture_output=True, text=True,
+                             timeout=seconds + 30).stdout
+        m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+        errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+        return (float(m.group(1)) if m else float("nan")), ("wrk" + (f", {errors.group(1)} non-2xx" if errors else ""))
+
+    async def go() -> float:
+        count = 0
+        deadline = time.perf_counter() + seconds
+        async with aiohttp.ClientSession() as session:
+            async def one() -> None:
+                nonlocal count
+                while time.perf_counter() < deadline:
+                    async with session.get(url) as resp:
+                        await resp.read()
+                        count += resp.status == 200
+            await asyncio.gather(*(one() for _ in range(connections)))
+        return count / seconds
+
+    return asyncio.run(go()), "aiohttp (client-bound)"
+
+
+async def gallery_bytes(origin: str) -> dict:
+    # auto_decompress off: count what travels, as a browser with gzip would receive it.
+    async with aiohttp.ClientSession(auto_decompress=False) as session:
+        async with session.get(f"{origin}/api/v1/history", params={"page_size": 50},
+                               headers={"Accept-Encoding": "gzip"}) as resp:
+            wire_json = await resp.read()
+            encoding = resp.headers.get("Content-Encoding", "identity")
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{origin}/api/v1/history", params={"page_size": 50}) as resp:
+            page = await resp.json()
+        thumbs = []
+        for item in page["items"]:
+            for out in item["outputs"]:
+                if out.get("thumbnail_url"):
+                    async with session.get(origin + out["thumbnail_url"]) as resp:
+                        thumbs.append(len(await resp.read()))
+        first_image = page["items"][0]["outputs"][0]["url"] if page["items"] else None
+    raw_json = len(json.dumps(page, ensure_ascii=False).encode())
+    return {"wire_json": len(wire_json), "encoding": encoding, "raw_json": raw_json, "thumbs": thumbs,
+            "items": len(page["items"]), "first_image": first_image}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--connections", type=int, default=32)
+    args = parser.parse_args()
+    install_signal_handlers()
+    header("Images: store cost, nginx vs backend, gallery page weight")
+
+    rows = store_costs({1024: 8, 4096: 3})
+    print(table(rows, ["input", "size", "n", "store_output p50 ms", "thumbnail alone ms", "embed alone ms", "thumb"]))
+    print("  store_output = sniff + embed + verify/decode + thumbnail + sha256 + 2 x (tmp, fsync, rename, fsync dir)")
+
+    with Procs() as procs:
+        stack = start_stack(procs)
+        seed_gallery(stack.origin, 50)
+        g = asyncio.run(gallery_bytes(stack.origin))
+        total = g["wire_json"] + sum(g["thumbs"])
+        print()
+        print(table([[g["items"], f"{g['wire_json'] / 1024:.1f} KB ({g['encoding']}; {g['raw_json'] / 1024:.1f} KB raw)",
+                      len(g["thumbs"]), f"{sum(g['thumbs']) / 1024:.0f} KB (avg {sum(g['thumbs']) / max(1, len(g['thumbs'])) / 1024:.1f} KB)",
+                      f"{total / 1024 / 1024:.2f} MB", verdict(total <= 1.5 * 1024 * 1024)]],
+                    ["gallery items", "history JSON on the wire", "thumbs", "thumbnail bytes (1024² demo PNGs)", "page total", "<=1.5 MB"]))
+
+        # The same image from the backend: a second uvicorn on the stack's data, images on, no worker.
+        port = free_port()
+        backend = procs.start("uvicorn-images", [str(UVICORN), "app.main:app", "--host", "127.0.0.1", "--port", str(port),
+                                                 "--no-access-log", "--log-level", "warning"],
+                              env={"DATA_DIR": str(stack.data_dir), "SERVE_IMAGES": "true", "RUN_WORKER": "false",
+                                   "ARK_API_KEY": "", "DATABASE_URL": "", "OUTPUT_DIR": ""})
+        wait_healthy(f"http://127.0.0.1:{port}/health", 60, backend)
+        path = g["first_image"]
+        size = len(asyncio.run(_get(stack.origin + path)))
+        nginx_rps, tool = load(stack.origin + path, args.seconds, args.connections)
+        backend_rps, _ = load(f"http://127.0.0.1:{port}{path}", args.seconds, args.connections)
+        print()
+        print(table([[f"{path.rsplit('/', 1)[-1][-14:]} ({size / 1024:.0f} KB)", f"{nginx_rps:.0f}", f"{backend_rps:.0f}",
+                      f"{nginx_rps / backend_rps:.1f}x" if backend_rps else "n/a", verdict(nginx_rps >= 10 * backend_rps)]],
+                    ["image", "nginx req/s", "backend req/s", "ratio", ">=10x"]))
+        print(f"  load: {tool}, {args.connections} connections, {args.seconds:g} s each, same machine as the servers")
+
+
+async def _get(url: str) -> bytes:
+    async with aiohttp.ClientSession() as session, session.get(url) as resp:
+        return await resp.read()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,123 @@
+"""The product in a browser, through nginx: generate, see, find in history, download, switch
+language and theme. Screenshots of every page in zh/en x light/dark go to e2e/artifacts/screenshots."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from .conftest import Stack
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+CJK = re.compile(r"[\u4e00-\u9fff]")
+PAGES = [("generate", "nav-generate"), ("history", "nav-history"), ("queue", "nav-queue"),
+         ("inspect", "nav-inspect"), ("settings", "nav-settings")]
+
+
+def prompt_box(page: Page):
+    # Element Plus forwards data-testid to the <textarea>; accept a wrapper too.
+    return page.locator("textarea[data-testid=prompt-input], [data-testid=prompt-input] textarea").first
+
+
+def assert_image_loaded(page: Page, selector: str) -> None:
+    image = page.locator(selector).first
+    expect(image).to_be_visible(timeout=60_000)
+    page.wait_for_function(
+        "(el) => el.complete && el.naturalWidth > 0", arg=image.element_handle(), timeout=30_000
+    )
+
+
+def generate_in_ui(page: Page, model: str, prompt: str) -> None:
+    page.goto(f"/?model={model}")
+    box = prompt_box(page)
+    expect(box).to_be_visible()
+    box.fill(prompt)
+    page.locator("[data-testid=generate-button]").click()
+    assert_image_loaded(page, "img[data-testid=result-image]")
+
+
+def test_generate_with_the_demo_model(page: Page, screenshots: Path) -> None:
+    generate_in_ui(page, "demo", "a red fox in fresh snow, e2e demo")
+    page.screenshot(path=str(screenshots / "result-demo-zh-light.png"), full_page=True)
+
+
+def test_generate_with_an_ark_model_against_the_fake(page: Page, screenshots: Path) -> None:
+    generate_in_ui(page, "doubao-seedream-4-0-250828", "a paper boat on a pond, e2e ark")
+    src = page.locator("img[data-testid=result-image]").first.get_attribute("src")
+    assert src and src.startswith("/images/")
+    page.screenshot(path=str(screenshots / "result-ark-zh-light.png"), full_page=True)
+
+
+def test_history_open_and_download(page: Page, stack: Stack, screenshots: Path) -> None:
+    task = stack.generate("a blue teapot, e2e history")
+    page.goto("/")
+    page.locator("[data-testid=nav-history]").click()
+    item = page.locator(f"[data-testid=history-item][data-task-id='{task['task_id']}']")
+    expect(item).to_be_visible()
+    item.click()
+    expect(page.locator("[data-testid=history-detail]")).to_be_visible()
+    expect(page).to_have_url(re.compile(rf"/history/{task['task_id']}$"))
+    with page.expect_download() as info:
+        page.locator("[data-testid=download-button]").click()
+    downloaded = Path(info.value.path()).read_bytes()
+    assert downloaded.startswith(PNG_MAGIC)
+    status, _, served = stack.get(task["images"][0])
+    assert status == 200 and downloaded == served
+
+
+def test_deep_link_to_a_history_item_survives_reload(page: Page, stack: Stack) -> None:
+    task = stack.generate("a green kite, e2e deep link")
+    page.goto(f"/history/{task['task_id']}")
+    detail = page.locator("[data-testid=history-detail]")
+    expect(detail).to_be_visible()
+    expect(detail).to_contain_text("a green kite, e2e deep link")
+    page.reload()
+    expect(detail).to_be_visible()
+    expect(detail).to_contain_text("a green kite, e2e deep link")
+    assert_image_loaded(page, "[data-testid=history-detail] img")
+
+
+def test_language_and_theme_toggles(page: Page) -> None:
+    page.goto("/")
+    label = page.locator("[data-testid=nav-history]")
+    expect(label).to_have_text(CJK)
+    page.locator("[data-testid=lang-toggle]").click()
+    expect(label).not_to_have_text(CJK)
+    expect(label).to_have_text(re.compile(r"[A-Za-z]"))
+    assert page.evaluate("document.documentElement.lang").startswith("en")
+
+    html = page.locator("html")
+    expect(html).not_to_have_class(re.compile(r"\bdark\b"))
+    page.locator("[data-testid=theme-toggle]").click()
+    expect(html).to_have_class(re.compile(r"\bdark\b"))
+    # both choices are remembered across a reload
+    page.reload()
+    expect(html).to_have_class(re.compile(r"\bdark\b"))
+    expect(label).not_to_have_text(CJK)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_screenshots_of_every_page(page: Page, stack: Stack, screenshots: Path, lang: str, theme: str) -> None:
+    task = stack.generate(f"a quiet harbour at dawn ({lang}, {theme})")
+    page.goto("/")
+    expect(page.locator("[data-testid=nav-history]")).to_be_visible()
+    if lang == "en":
+        page.locator("[data-testid=lang-toggle]").click()
+        expect(page.locator("[data-testid=nav-history]")).not_to_have_text(CJK)
+    if theme == "dark":
+        page.locator("[data-testid=theme-toggle]").click()
+        expect(page.locator("html")).to_have_class(re.compile(r"\bdark\b"))
+    for name, nav in PAGES:
+        page.locator(f"[data-testid={nav}]").click()
+        page.wait_for_load_state("networkidle")
+        if name == "history":
+            expect(page.locator("[data-testid=history-item]").first).to_be_visible()
+        page.screenshot(path=str(screenshots / f"{name}-{lang}-{theme}.png"), full_page=True)
+    page.goto(f"/history/{task['task_id']}")
+    expect(page.locator("[data-testid=history-detail]")).to_be_visible()
+    assert_image_loaded(page, "[data-testid=history-detail] img")
+    page.screenshot(path=str(screenshots / f"history-detail-{lang}-{theme}.png"), full_page=True)

@@ -1,0 +1,73 @@
+"""Shared fixtures for the deployment checks (run from the repo root: `make test-config`)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+RENDER = REPO / "scripts" / "render-configs.py"
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
+
+
+@pytest.fixture(scope="session")
+def nginx_bin() -> str:
+    found = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+    if found is None:
+        if IN_CI:
+            pytest.fail("nginx is not installed; in CI the config checks must run (scripts/install-system-deps.sh nginx)")
+        pytest.skip("nginx is not installed here (make test-config installs it: scripts/install-system-deps.sh nginx)")
+    return found
+
+
+def render(
+    run_dir: Path,
+    *,
+    nginx_bin: str,
+    site: str = "nginx/nginx.conf.fullstack",
+    port: int = 3000,
+    api_port: int = 8000,
+    data_dir: Path | None = None,
+    html_dir: Path | None = None,
+    extra: tuple[str, ...] = (),
+) -> None:
+    # Workers as root when the tests run as root: pytest's tmp folders are private to their owner.
+    nginx_user = "root" if os.geteuid() == 0 else ""
+    cmd = [
+        sys.executable,
+        str(RENDER),
+        "--run-dir", str(run_dir),
+        "--port", str(port),
+        "--api-port", str(api_port),
+        "--data-dir", str(data_dir or run_dir / "data"),
+        "--html-dir", str(html_dir or run_dir / "html"),
+        "--site", str(REPO / site),
+        "--nginx-user", nginx_user,
+        "--nginx-bin", nginx_bin,
+        *extra,
+    ]
+    subprocess.run(cmd, check=True, capture_output=True, text=True)
