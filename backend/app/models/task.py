@@ -54,6 +54,8 @@ class Task(Base):
         # History pages: completed tasks newest first, optionally per model / favourites.
         Index("ix_tasks_history", "status", "created_at", "id"),
         Index("ix_tasks_model_history", "model", "status", "created_at"),
+        # Newest-first pages of one model without walking other models' rows.
+        Index("ix_tasks_model_recent", "model", "status", "created_at", "id"),
         Index("ix_tasks_favorite_history", "favorite", "status", "created_at"),
     )
 

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import re
+import secrets
 import unicodedata
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +32,7 @@ from app.storage.archive import stream_zip
 from app.storage.files import ImageStore
 from app.storage.uploads import decode_data_uri, validate_upload
 
+SEED_LIMIT = 2**31  # upstream seeds are in [0, 2147483647]
 UPLOAD_ID = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -147,6 +149,10 @@ class TaskService:
         request = validate_request(
             spec, body, mode=mode, references=references, available=self.catalog.available(spec)
         )
+        if spec.seed and request.seed is None:
+            # Draw "random" here rather than upstream: the seed is then in the history, a remix
+            # reproduces the image, and a re-run after a crash makes the same picture.
+            request = replace(request, seed=secrets.randbelow(SEED_LIMIT))
         self._check_disk()
         task = Task(
             id=uuid.uuid4().hex,
@@ -175,7 +181,7 @@ class TaskService:
                 raise
             return existing, False
         self._notify_worker()
-        return await self.get(task.id), True
+        return task, True
 
     def _check_disk(self) -> None:
         free = self.store.free_bytes()

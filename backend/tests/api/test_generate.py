@@ -77,6 +77,22 @@ async def test_default_model_is_demo_without_credentials(studio: Studio) -> None
     assert task["model"] == "demo"
 
 
+async def test_random_seed_is_drawn_at_submission_and_kept(studio: Studio) -> None:
+    task_id = await studio.submit({"model": "demo", "prompt": "any seed", "width": 256, "height": 256, "seed": -1})
+    seed = (await studio.task(task_id))["parameters"]["seed"]
+    assert isinstance(seed, int) and 0 <= seed < 2**31
+    await studio.run_jobs()
+    task = await studio.task(task_id)
+    assert task["outputs"][0]["seed"] == seed
+    remix = await studio.submit({"model": "demo", "prompt": "any seed", "width": 256, "height": 256, "seed": seed})
+    await studio.run_jobs()
+    a = (await studio.client.get(task["outputs"][0]["url"])).content
+    b = (await studio.client.get((await studio.task(remix))["outputs"][0]["url"])).content
+    from PIL import Image as PILImage
+
+    assert PILImage.open(io.BytesIO(a)).tobytes() == PILImage.open(io.BytesIO(b)).tobytes()
+
+
 async def test_idempotency_key_returns_same_task(studio: Studio) -> None:
     body = {"model": "demo", "prompt": "once", "width": 256, "height": 256}
     headers = {"Idempotency-Key": "abc-123"}

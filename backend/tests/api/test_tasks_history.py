@@ -135,10 +135,14 @@ async def test_sse_follows_a_running_task(studio: Studio) -> None:
                         events.append(orjson.loads(frame.split(b"data: ", 1)[1]))
 
     listener = asyncio.create_task(listen())
-    for _ in range(100):
-        if events:
+    # httpx's ASGI transport hands the body over only at the end, so wait for the stream to be
+    # subscribed (it has sent the pending snapshot by then) rather than for a received frame.
+    events_hub = studio.services.events
+    for _ in range(100_000):
+        if task_id in events_hub._subscribers:
             break
         await asyncio.sleep(0)
+    assert task_id in events_hub._subscribers
     await studio.run_jobs()
     await asyncio.wait_for(listener, timeout=10)
     assert events[0]["status"] == "pending"
