@@ -25,7 +25,7 @@ from _common import Procs, RssSampler, header, install_signal_handlers, proc_sta
 from _jobs import PROMPTS, job_figures, submit_many, wait_finished
 
 ARK_MODEL = "doubao-seedream-4-0-250828"
-LATENCY_S = 2.0
+LATENCY_S = 2.0  # default of --latency
 
 
 def fake_call(origin: str, path: str, method: str = "GET") -> dict:
@@ -35,13 +35,13 @@ def fake_call(origin: str, path: str, method: str = "GET") -> dict:
     return json.loads(body) if body else {}
 
 
-async def burst(origin: str, n: int) -> dict:
+async def burst(origin: str, n: int, latency_s: float) -> dict:
     body = lambda i: {"model": ARK_MODEL, "prompt": f"{PROMPTS[i % 4]} #{i}", "size": "1024x1024"}  # noqa: E731
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64)) as session:
         sub = await submit_many(session, origin, body, n, 48)
         submit_s = sub.last_accepted - sub.first_sent
         done_at, tasks = await wait_finished(session, origin, sub.ids, 300, interval=0.25)
-    fig = job_figures(tasks, LATENCY_S)
+    fig = job_figures(tasks, latency_s)
     fig["submitted"] = len(sub.ids)
     fig["submit_errors"] = len(sub.errors)
     fig["submit_s"] = submit_s
@@ -49,8 +49,8 @@ async def burst(origin: str, n: int) -> dict:
     return fig
 
 
-def run(procs: Procs, label: str, n: int, max_concurrent: int | None) -> dict:
-    fake = procs.fake_ark(latency_ms=LATENCY_S * 1000, name=f"fake-ark-{label}")
+def run(procs: Procs, label: str, n: int, max_concurrent: int | None, latency_s: float) -> dict:
+    fake = procs.fake_ark(latency_ms=latency_s * 1000, name=f"fake-ark-{label}")
     fake_origin = fake.split("/api/")[0] if "/api/" in fake else fake.rstrip("/")
     env = {"ARK_API_KEY": "bench-key", "ARK_BASE_URL": fake, "RESULT_URL_HOSTS": "127.0.0.1"}
     if max_concurrent is not None:
@@ -59,7 +59,7 @@ def run(procs: Procs, label: str, n: int, max_concurrent: int | None) -> dict:
     idle_rss = (proc_status_kb(proc.pid, "VmRSS") or 0) / 1024
     fake_call(fake_origin, "/_fake/reset", "POST")
     with RssSampler(proc.pid) as rss:
-        fig = asyncio.run(burst(origin, n))
+        fig = asyncio.run(burst(origin, n, latency_s))
     stats = fake_call(fake_origin, "/_fake/stats?bodies=0")
     fig["max_in_flight"] = stats.get("max_in_flight")
     fig["upstream_requests"] = stats.get("requests")
@@ -74,14 +74,17 @@ def run(procs: Procs, label: str, n: int, max_concurrent: int | None) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--jobs", type=int, default=1000)
-    parser.add_argument("--default-jobs", type=int, default=64)
+    parser.add_argument("--default-jobs", type=int, default=64, help="0 skips the default-settings run")
+    parser.add_argument("--latency", type=float, default=LATENCY_S, help="fake upstream latency in seconds")
     args = parser.parse_args()
+    latency = args.latency
     install_signal_handlers()
-    header(f"Concurrency: fake Ark with {LATENCY_S:g} s latency")
+    header(f"Concurrency: fake Ark with {latency:g} s latency")
     results = []
     with Procs() as procs:
-        results.append(run(procs, "MAX_CONCURRENT_JOBS=1000", args.jobs, 1000))
-        results.append(run(procs, "default (16)", args.default_jobs, None))
+        results.append(run(procs, "MAX_CONCURRENT_JOBS=1000", args.jobs, 1000, latency))
+        if args.default_jobs:
+            results.append(run(procs, "default (16)", args.default_jobs, None, latency))
     rows = []
     for f in results:
         big = f["label"].endswith("1000")
@@ -89,7 +92,7 @@ def main() -> None:
             f["label"], f"{f['completed']}/{f['n']}", f["max_in_flight"], f"{f['submit_s']:.1f}", f"{f['total_s']:.1f}",
             f"{f['overhead_p50_ms']:.0f} / {f['overhead_p95_ms']:.0f}", f"{f['idle_rss_mb']:.0f}", f"{f['peak_rss_mb']:.0f}",
             verdict((f["max_in_flight"] or 0) >= 900) if big else "-",
-            verdict(f["total_s"] <= 15) if big else f"(1000 jobs: ~{1000 / 16 * LATENCY_S:.0f} s)",
+            verdict(f["total_s"] <= 15) if big else f"(1000 jobs: ~{1000 / 16 * latency:.0f} s)",
             verdict(f["peak_rss_mb"] <= 400),
         ])
     print(table(rows, ["settings", "done", "max in flight", "submit s", "all done s", "overhead p50/p95 ms",
@@ -97,7 +100,7 @@ def main() -> None:
     for f in results:
         if f["submit_errors"] or f["completed"] != f["n"]:
             print(f"  {f['label']}: {f['submit_errors']} submit errors, statuses {f['statuses']}")
-    print("  overhead here = completed_at - started_at - 2 s upstream latency (includes the download from the fake).")
+    print(f"  overhead here = completed_at - started_at - {latency:g} s upstream latency (includes the download from the fake).")
 
 
 if __name__ == "__main__":

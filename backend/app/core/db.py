@@ -9,17 +9,20 @@ writers (WAL). On PostgreSQL writes run concurrently; the queue uses ``FOR UPDAT
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import event, text
-from sqlalchemy.engine import Connection
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.util import await_
 
 BACKEND_DIR = Path(__file__).resolve().parents[2]
+T = TypeVar("T")
 
 
 class Database:
@@ -46,9 +49,23 @@ class Database:
             )
             _install_sqlite_pragmas(self.engine, begin="BEGIN")
             _install_sqlite_pragmas(self.write_engine, begin="BEGIN IMMEDIATE")
+            # Hot write paths (claims, job progress, submits) run their whole transaction as one
+            # call on this thread with the plain sqlite3 driver: the write lock is then held for
+            # the time SQLite needs, not for several trips through a busy event loop.
+            self._sync_write_engine: Engine | None = create_engine(
+                url.replace("sqlite+aiosqlite", "sqlite", 1),
+                echo=echo,
+                connect_args={"timeout": 30, "check_same_thread": False},
+                pool_size=1,
+                max_overflow=0,
+            )
+            _install_sync_sqlite_pragmas(self._sync_write_engine, begin="BEGIN IMMEDIATE")
+            self._writer_thread: ThreadPoolExecutor | None = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
         else:
             self.engine = create_async_engine(url, echo=echo, pool_size=20, max_overflow=20, pool_pre_ping=True)
             self.write_engine = self.engine
+            self._sync_write_engine = None
+            self._writer_thread = None
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = async_sessionmaker(self.write_engine, expire_on_commit=False)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
@@ -68,6 +85,24 @@ class Database:
         async with self._write_lock, self._write_sessions() as session, session.begin():
             yield session
 
+    async def run_write(self, fn: Callable[[Session], T]) -> T:
+        """Run ``fn(session)`` in one write transaction (committed on return, rolled back on error).
+
+        ``fn`` is synchronous and must not touch the event loop: on SQLite it runs on the writer
+        thread, on PostgreSQL through the async session's ``run_sync``.
+        """
+        if self._write_lock is None or self._writer_thread is None:
+            async with self._write_sessions() as session, session.begin():
+                return await session.run_sync(fn)
+        async with self._write_lock:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._writer_thread, self._sync_transaction, fn)
+
+    def _sync_transaction(self, fn: Callable[[Session], T]) -> T:
+        assert self._sync_write_engine is not None
+        with Session(self._sync_write_engine, expire_on_commit=False) as session, session.begin():
+            return fn(session)
+
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
@@ -84,22 +119,35 @@ class Database:
         await self.engine.dispose()
         if self.write_engine is not self.engine:
             await self.write_engine.dispose()
+        if self._writer_thread is not None and self._sync_write_engine is not None:
+            await asyncio.get_running_loop().run_in_executor(self._writer_thread, self._sync_write_engine.dispose)
+            self._writer_thread.shutdown(wait=True)
+
+
+def _on_sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
+    # Let SQLAlchemy, not the driver, decide when transactions begin, so that our BEGIN
+    # statement is the one that runs.
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    # NORMAL in WAL mode keeps the database consistent after a crash (a power loss may drop
+    # the last commits, never corrupt it); FULL would fsync on every commit.
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def _install_sync_sqlite_pragmas(engine: Engine, *, begin: str) -> None:
+    event.listen(engine, "connect", _on_sqlite_connect)
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql(begin)
 
 
 def _install_sqlite_pragmas(engine: AsyncEngine, *, begin: str) -> None:
-    @event.listens_for(engine.sync_engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        # Let SQLAlchemy, not the driver, decide when transactions begin, so that our BEGIN
-        # statement below is the one that runs.
-        dbapi_conn.isolation_level = None
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        # NORMAL in WAL mode keeps the database consistent after a crash (a power loss may drop
-        # the last commits, never corrupt it); FULL would fsync on every commit.
-        cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
-        cur.close()
+    event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
 
     # Every call into aiosqlite is a round trip to its thread and back through the event loop, and
     # a write holds the write lock for all of them; under load each one waits for a turn of a busy

@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from app.core.db import Database
 from app.core.errors import JobCancelled, ProviderError, StorageFull
@@ -123,10 +124,8 @@ class TaskJobContext:
         return max(5, min(99, int(finished * 100 / self.expected)))
 
     async def _update(self, **values: Any) -> None:
-        async with self.s.db.write() as session:
-            await session.execute(
-                update(Task).where(Task.id == self.task_id).values(updated_at=utcnow(), **values)
-            )
+        stmt = update(Task).where(Task.id == self.task_id).values(updated_at=utcnow(), **values)
+        await self.s.db.run_write(lambda session: session.execute(stmt))
         self.s.events.publish(self.task_id)
 
     async def _store(self, index: int, data: bytes, seed: int | None) -> None:
@@ -149,29 +148,32 @@ class TaskJobContext:
         urls = self.checkpoint.get("urls", {})
         urls.pop(str(index), None)
         self.done.add(index)
+        image = Image(
+            id=image_id,
+            task_id=self.task_id,
+            index=index,
+            rel_path=stored.rel_path,
+            thumb_rel_path=stored.thumb_rel_path,
+            width=stored.width,
+            height=stored.height,
+            bytes=stored.bytes,
+            sha256=stored.sha256,
+            content_type=stored.content_type,
+            seed=seed,
+            created_at=utcnow(),
+        )
+        progress = (
+            update(Task)
+            .where(Task.id == self.task_id)
+            .values(progress=self._progress(), checkpoint=dict(self.checkpoint), updated_at=utcnow())
+        )
+
+        def record(session: Session) -> None:
+            session.add(image)
+            session.execute(progress)
+
         try:
-            async with self.s.db.write() as session:
-                session.add(
-                    Image(
-                        id=image_id,
-                        task_id=self.task_id,
-                        index=index,
-                        rel_path=stored.rel_path,
-                        thumb_rel_path=stored.thumb_rel_path,
-                        width=stored.width,
-                        height=stored.height,
-                        bytes=stored.bytes,
-                        sha256=stored.sha256,
-                        content_type=stored.content_type,
-                        seed=seed,
-                        created_at=utcnow(),
-                    )
-                )
-                await session.execute(
-                    update(Task)
-                    .where(Task.id == self.task_id)
-                    .values(progress=self._progress(), checkpoint=dict(self.checkpoint), updated_at=utcnow())
-                )
+            await self.s.db.run_write(record)
         except IntegrityError:
             # Another run stored this index first (a stalled worker came back). Its row points at
             # the same path (ids are derived from task and index), so the file stays.
@@ -299,8 +301,8 @@ class JobRunner:
         }
         if "progress" in outcome:
             values["progress"] = outcome["progress"]
-        async with self.s.db.write() as session:
-            await session.execute(update(Task).where(Task.id == ctx.task_id).values(**values))
+        stmt = update(Task).where(Task.id == ctx.task_id).values(**values)
+        await self.s.db.run_write(lambda session: session.execute(stmt))
         self.s.events.publish(ctx.task_id)
         logger.info(
             "jobs.finished",

@@ -65,8 +65,7 @@ class JobQueue:
             .returning(Task.id, Task.provider, Task.attempts, Task.created_at)
             .execution_options(synchronize_session=False)
         )
-        async with self.db.write() as session:
-            rows = (await session.execute(stmt)).all()
+        rows = await self.db.run_write(lambda session: session.execute(stmt).all())
         rows.sort(key=lambda r: (r.created_at, r.id))
         return [ClaimedJob(task_id=r.id, provider=r.provider, attempts=r.attempts) for r in rows]
 
@@ -83,8 +82,7 @@ class JobQueue:
             .returning(Task.id)
             .execution_options(synchronize_session=False)
         )
-        async with self.db.write() as session:
-            return set((await session.execute(stmt)).scalars().all())
+        return await self.db.run_write(lambda session: set(session.execute(stmt).scalars().all()))
 
     async def cancel_requested(self, task_ids: Iterable[str]) -> set[str]:
         ids = list(task_ids)
@@ -129,6 +127,12 @@ class JobQueue:
         )
         async with self.db.write() as session:
             return (await session.execute(stmt)).rowcount or 0
+
+    async def claimable_providers(self) -> set[str]:
+        now = self.clock()
+        stmt = select(Task.provider).where(self._claimable(now)).distinct()
+        async with self.db.read() as session:
+            return set((await session.execute(stmt)).scalars().all())
 
     async def has_claimable(self, providers: Sequence[str] | None = None) -> bool:
         now = self.clock()

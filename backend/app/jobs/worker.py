@@ -104,25 +104,33 @@ class Worker:
                 slots[provider] = room
         return slots
 
-    async def _claim_some(self) -> int:
+    async def _claim_some(self) -> tuple[int, bool]:
+        """Claim what the free slots allow; returns (claimed, maybe_more)."""
         free_total = self.max_concurrent - len(self._active)
         if free_total <= 0:
-            return 0
+            return 0, False
         slots = self._free_slots()
         if not slots:
-            return 0
-        uncapped = [p for p in slots if self.provider_caps.get(p) is None]
-        capped = [p for p in slots if self.provider_caps.get(p) is not None]
+            return 0, False
+        # A read first: a claim is a write transaction, and on SQLite every write waits for the
+        # one writer, so claims that would find nothing are skipped.
+        waiting = await self.queue.claimable_providers()
+        uncapped = [p for p in slots if p in waiting and self.provider_caps.get(p) is None]
+        capped = [p for p in slots if p in waiting and self.provider_caps.get(p) is not None]
         claimed: list[ClaimedJob] = []
+        maybe_more = False
         if uncapped:
-            claimed += await self.queue.claim(self.worker_id, free_total, providers=uncapped)
+            got = await self.queue.claim(self.worker_id, free_total, providers=uncapped)
+            maybe_more = len(got) == free_total
+            claimed += got
         for provider in capped:
             room = min(slots[provider], self.max_concurrent - len(self._active) - len(claimed))
             if room > 0:
-                claimed += await self.queue.claim(self.worker_id, room, providers=[provider])
+                got = await self.queue.claim(self.worker_id, room, providers=[provider])
+                claimed += got
         for job in claimed:
             self._spawn(job)
-        return len(claimed)
+        return len(claimed), maybe_more
 
     def _spawn(self, job: ClaimedJob) -> None:
         cancel = asyncio.Event()
@@ -146,10 +154,10 @@ class Worker:
         while not self._stopping:
             self._wake.clear()
             try:
-                claimed = await self._claim_some()
+                claimed, maybe_more = await self._claim_some()
             except Exception:
                 logger.exception("jobs.claim_failed")
-                claimed = 0
+                claimed, maybe_more = 0, False
             if burst and claimed == 0 and not self._active:
                 if not await self.queue.has_claimable():
                     return
@@ -157,8 +165,8 @@ class Worker:
                 # job active; it must be a lease still running out.
                 await asyncio.sleep(0.01)
                 continue
-            if claimed and len(self._active) < self.max_concurrent:
-                # There may be more: claim again right away.
+            if maybe_more and len(self._active) < self.max_concurrent:
+                # The claim was cut by its limit, not by the queue running dry: claim again now.
                 continue
             with suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=None if burst else self.poll_interval)

@@ -172,8 +172,7 @@ class TaskService:
             updated_at=utcnow(),
         )
         try:
-            async with self.db.write() as session:
-                session.add(task)
+            await self.db.run_write(lambda session: session.add(task))
         except IntegrityError:
             # Two submits with one key raced; the other one won.
             existing = await self._by_idempotency_key(idempotency_key or "")
