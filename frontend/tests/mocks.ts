@@ -71,7 +71,9 @@ export class MockIntersectionObserver {
     this.targets.push(target)
   }
 
-  unobserve(): void {}
+  unobserve(target: Element): void {
+    this.targets = this.targets.filter((t) => t !== target)
+  }
 
   disconnect(): void {
     this.targets = []

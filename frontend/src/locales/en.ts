@@ -16,6 +16,8 @@ const en: MessageSchema = {
     login: 'Sign in',
   },
   common: {
+    yes: 'Yes',
+    no: 'No',
     loading: 'Loading…',
     optional: 'optional',
     refresh: 'Refresh',
@@ -80,6 +82,7 @@ const en: MessageSchema = {
     submit: 'Generate',
     demoBanner:
       'No Volcengine credentials are configured, so the studio runs in offline demo mode: images are samples marked DEMO. Set ARK_API_KEY or VOLCENGINE_ACCESS_KEY / SECRET_KEY to use the real models.',
+    demoBannerLink: 'Server status',
     catalogFailed: 'Could not load the model list; is the server running?',
     results: 'Results',
     clearFinished: 'Clear finished',
@@ -181,6 +184,7 @@ const en: MessageSchema = {
     parameters: 'Parameters',
   },
   params: {
+    referenceCount: '{n} reference image | {n} reference images',
     mode: 'Mode',
     prompt: 'Prompt',
     references: 'References',

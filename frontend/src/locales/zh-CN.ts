@@ -15,6 +15,8 @@ const zhCN = {
     login: '登录',
   },
   common: {
+    yes: '是',
+    no: '否',
     loading: '加载中…',
     optional: '可选',
     refresh: '刷新',
@@ -78,6 +80,7 @@ const zhCN = {
     watermark: '添加水印',
     submit: '生成',
     demoBanner: '当前未配置任何火山引擎密钥，正在使用离线演示模式：生成的是带有 DEMO 标记的示例图片。配置 ARK_API_KEY 或 VOLCENGINE_ACCESS_KEY / SECRET_KEY 后即可使用真实模型。',
+    demoBannerLink: '查看服务状态',
     catalogFailed: '无法加载模型列表，请检查服务是否在运行。',
     results: '生成结果',
     clearFinished: '清除已结束',
@@ -179,6 +182,7 @@ const zhCN = {
     parameters: '生成参数',
   },
   params: {
+    referenceCount: '{n} 张参考图',
     mode: '模式',
     prompt: '提示词',
     references: '参考图',

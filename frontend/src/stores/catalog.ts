@@ -25,10 +25,14 @@ export const useCatalogStore = defineStore('catalog', () => {
     }
     return [...out.entries()].map(([provider, list]) => ({ provider, models: list }))
   })
-  /** No credentials at all: everything the user makes is a demo image. */
-  const demoOnly = computed(
-    () => models.value.length > 0 && available.value.length > 0 && available.value.every((m) => m.provider === 'demo'),
-  )
+  /**
+   * No credentials at all: everything the user makes is a demo image. Decided by the catalogue
+   * (every available model is a demo one) once it is loaded, by /health until then.
+   */
+  const demoOnly = computed(() => {
+    if (models.value.length) return available.value.length > 0 && available.value.every((m) => m.provider === 'demo')
+    return health.value !== null && health.value.volcengine_configured === false
+  })
 
   function model(id: string | null | undefined): ModelPublic | undefined {
     return id ? byId.value.get(id) : undefined

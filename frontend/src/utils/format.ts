@@ -30,11 +30,3 @@ export function durationSeconds(start: string | null | undefined, end: string | 
   const ms = new Date(end).getTime() - new Date(start).getTime()
   return Number.isFinite(ms) && ms >= 0 ? Math.round(ms / 100) / 10 : null
 }
-
-/** Render an arbitrary parameter value for a key/value table. */
-export function formatValue(value: unknown): string {
-  if (value === null || value === undefined || value === '') return '—'
-  if (typeof value === 'boolean') return value ? '✓' : '✗'
-  if (typeof value === 'object') return JSON.stringify(value)
-  return String(value)
-}

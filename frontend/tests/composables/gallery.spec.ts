@@ -95,4 +95,39 @@ describe('HistoryPage', () => {
     expect(history.mock.calls[1]![0].searchParams.get('page')).toBe('2')
     wrapper.unmount()
   })
+
+  it('windows the grid: only the rows near the viewport are rendered once the grid has a width', async () => {
+    const width = vi.spyOn(HTMLElement.prototype, 'clientWidth', 'get').mockReturnValue(1030)
+    const history = vi.fn((url: URL) =>
+      jsonResponse(page(Number(url.searchParams.get('page')), Number(url.searchParams.get('page_size')), 5000)),
+    )
+    mockFetch({ 'GET /api/v1/history': history, 'GET /api/v1/models': () => jsonResponse({ default_model: 'demo', models: [] }) })
+    const pinia = setupStores()
+    const router = testRouter()
+    await router.push('/history')
+    const wrapper = mount(HistoryPageView, { global: { plugins: plugins(pinia, router) }, attachTo: document.body })
+    await flushPromises()
+    // a few more pages arrive as the sentinel shows
+    for (let i = 0; i < 4; i++) {
+      MockIntersectionObserver.instances.at(-1)!.trigger()
+      await flushPromises()
+    }
+    await new Promise((r) => setTimeout(r, 50))
+    await flushPromises()
+    const grid = wrapper.get('[data-testid="history-grid"]')
+    expect(grid.classes()).toContain('gallery--windowed')
+    const cards = wrapper.findAll('[data-testid="history-item"]')
+    expect(history.mock.calls.length).toBeGreaterThanOrEqual(5)
+    // 300 loaded, but only the first rows (viewport + overscan) are in the DOM
+    expect(cards.length).toBeGreaterThan(0)
+    expect(cards.length).toBeLessThan(120)
+    expect(cards[0]!.attributes('data-task-id')).toBe('t0')
+    expect(cards[0]!.find('img[data-testid="history-thumb"]').attributes('loading')).toBe('lazy')
+    // the grid is as tall as every row, so the scrollbar and the sentinel reflect all loaded items
+    expect(Number.parseFloat(grid.attributes('style') ?? '')).toBeNaN()
+    expect(grid.attributes('style')).toMatch(/height: \d+(\.\d+)?px/)
+    wrapper.unmount()
+    width.mockRestore()
+  })
 })
+
