@@ -54,7 +54,10 @@ trap cleanup EXIT
 
 export DEBIAN_FRONTEND=noninteractive
 "${as_root[@]}" apt-get update -q
-"${as_root[@]}" apt-get install -y -q --no-install-recommends "${packages[@]}"
+# Chromium gets its recommended packages too: that is the set known to run headless here.
+recommends=(--no-install-recommends)
+case " ${packages[*]} " in *" chromium "*) recommends=() ;; esac
+"${as_root[@]}" apt-get install -y -q "${recommends[@]}" "${packages[@]}"
 
 if [ "$new_nginx" -eq 1 ] && [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
   "${as_root[@]}" systemctl disable --now nginx >/dev/null 2>&1 || true
