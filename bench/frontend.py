@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import re
 from html.parser import HTMLParser
 from pathlib import Path
 

@@ -15,11 +15,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.core.db import Database
-from app.core.errors import Conflict, InsufficientStorage, InvalidRequest, NotFound
+from app.core.errors import Conflict, InsufficientStorage, InvalidRequest, ModelUnavailable, NotFound
 from app.jobs.codec import public_parameters, request_to_parameters
 from app.jobs.events import TaskEvents
 from app.models.base import utcnow
@@ -263,8 +264,6 @@ class TaskService:
         spec = self.catalog.get(original.model)
         if not self.catalog.available(spec):
             reason = self.catalog.unavailable_reason(spec) or ("This model is not available.", "该模型不可用。")
-            from app.core.errors import ModelUnavailable
-
             raise ModelUnavailable(reason[0], message_zh=reason[1], details={"field": "model"})
         self._check_disk()
         now = utcnow()
@@ -419,8 +418,6 @@ class TaskService:
                         "created_at": task.created_at.isoformat(),
                     }
                 )
-        import orjson
-
         extra = {"metadata.json": orjson.dumps(metadata, option=orjson.OPT_INDENT_2)}
         return stream_zip(entries, extra)
 
