@@ -37,6 +37,20 @@ SEED_LIMIT = 2**31  # upstream seeds are in [0, 2147483647]
 UPLOAD_ID = re.compile(r"^[0-9a-f]{64}$")
 
 
+_STATUS_ZH = {"pending": "排队中", "processing": "生成中"}
+
+
+def _task_not_found(task_id: str) -> NotFound:
+    return NotFound(f"Task {task_id!r} does not exist.", message_zh=f"任务 {task_id!r} 不存在。")
+
+
+def _still_active(task: Task, hint_en: str, hint_zh: str) -> Conflict:
+    return Conflict(
+        f"Task {task.id} is still {task.status}; {hint_en}.",
+        message_zh=f"任务 {task.id} 仍在{_STATUS_ZH.get(task.status, task.status)}，{hint_zh}。",
+    )
+
+
 @dataclass(slots=True)
 class UploadRecord:
     id: str
@@ -201,7 +215,7 @@ class TaskService:
         async with self.db.read() as session:
             task = await session.get(Task, task_id)
         if task is None:
-            raise NotFound(f"Task {task_id!r} does not exist.", message_zh=f"任务 {task_id!r} 不存在。")
+            raise _task_not_found(task_id)
         return task
 
     async def recent(self, limit: int) -> list[Task]:
@@ -257,10 +271,7 @@ class TaskService:
     async def retry(self, task_id: str) -> Task:
         original = await self.get(task_id)
         if not original.is_terminal:
-            raise Conflict(
-                f"Task {task_id} is still {original.status}; wait for it or cancel it first.",
-                message_zh=f"任务 {task_id} 仍在{original.status}，请等待完成或先取消。",
-            )
+            raise _still_active(original, "wait for it or cancel it first", "请等待完成或先取消")
         spec = self.catalog.get(original.model)
         if not self.catalog.available(spec):
             reason = self.catalog.unavailable_reason(spec) or ("This model is not available.", "该模型不可用。")
@@ -361,17 +372,14 @@ class TaskService:
                 .execution_options(synchronize_session=False)
             )
         if not result.rowcount:
-            raise NotFound(f"Task {task_id!r} does not exist.", message_zh=f"任务 {task_id!r} 不存在。")
+            raise _task_not_found(task_id)
         self.events.publish(task_id)
         return await self.get(task_id)
 
     async def delete(self, task_id: str) -> None:
         task = await self.get(task_id)
         if not task.is_terminal:
-            raise Conflict(
-                f"Task {task_id} is still {task.status}; cancel it before deleting it.",
-                message_zh=f"任务 {task_id} 仍在{task.status}，请先取消再删除。",
-            )
+            raise _still_active(task, "cancel it before deleting it", "请先取消再删除")
         files = [(img.rel_path, img.thumb_rel_path) for img in task.images]
         async with self.db.write() as session:
             await session.execute(delete(Image).where(Image.task_id == task_id))
