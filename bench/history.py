@@ -124,7 +124,7 @@ async def in_process(data_dir: Path, queries: list[tuple[str, dict]], repeat: in
     from app.services.tasks import TaskService
     from app.core.db import Database
     from app.storage.files import ImageStore
-    from app.providers.catalog import Catalog
+    from app.providers.catalog.lookup import Catalog
     from app.jobs.events import TaskEvents
 
     settings = Settings(DATA_DIR=str(data_dir), RUN_WORKER=False)

@@ -1,14 +1,14 @@
-"""Assembles the app: settings → services (lifespan) → middleware → routers."""
+"""Assembles the app: settings → services (lifespan, built by ``app.services.container``) →
+middleware → routers. ``app`` at the bottom is what uvicorn serves."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
 from contextlib import asynccontextmanager
+from typing import Any
 from urllib.parse import urlsplit
 
-import aiohttp
 from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
@@ -16,110 +16,24 @@ from fastapi.routing import APIRoute
 from app import __version__
 from app.api.deps import prefers_zh
 from app.api.errors import error_response, install_error_handlers
-from app.api.routes import auth, generate, health, history, images, models, tasks, uploads
+from app.api.routes import (
+    auth,
+    generate,
+    health,
+    history,
+    images,
+    models,
+    tasks,
+    uploads,
+)
 from app.core.config import Settings
-from app.core.db import Database
 from app.core.logging import configure_logging
-from app.jobs.events import TaskEvents
-from app.jobs.handlers import JobRunner, JobServices
-from app.jobs.queue import JobQueue
-from app.jobs.worker import Worker
-from app.providers.catalog import Catalog
-from app.providers.download import ResultFetcher
-from app.providers.registry import ProviderRegistry
-from app.services.auth import COOKIE_NAME, AuthService, SlidingWindow
-from app.services.container import Services
-from app.services.tasks import TaskService
-from app.storage.files import ImageStore
+from app.services.auth import COOKIE_NAME
+from app.services.container import Services, build_services, close_services
 
 logger = logging.getLogger("app")
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
-
-
-def _secrets(settings: Settings) -> list[str]:
-    values = [settings.ark_api_key, settings.volcengine_access_key, settings.volcengine_secret_key, settings.app_password]
-    return [v.get_secret_value() for v in values if v is not None]
-
-
-async def build_services(settings: Settings) -> Services:
-    db = Database(settings.database_url)
-    await db.migrate()
-    store = ImageStore(
-        settings.output_dir, settings.uploads_dir, min_free_bytes=int(settings.min_free_disk_mb * 1024 * 1024)
-    )
-    catalog = Catalog.from_settings(settings)
-    events = TaskEvents()
-    session = aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300),
-        timeout=aiohttp.ClientTimeout(
-            total=None, connect=settings.upstream_connect_timeout, sock_read=settings.upstream_read_timeout
-        ),
-        trust_env=False,
-    )
-    registry = ProviderRegistry.build(settings, session, catalog)
-    fetcher = ResultFetcher(settings, session)
-    caps: dict[str, int | None] = {"demo": None, "ark": settings.ark_max_concurrency, "visual": settings.visual_max_concurrency}
-    worker_box: list[Worker] = []
-
-    def notify() -> None:
-        if worker_box:
-            worker_box[0].notify()
-
-    def notify_cancel(task_id: str) -> None:
-        if worker_box:
-            worker_box[0].notify_cancel(task_id)
-
-    task_service = TaskService(
-        db=db,
-        store=store,
-        catalog=catalog,
-        events=events,
-        notify_worker=notify,
-        notify_cancel=notify_cancel,
-        max_upload_bytes=settings.max_upload_bytes,
-        max_image_pixels=settings.max_image_pixels,
-        min_free_bytes=int(settings.min_free_disk_mb * 1024 * 1024),
-    )
-    services = Services(
-        settings=settings,
-        db=db,
-        store=store,
-        catalog=catalog,
-        events=events,
-        session=session,
-        registry=registry,
-        tasks=task_service,
-        auth=AuthService(settings.app_password),
-        generation_limiter=SlidingWindow(settings.generation_rate_limit_per_minute, 60.0),
-    )
-    runner = JobRunner(
-        JobServices(
-            db=db,
-            store=store,
-            events=events,
-            provider_for=registry.for_model,
-            fetch=fetcher.fetch,
-            max_attempts=settings.max_job_attempts,
-        )
-    )
-    worker = Worker(
-        queue=JobQueue(db, lease_seconds=settings.job_lease_seconds),
-        runner=runner,
-        max_concurrent=settings.max_concurrent_jobs,
-        provider_caps=caps,
-    )
-    worker_box.append(worker)
-    services.worker = worker
-    return services
-
-
-async def close_services(services: Services) -> None:
-    if services.worker is not None and services.started:
-        await services.worker.stop()
-    await services.registry.aclose()
-    await services.session.close()
-    await services.db.dispose()
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -133,12 +47,11 @@ def create_app(settings: Settings | None = None, *, start_worker: bool | None = 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        configure_logging(settings.log_level, _secrets(settings))
+        configure_logging(settings.log_level, settings.secret_values())
         services = await build_services(settings)
         app.state.services = services
-        if run_worker and services.worker is not None:
-            await services.worker.start()
-            services.started = True
+        if run_worker:
+            await services.start_worker()
         if (settings.ark_configured or settings.visual_configured) and settings.app_password is None:
             logger.warning(
                 "security.no_password",

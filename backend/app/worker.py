@@ -7,20 +7,18 @@ import signal
 
 from app.core.config import Settings
 from app.core.logging import configure_logging
-from app.main import _secrets, build_services, close_services
+from app.services.container import build_services, close_services
 
 
 async def run() -> None:
     settings = Settings()
-    configure_logging(settings.log_level, _secrets(settings))
+    configure_logging(settings.log_level, settings.secret_values())
     services = await build_services(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    assert services.worker is not None
-    await services.worker.start()
-    services.started = True
+    await services.start_worker()
     try:
         await stop.wait()
     finally:

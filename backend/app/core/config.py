@@ -160,3 +160,20 @@ class Settings(BaseSettings):
     @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 1024 * 1024)
+
+    def secret_values(self) -> list[str]:
+        """Every configured secret, for the log filter that masks them."""
+        values = [self.ark_api_key, self.volcengine_access_key, self.volcengine_secret_key, self.app_password]
+        return [v.get_secret_value() for v in values if v is not None]
+
+    @property
+    def min_free_bytes(self) -> int:
+        return int(self.min_free_disk_mb * 1024 * 1024)
+
+    @property
+    def provider_concurrency(self) -> dict[str, int | None]:
+        """Parallel jobs each provider may run (None: only MAX_CONCURRENT_JOBS applies).
+
+        The one table of providers and their caps: the worker enforces it, the catalogue shows it.
+        """
+        return {"demo": None, "ark": self.ark_max_concurrency, "visual": self.visual_max_concurrency}

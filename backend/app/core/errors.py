@@ -1,11 +1,14 @@
 """The error tree of the service.
 
-Two families:
+Three families:
 - ``AppError``: the caller's request cannot be served (bad input, unknown id, ...). Raised by
   services and routes, turned into ``{"error": {code, message, details?}}`` by one handler in
   ``app.api.errors``.
 - ``ProviderError``: an upstream (Ark, Visual, result download) failed. Raised by providers,
   classified by the retry policy and stored on the task as ``{code, message, retryable}``.
+- ``StorageError``: the image store cannot write or read what it was given (full disk, unwritable
+  volume, undecodable bytes). Never a ``ProviderError``, so catching upstream failures can never
+  swallow a full disk.
 
 Messages are written in English and Chinese so the API can answer in the caller's language; they
 never contain secrets or whole upstream bodies.
@@ -84,9 +87,33 @@ class ModelUnavailable(AppError):
     code = "model_unavailable"
 
 
-class InsufficientStorage(AppError):
+# --------------------------------------------------------------------------------------------
+# Storage errors: the image store cannot do what was asked. AppErrors, so a request that meets one
+# gets a clear 4xx/5xx; a job records ``to_dict()`` on its task.
+
+
+class StorageError(AppError):
     status_code = 507
     code = "insufficient_storage"
+    retryable: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "retryable": self.retryable}
+
+
+class StorageFull(StorageError):
+    """No room (or no permission) to write: the disk, not the request, must change."""
+
+
+class ImageUnreadable(StorageError):
+    """Bytes handed to the store are not a whole image it can decode."""
+
+    status_code = 422
+    code = "invalid_image"
+
+    def __init__(self, message: str, *, retryable: bool = True, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retryable = retryable
 
 
 # --------------------------------------------------------------------------------------------
@@ -182,10 +209,6 @@ class UpstreamTaskLost(ProviderError):
     """An async upstream task is gone (``not_found`` / ``expired``)."""
 
     code = "upstream_error"
-
-
-class StorageFull(ProviderError):
-    code = "insufficient_storage"
 
 
 class JobCancelled(Exception):

@@ -24,13 +24,20 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.core.db import Database
-from app.core.errors import JobCancelled, ProviderError, StorageFull
+from app.core.errors import (
+    ImageUnreadable,
+    JobCancelled,
+    ProviderError,
+    StorageError,
+    UpstreamBadResponse,
+)
 from app.jobs.codec import parameters_to_request, public_parameters
 from app.jobs.events import TaskEvents
 from app.jobs.queue import ClaimedJob
 from app.models.base import utcnow
-from app.models.task import Image, Task
+from app.models.task import Image, Task, TaskStatus
 from app.providers.base import GenerationRequest, ImageResult, Provider
+from app.providers.partial import JobFailure, fail_remaining
 from app.storage.files import ImageStore
 
 logger = logging.getLogger("app.jobs")
@@ -95,7 +102,7 @@ class TaskJobContext:
             self.expected = count
             await self._update(expected_images=count, progress=self._progress())
 
-    async def fail_image(self, index: int, error: ProviderError) -> None:
+    async def fail_image(self, index: int, error: JobFailure) -> None:
         if self.is_done(index):
             return
         self.failed.add(index)
@@ -142,9 +149,13 @@ class TaskJobContext:
             "parameters": self.parameters,
             "created_at": self.created_at.isoformat(),
         }
-        stored = await asyncio.to_thread(
-            self.s.store.store_output, image_id, data, created=self.created_at, metadata=metadata
-        )
+        try:
+            stored = await asyncio.to_thread(
+                self.s.store.store_output, image_id, data, created=self.created_at, metadata=metadata
+            )
+        except ImageUnreadable as exc:
+            # The store refused bytes the upstream sent: to the job, that is the upstream's garbage.
+            raise UpstreamBadResponse(exc.message, retryable=exc.retryable) from None
         urls = self.checkpoint.get("urls", {})
         urls.pop(str(index), None)
         self.done.add(index)
@@ -206,7 +217,7 @@ class JobRunner:
     async def __call__(self, job: ClaimedJob, cancel: asyncio.Event) -> None:
         async with self.s.db.read() as session:
             task = (await session.execute(select(Task).where(Task.id == job.task_id))).scalar_one_or_none()
-        if task is None or task.status != "processing":
+        if task is None or task.status != TaskStatus.PROCESSING:
             return
         self.s.events.publish(task.id)
         ctx = TaskJobContext(self.s, task, cancel)
@@ -214,11 +225,11 @@ class JobRunner:
         try:
             outcome = await self._run(task, job, ctx)
         except JobCancelled:
-            outcome = {"status": "cancelled", "error": {"code": "cancelled", "message": "Cancelled by the user.", "retryable": True}}
+            outcome = {"status": TaskStatus.CANCELLED, "error": {"code": "cancelled", "message": "Cancelled by the user.", "retryable": True}}
         except asyncio.CancelledError:
             # Shutdown: leave the job to be resumed from its checkpoint.
             raise
-        except ProviderError as exc:
+        except (ProviderError, StorageError) as exc:
             outcome = self._failed_outcome(ctx, exc.to_dict())
         except Exception:
             logger.exception("jobs.unexpected_error", extra={"task_id": task.id})
@@ -269,24 +280,19 @@ class JobRunner:
         except JobCancelled:
             await provider.cancel(request, ctx.state)
             raise
-        except StorageFull:
-            raise
-        except ProviderError as exc:
+        except (ProviderError, StorageError) as exc:
             if not ctx.done:
                 raise
             # Some images are stored: keep them, name the ones that did not come.
-            for index in range(max(ctx.expected, 1)):
-                if not ctx.is_done(index):
-                    ctx.failed.add(index)
-                    ctx.failures.append({"index": index, "code": exc.code, "message": exc.message})
+            await fail_remaining(ctx, range(max(ctx.expected, 1)), exc)
 
     def _completed_outcome(self, ctx: TaskJobContext) -> dict[str, Any]:
-        return {"status": "completed", "error": None, "progress": 100, "failures": ctx.failures}
+        return {"status": TaskStatus.COMPLETED, "error": None, "progress": 100, "failures": ctx.failures}
 
     def _failed_outcome(self, ctx: TaskJobContext, error: dict[str, Any]) -> dict[str, Any]:
         if ctx.done:
             return self._completed_outcome(ctx)
-        return {"status": "failed", "error": error, "failures": ctx.failures}
+        return {"status": TaskStatus.FAILED, "error": error, "failures": ctx.failures}
 
     async def _finish(self, ctx: TaskJobContext, outcome: dict[str, Any]) -> None:
         values: dict[str, Any] = {

@@ -16,7 +16,7 @@ from sqlalchemy import and_, or_, select, update
 
 from app.core.db import Database
 from app.models.base import utcnow
-from app.models.task import Task
+from app.models.task import Task, TaskStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,8 +34,8 @@ class JobQueue:
 
     def _claimable(self, now: datetime) -> object:
         return or_(
-            and_(Task.status == "pending", Task.cancel_requested.is_(False)),
-            and_(Task.status == "processing", Task.lease_expires_at < now),
+            and_(Task.status == TaskStatus.PENDING, Task.cancel_requested.is_(False)),
+            and_(Task.status == TaskStatus.PROCESSING, Task.lease_expires_at < now),
         )
 
     async def claim(self, worker_id: str, limit: int, *, providers: Sequence[str] | None = None) -> list[ClaimedJob]:
@@ -55,7 +55,7 @@ class JobQueue:
             # between the sub-select's snapshot and the lock.
             .where(self._claimable(now))
             .values(
-                status="processing",
+                status=TaskStatus.PROCESSING,
                 lease_owner=worker_id,
                 lease_expires_at=now + self.lease,
                 attempts=Task.attempts + 1,
@@ -77,7 +77,7 @@ class JobQueue:
         now = self.clock()
         stmt = (
             update(Task)
-            .where(Task.id.in_(ids), Task.lease_owner == worker_id, Task.status == "processing")
+            .where(Task.id.in_(ids), Task.lease_owner == worker_id, Task.status == TaskStatus.PROCESSING)
             .values(lease_expires_at=now + self.lease)
             .returning(Task.id)
             .execution_options(synchronize_session=False)
@@ -99,7 +99,7 @@ class JobQueue:
             return 0
         stmt = (
             update(Task)
-            .where(Task.id.in_(ids), Task.lease_owner == worker_id, Task.status == "processing")
+            .where(Task.id.in_(ids), Task.lease_owner == worker_id, Task.status == TaskStatus.PROCESSING)
             .values(lease_expires_at=self.clock() - timedelta(seconds=1))
             .execution_options(synchronize_session=False)
         )
@@ -114,7 +114,7 @@ class JobQueue:
         touched (they are claimable anyway; this just makes the count visible in the logs).
         """
         now = self.clock()
-        cond = [Task.status == "processing"]
+        cond = [Task.status == TaskStatus.PROCESSING]
         if self.db.is_sqlite:
             cond.append(or_(Task.lease_owner.is_(None), Task.lease_owner != worker_id))
         else:
@@ -141,9 +141,3 @@ class JobQueue:
             stmt = stmt.where(Task.provider.in_(list(providers)))
         async with self.db.read() as session:
             return (await session.execute(stmt)).first() is not None
-
-    async def next_lease_expiry(self) -> datetime | None:
-        """When the earliest foreign lease runs out: the worker wakes then to take it over."""
-        stmt = select(Task.lease_expires_at).where(Task.status == "processing").order_by(Task.lease_expires_at).limit(1)
-        async with self.db.read() as session:
-            return (await session.execute(stmt)).scalar_one_or_none()

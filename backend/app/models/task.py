@@ -3,15 +3,42 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import Base, UTCDateTime, utcnow
 
-TERMINAL_STATUSES = ("completed", "failed", "cancelled")
-ACTIVE_STATUSES = ("pending", "processing")
+
+class TaskStatus(StrEnum):
+    """Where a task is; the one list of values for the table, the services, the API and the TS
+    client (stored as these strings)."""
+
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class TaskType(StrEnum):
+    TEXT2IMAGE = "text2image"
+    IMAGE2IMAGE = "image2image"
+
+
+TERMINAL_STATUSES = (TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED)
+ACTIVE_STATUSES = (TaskStatus.PENDING, TaskStatus.PROCESSING)
 
 
 class Task(Base):
@@ -21,7 +48,7 @@ class Task(Base):
     type: Mapped[str] = mapped_column(String(20))
     model: Mapped[str] = mapped_column(String(200))
     provider: Mapped[str] = mapped_column(String(20))
-    status: Mapped[str] = mapped_column(String(20), default="pending")
+    status: Mapped[str] = mapped_column(String(20), default=TaskStatus.PENDING)
     progress: Mapped[int] = mapped_column(Integer, default=0)
     prompt: Mapped[str] = mapped_column(Text)
     negative_prompt: Mapped[str | None] = mapped_column(Text, nullable=True)

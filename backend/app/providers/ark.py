@@ -7,34 +7,36 @@ Retry-After; httpx measured about 3x slower than aiohttp at high concurrency (DE
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import aiohttp
 
 from app.core.config import Settings
-from app.core.errors import ProviderError, UpstreamAuthError
+from app.core.errors import ProviderError, StorageError, UpstreamAuthError
 from app.providers.base import GenerationRequest, ImageResult, JobContext, Provider
-from app.providers.catalog import BUILTIN_MODELS
-from app.providers.http_errors import ark_error, ark_error_from_object, bad_response, transport_error
-from app.providers.retry import call_with_retries, should_retry
+from app.providers.catalog.builtin import BUILTIN_MODELS
+from app.providers.http_errors import (
+    ark_error,
+    ark_error_from_object,
+    bad_response,
+    transport_error,
+)
+from app.providers.partial import generate_each
+from app.providers.retry import ARK_BACKOFF, Retrier, should_retry
+from app.providers.sse import SSEEventTooLarge, iter_sse
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 SERVICE = "Ark"
-# Ark's own SDK backs off 0.5 s doubling to 8 s; same pace here.
-BACKOFF_BASE = 0.5
-BACKOFF_CAP = 8.0
-MAX_SSE_EVENT_BYTES = 64 * 1024 * 1024
 
 _ARK_SPECS = {spec.id: spec for spec in BUILTIN_MODELS if spec.provider == "ark"}
 
@@ -97,104 +99,6 @@ def build_body(request: GenerationRequest, *, stream: bool = False) -> dict[str,
 
 
 # --------------------------------------------------------------------------------------------
-# Server-sent events
-
-
-class SSEEventTooLarge(ValueError):
-    pass
-
-
-@dataclass(slots=True)
-class SSEEvent:
-    event: str
-    data: str
-
-
-@dataclass(slots=True)
-class SSEDecoder:
-    """Incremental SSE parser (WHATWG rules): CR, LF or CRLF line ends, multi-line ``data``,
-    comments, events dispatched on a blank line."""
-
-    max_event_bytes: int = MAX_SSE_EVENT_BYTES
-    _buffer: bytearray = field(default_factory=bytearray)
-    _event: str = ""
-    _data: list[str] = field(default_factory=list)
-    _size: int = 0
-
-    def feed(self, chunk: bytes) -> list[SSEEvent]:
-        self._buffer += chunk
-        events: list[SSEEvent] = []
-        while True:
-            cut = _line_end(self._buffer)
-            if cut is None:
-                break
-            end, width = cut
-            line = bytes(self._buffer[:end]).decode("utf-8", errors="replace")
-            del self._buffer[: end + width]
-            event = self._line(line)
-            if event is not None:
-                events.append(event)
-        if len(self._buffer) + self._size > self.max_event_bytes:
-            raise SSEEventTooLarge(f"SSE event larger than {self.max_event_bytes} bytes")
-        return events
-
-    def finish(self) -> list[SSEEvent]:
-        """Flush at end of stream; a last event without its blank line is still delivered."""
-        events: list[SSEEvent] = []
-        if self._buffer:
-            line = bytes(self._buffer).decode("utf-8", errors="replace").rstrip("\r")
-            self._buffer.clear()
-            event = self._line(line)
-            if event is not None:
-                events.append(event)
-        event = self._line("")
-        if event is not None:
-            events.append(event)
-        return events
-
-    def _line(self, line: str) -> SSEEvent | None:
-        if not line:
-            if not self._data:
-                self._event = ""
-                return None
-            event = SSEEvent(self._event or "message", "\n".join(self._data))
-            self._event, self._data, self._size = "", [], 0
-            return event
-        if line.startswith(":"):
-            return None
-        name, sep, value = line.partition(":")
-        if sep and value.startswith(" "):
-            value = value[1:]
-        if name == "data":
-            self._data.append(value)
-            self._size += len(value)
-        elif name == "event":
-            self._event = value
-        return None
-
-
-def _line_end(buffer: bytearray) -> tuple[int, int] | None:
-    lf = buffer.find(b"\n")
-    cr = buffer.find(b"\r", 0, lf if lf >= 0 else len(buffer))
-    if cr >= 0:
-        if cr + 1 == len(buffer):
-            return None  # maybe the CR of a CRLF split across chunks: wait for the next byte
-        return cr, 2 if buffer[cr + 1 : cr + 2] == b"\n" else 1
-    if lf >= 0:
-        return lf, 1
-    return None
-
-
-async def iter_sse(content: aiohttp.StreamReader) -> AsyncIterator[SSEEvent]:
-    decoder = SSEDecoder()
-    async for chunk in content.iter_any():
-        for event in decoder.feed(chunk):
-            yield event
-    for event in decoder.finish():
-        yield event
-
-
-# --------------------------------------------------------------------------------------------
 # Provider
 
 
@@ -218,6 +122,7 @@ class ArkProvider(Provider):
 
     def __init__(self, settings: Settings, session: aiohttp.ClientSession) -> None:
         self._settings = settings
+        self._retry = Retrier.from_settings(settings, ARK_BACKOFF)
         self._session = session
         self._url = settings.ark_base_url.rstrip("/") + "/images/generations"
         self._timeout = aiohttp.ClientTimeout(
@@ -251,14 +156,7 @@ class ArkProvider(Provider):
                 return False
             return should_retry(error, attempt, max_attempts)
 
-        return await call_with_retries(
-            fn,
-            max_attempts=self._settings.upstream_max_attempts,
-            base=BACKOFF_BASE,
-            cap=BACKOFF_CAP,
-            scale=self._settings.retry_backoff_scale,
-            policy=policy,
-        )
+        return await self._retry.run(fn, policy=policy)
 
     async def _read_error(self, response: aiohttp.ClientResponse, key: str) -> ProviderError:
         body = await response.read()
@@ -273,27 +171,13 @@ class ArkProvider(Provider):
             await self._generate_independent(request, ctx)
 
     async def _generate_independent(self, request: GenerationRequest, ctx: JobContext) -> None:
-        pending = [i for i in range(request.num_images) if not ctx.is_done(i)]
-        if not pending:
-            return
         body = json.dumps(build_body(request), ensure_ascii=False).encode("utf-8")
-        outcomes = await asyncio.gather(
-            *(self._one_image(request, ctx, body, index) for index in pending), return_exceptions=True
-        )
-        errors: dict[int, ProviderError] = {}
-        for index, outcome in zip(pending, outcomes, strict=True):
-            if isinstance(outcome, ProviderError):
-                errors[index] = outcome
-            elif isinstance(outcome, BaseException):
-                raise outcome
-        if not errors:
-            return
-        delivered_any = len(errors) < len(pending) or len(pending) < request.num_images
-        if not delivered_any:
-            # Nothing at all came: the job fails with the first reason.
-            raise errors[min(errors)]
-        for index, error in sorted(errors.items()):
-            await ctx.fail_image(index, error)
+
+        async def one(index: int) -> None:
+            await self._one_image(request, ctx, body, index)
+
+        # Ark limits images per minute, not connections: every image of the job at once.
+        await generate_each(ctx, request.num_images, one, concurrent=True)
 
     async def _one_image(self, request: GenerationRequest, ctx: JobContext, body: bytes, index: int) -> None:
         ctx.check_cancelled()
@@ -464,16 +348,17 @@ class ArkProvider(Provider):
 
     @classmethod
     async def _deliver(cls, ctx: JobContext, result: ImageResult) -> None:
-        """Store one group image; a download that fails for good costs that image, not the group."""
+        """Store one group image; a download or a write that fails costs that image, not the group
+        (the stream is billed whole, so the images after it are still worth keeping)."""
         if ctx.is_done(result.index):
             return
         try:
             await ctx.deliver(result)
-        except ProviderError as error:
+        except (ProviderError, StorageError) as error:
             await cls._fail(ctx, result.index, error)
 
     @staticmethod
-    async def _fail(ctx: JobContext, index: int, error: ProviderError) -> None:
+    async def _fail(ctx: JobContext, index: int, error: ProviderError | StorageError) -> None:
         if not ctx.is_done(index):
             await ctx.fail_image(index, error)
 

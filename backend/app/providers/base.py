@@ -16,7 +16,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Protocol
 
-from app.core.errors import ProviderError
+from app.core.errors import ProviderError, StorageError
 
 Mode = Literal["text2image", "image2image"]
 
@@ -97,10 +97,11 @@ class JobContext(Protocol):
     async def deliver(self, result: ImageResult) -> None:
         """Store one image (download it when ``result.url``), checkpointed before returning.
 
-        Raises ``ProviderError`` when the download fails for good.
+        Raises ``ProviderError`` when the download fails for good (or the bytes are not an
+        image) and ``StorageError`` when the store cannot keep it.
         """
 
-    async def fail_image(self, index: int, error: ProviderError) -> None:
+    async def fail_image(self, index: int, error: ProviderError | StorageError) -> None:
         """Record that the image at ``index`` will not come (group partial failure)."""
 
     async def set_expected(self, count: int) -> None:

@@ -30,7 +30,13 @@ from dataclasses import dataclass
 from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
 
 from app.core.errors import UpstreamBadRequest
-from app.providers.base import GenerationRequest, ImageResult, JobContext, Provider, ReferenceImage
+from app.providers.base import (
+    GenerationRequest,
+    ImageResult,
+    JobContext,
+    Provider,
+    ReferenceImage,
+)
 
 FAIL_MARKER = "[demo:fail]"
 SLOW_MARKER = "[demo:slow]"

@@ -16,40 +16,17 @@ import yarl
 
 from app.core.config import Settings
 from app.core.errors import ProviderError, UpstreamBadResponse, UpstreamServerError
+from app.core.images import sniff_image_type
 from app.providers.http_errors import transport_error
-from app.providers.retry import call_with_retries
+from app.providers.retry import DOWNLOAD_BACKOFF, Retrier
 
 logger = logging.getLogger(__name__)
 
 SERVICE = "the result image host"
 MAX_RESULT_BYTES = 64 * 1024 * 1024
 MAX_REDIRECTS = 5
-BACKOFF_BASE = 0.5
-BACKOFF_CAP = 8.0
 _REDIRECTS = {301, 302, 303, 307, 308}
 _GONE = {401, 403, 404, 410}
-
-# (prefix, content type); checked in order.
-_MAGIC: tuple[tuple[bytes, str], ...] = (
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"GIF87a", "image/gif"),
-    (b"GIF89a", "image/gif"),
-    (b"BM", "image/bmp"),
-    (b"II*\x00", "image/tiff"),
-    (b"MM\x00*", "image/tiff"),
-)
-
-
-def sniff_image_type(data: bytes) -> str | None:
-    """The image type of ``data`` by magic number, or None when it is not an image we know."""
-    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    for prefix, content_type in _MAGIC:
-        if data.startswith(prefix):
-            return content_type
-    return None
-
 
 def host_allowed(url: yarl.URL, allowed: Sequence[str]) -> bool:
     """Whether ``url``'s host (and port) matches an entry: ``host``, ``host:port`` or ``*.domain``
@@ -109,6 +86,7 @@ class ResultFetcher:
         self._settings = settings
         self._session = session
         self._max_bytes = max_bytes
+        self._retry = Retrier.from_settings(settings, DOWNLOAD_BACKOFF)
         self._timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=settings.upstream_connect_timeout, sock_read=settings.upstream_read_timeout
         )
@@ -134,13 +112,7 @@ class ResultFetcher:
         async def attempt(number: int) -> tuple[bytes, str]:
             return await self._fetch_once(start)
 
-        return await call_with_retries(
-            attempt,
-            max_attempts=self._settings.upstream_max_attempts,
-            base=BACKOFF_BASE,
-            cap=BACKOFF_CAP,
-            scale=self._settings.retry_backoff_scale,
-        )
+        return await self._retry.run(attempt)
 
     async def _fetch_once(self, url: yarl.URL) -> tuple[bytes, str]:
         for _ in range(MAX_REDIRECTS + 1):
@@ -183,9 +155,10 @@ class ResultFetcher:
                 )
             chunks.append(chunk)
         data = b"".join(chunks)
-        content_type = sniff_image_type(data)
-        if content_type is None:
+        image_type = sniff_image_type(data)
+        if image_type is None:
             declared = response.content_type or "unknown type"
             raise _gone(f"got {declared} instead of an image")
+        content_type = image_type.content_type
         logger.info("result.fetched", extra={"host": response.url.host, "bytes": len(data), "content_type": content_type})
         return data, content_type

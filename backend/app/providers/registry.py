@@ -10,7 +10,7 @@ import aiohttp
 from app.core.config import Settings
 from app.core.errors import ModelUnavailable
 from app.providers.base import Provider
-from app.providers.catalog import Catalog
+from app.providers.catalog.lookup import Catalog
 from app.providers.demo import DemoProvider
 
 log = logging.getLogger(__name__)

@@ -21,10 +21,12 @@ import logging
 import math
 import random
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Literal, TypeVar
 
+from app.core.config import Settings
 from app.core.errors import ProviderError
 
 logger = logging.getLogger(__name__)
@@ -198,3 +200,40 @@ async def call_with_retries(
                 on_retry(attempt, error, delay)
             await sleep(delay * scale)
             attempt += 1
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    base: float
+    cap: float
+
+
+# One table of upstream pacing. Ark's own SDK backs off 0.5 s doubling to 8 s; the Visual API's
+# throttling wants 1-2 s doubling, capped around 30 s (reference section 4); result downloads
+# come from a CDN and follow Ark's pace.
+ARK_BACKOFF = Backoff(base=0.5, cap=8.0)
+VISUAL_BACKOFF = Backoff(base=1.0, cap=30.0)
+DOWNLOAD_BACKOFF = Backoff(base=0.5, cap=8.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Retrier:
+    """``call_with_retries`` bound to one upstream's pacing and the deployment's settings."""
+
+    max_attempts: int
+    backoff: Backoff
+    scale: float
+
+    @classmethod
+    def from_settings(cls, settings: Settings, backoff: Backoff) -> Retrier:
+        return cls(settings.upstream_max_attempts, backoff, settings.retry_backoff_scale)
+
+    async def run(self, fn: Callable[[int], Awaitable[T]], *, policy: RetryPolicy = should_retry) -> T:
+        return await call_with_retries(
+            fn,
+            max_attempts=self.max_attempts,
+            base=self.backoff.base,
+            cap=self.backoff.cap,
+            scale=self.scale,
+            policy=policy,
+        )

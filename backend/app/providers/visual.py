@@ -26,15 +26,16 @@ from app.core.config import Settings
 from app.core.errors import (
     ContentModeration,
     ProviderError,
-    StorageFull,
     UpstreamAuthError,
     UpstreamTaskLost,
     UpstreamTimeout,
 )
 from app.providers.base import GenerationRequest, ImageResult, JobContext, Provider
-from app.providers.catalog import BUILTIN_MODELS, ModelSpec
+from app.providers.catalog.builtin import BUILTIN_MODELS
+from app.providers.catalog.specs import ModelSpec
 from app.providers.http_errors import bad_response, transport_error, visual_error
-from app.providers.retry import call_with_retries
+from app.providers.partial import generate_each
+from app.providers.retry import VISUAL_BACKOFF, Retrier
 from app.providers.signing import sign_request
 
 logger = logging.getLogger(__name__)
@@ -50,9 +51,6 @@ RESULT_ACTION = "CVSync2AsyncGetResult"
 CANCEL_ACTION = "CVCancelTask"
 SUCCESS = 10000
 OUTPUT_MODERATION_CODE = "50511"
-# Reference 4: Visual throttling backs off from 1-2 s doubling, capped around 30 s.
-BACKOFF_BASE = 1.0
-BACKOFF_CAP = 30.0
 # Polls slow down from the configured interval to this multiple of it.
 POLL_BACKOFF_MAX = 2.5
 
@@ -184,6 +182,7 @@ class VisualProvider(Provider):
 
     def __init__(self, settings: Settings, session: aiohttp.ClientSession) -> None:
         self._settings = settings
+        self._retry = Retrier.from_settings(settings, VISUAL_BACKOFF)
         self._session = session
         base = yarl.URL(settings.visual_base_url)
         self._scheme = base.scheme
@@ -254,13 +253,7 @@ class VisualProvider(Provider):
         return payload
 
     async def _retrying(self, fn: Callable[[int], Awaitable[T]]) -> T:
-        return await call_with_retries(
-            fn,
-            max_attempts=self._settings.upstream_max_attempts,
-            base=BACKOFF_BASE,
-            cap=BACKOFF_CAP,
-            scale=self._settings.retry_backoff_scale,
-        )
+        return await self._retry.run(fn)
 
     async def _call(self, action: str, body: bytes, *, billed: bool, version: str = VERSION) -> dict[str, Any]:
         async def attempt(number: int) -> dict[str, Any]:
@@ -278,26 +271,12 @@ class VisualProvider(Provider):
             # One task returns the whole group (Jimeng 4.0, force_single false).
             await self._run_index(request, ctx, 0, group=True)
             return
-        pending = [i for i in range(request.num_images) if not ctx.is_done(i)]
-        errors: dict[int, ProviderError] = {}
+
+        async def one(index: int) -> None:
+            await self._run_index(request, ctx, index, group=False)
+
         # One after another: the Visual API allows very little concurrency per account.
-        for position, index in enumerate(pending):
-            try:
-                await self._run_index(request, ctx, index, group=False)
-            except UpstreamAuthError:
-                raise
-            except StorageFull as error:
-                # No room to store what comes back: generating (and paying for) the rest is waste.
-                errors.update(dict.fromkeys(pending[position:], error))
-                break
-            except ProviderError as error:
-                errors[index] = error
-        if not errors:
-            return
-        if len(errors) == len(pending) == request.num_images:
-            raise errors[min(errors)]
-        for index, error in sorted(errors.items()):
-            await ctx.fail_image(index, error)
+        await generate_each(ctx, request.num_images, one, concurrent=False)
 
     async def _run_index(self, request: GenerationRequest, ctx: JobContext, index: int, *, group: bool) -> None:
         seed = self._saved_seed(ctx, index, request.seed)

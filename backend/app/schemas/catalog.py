@@ -1,10 +1,10 @@
-"""Public shape of the model catalogue (``GET /api/v1/models``); mirrors ``Catalog.to_public``."""
+"""Public shape of the model catalogue (``GET /api/v1/models``), built by ``app.services.catalog``."""
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel
+
+from app.providers.catalog.specs import Capability, ProviderName
 
 
 class Localized(BaseModel):
@@ -68,10 +68,10 @@ class ParamsPublic(BaseModel):
 
 class ModelPublic(BaseModel):
     id: str
-    provider: Literal["ark", "visual", "demo"]
+    provider: ProviderName
     label: Localized
     description: Localized
-    modes: list[Literal["text2image", "image2image", "group"]]
+    modes: list[Capability]
     available: bool
     unavailable_reason: Localized | None
     references: ReferenceRulesPublic

@@ -1,16 +1,21 @@
 """Request bodies of the generation endpoints.
 
 These only check shapes and absolute bounds; whether a field is allowed for the chosen model is
-decided in one place, ``app.providers.catalog.validate_request``.
+decided in one place, ``app.providers.catalog.validation.validate_request``, which takes the
+transport-free ``GenerationInput`` these bodies turn into with ``to_input()``.
 """
 
 from __future__ import annotations
 
 import unicodedata
+from dataclasses import replace
 from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from app.models.task import TaskStatus
+from app.providers.catalog.validation import GenerationInput
 
 
 class GroupOptions(BaseModel):
@@ -45,6 +50,22 @@ class GenerateIn(BaseModel):
         # One spelling per text (macOS/iOS keyboards send NFD): history search compares as stored.
         return unicodedata.normalize("NFC", value) if value is not None else None
 
+    def to_input(self) -> GenerationInput:
+        return GenerationInput(
+            prompt=self.prompt,
+            negative_prompt=self.negative_prompt,
+            size=self.size,
+            width=self.width,
+            height=self.height,
+            seed=self.seed,
+            guidance_scale=self.guidance_scale,
+            num_images=self.num_images,
+            group_max_images=self.group.max_images if self.group is not None else None,
+            watermark=self.watermark,
+            optimize_prompt=self.optimize_prompt,
+            style_preset=self.style_preset,
+        )
+
 
 class Image2ImageIn(GenerateIn):
     images: list[str] = Field(
@@ -55,9 +76,12 @@ class Image2ImageIn(GenerateIn):
     strength: float | None = Field(default=None, ge=0, le=1)
     scale: float | None = Field(default=None, ge=0, le=10, description="Alias of strength used by the original app")
 
+    def to_input(self) -> GenerationInput:
+        return replace(super().to_input(), strength=self.strength, scale=self.scale)
+
 
 class TaskCreated(BaseModel):
     task_id: str
-    status: str
+    status: TaskStatus
     message: str
     created_at: datetime

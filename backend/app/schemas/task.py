@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, Field
 
-TaskStatus = Literal["pending", "processing", "completed", "failed", "cancelled"]
-TaskType = Literal["text2image", "image2image"]
+from app.models.task import TaskStatus, TaskType
 
 
 class OutputPublic(BaseModel):
@@ -91,3 +90,16 @@ class UploadPublic(BaseModel):
 class InspectResult(BaseModel):
     found: bool
     metadata: dict[str, Any] | None
+
+
+class HistoryQuery(BaseModel):
+    model_config = {"extra": "ignore"}
+
+    page: int = Field(default=1, ge=1, le=100_000)
+    page_size: int = Field(default=20, ge=1, le=200)
+    q: str | None = Field(default=None, max_length=500, description="Substring of the prompt")
+    model: str | None = Field(default=None, max_length=200)
+    type: TaskType | None = None
+    favorite: bool | None = None
+    since: datetime | None = None
+    until: datetime | None = None

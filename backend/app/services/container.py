@@ -1,4 +1,8 @@
-"""Everything the app builds once at start-up and closes at shutdown (no module-level state)."""
+"""The composition root: everything the app builds once at start-up and closes at shutdown.
+
+``build_services`` is the one place parts are wired together; the API (``app.main``) and the
+stand-alone worker (``app.worker``) both call it. Importing this module builds nothing.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,11 @@ import aiohttp
 from app.core.config import Settings
 from app.core.db import Database
 from app.jobs.events import TaskEvents
+from app.jobs.handlers import JobRunner, JobServices
+from app.jobs.queue import JobQueue
 from app.jobs.worker import Worker
-from app.providers.catalog import Catalog
+from app.providers.catalog.lookup import Catalog
+from app.providers.download import ResultFetcher
 from app.providers.registry import ProviderRegistry
 from app.services.auth import AuthService, SlidingWindow
 from app.services.tasks import TaskService
@@ -29,5 +36,78 @@ class Services:
     tasks: TaskService
     auth: AuthService
     generation_limiter: SlidingWindow
-    worker: Worker | None = None
+    worker: Worker
     started: bool = field(default=False)
+
+    async def start_worker(self) -> None:
+        await self.worker.start()
+        self.started = True
+
+
+def upstream_session(settings: Settings) -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300),
+        timeout=aiohttp.ClientTimeout(
+            total=None, connect=settings.upstream_connect_timeout, sock_read=settings.upstream_read_timeout
+        ),
+        # Proxies from the environment would see signed upstream requests: only what settings say.
+        trust_env=False,
+    )
+
+
+async def build_services(settings: Settings) -> Services:
+    db = Database(settings.database_url)
+    await db.migrate()
+    store = ImageStore(settings.output_dir, settings.uploads_dir, min_free_bytes=settings.min_free_bytes)
+    catalog = Catalog.from_settings(settings)
+    events = TaskEvents()
+    session = upstream_session(settings)
+    registry = ProviderRegistry.build(settings, session, catalog)
+    fetcher = ResultFetcher(settings, session)
+    runner = JobRunner(
+        JobServices(
+            db=db,
+            store=store,
+            events=events,
+            provider_for=registry.for_model,
+            fetch=fetcher.fetch,
+            max_attempts=settings.max_job_attempts,
+        )
+    )
+    worker = Worker(
+        queue=JobQueue(db, lease_seconds=settings.job_lease_seconds),
+        runner=runner,
+        max_concurrent=settings.max_concurrent_jobs,
+        provider_caps=settings.provider_concurrency,
+    )
+    tasks = TaskService(
+        db=db,
+        store=store,
+        catalog=catalog,
+        events=events,
+        notify_worker=worker.notify,
+        notify_cancel=worker.notify_cancel,
+        max_upload_bytes=settings.max_upload_bytes,
+        max_image_pixels=settings.max_image_pixels,
+    )
+    return Services(
+        settings=settings,
+        db=db,
+        store=store,
+        catalog=catalog,
+        events=events,
+        session=session,
+        registry=registry,
+        tasks=tasks,
+        auth=AuthService(settings.app_password),
+        generation_limiter=SlidingWindow(settings.generation_rate_limit_per_minute, 60.0),
+        worker=worker,
+    )
+
+
+async def close_services(services: Services) -> None:
+    if services.started:
+        await services.worker.stop()
+    await services.registry.aclose()
+    await services.session.close()
+    await services.db.dispose()

@@ -20,15 +20,28 @@ from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.core.db import Database
-from app.core.errors import Conflict, InsufficientStorage, InvalidRequest, ModelUnavailable, NotFound
+from app.core.errors import (
+    Conflict,
+    InvalidRequest,
+    ModelUnavailable,
+    NotFound,
+)
 from app.jobs.codec import public_parameters, request_to_parameters
 from app.jobs.events import TaskEvents
 from app.models.base import utcnow
-from app.models.task import ACTIVE_STATUSES, Image, Task, Upload
+from app.models.task import ACTIVE_STATUSES, Image, Task, TaskStatus, TaskType, Upload
 from app.providers.base import Mode, ReferenceImage
-from app.providers.catalog import Catalog, validate_request
+from app.providers.catalog.lookup import Catalog
+from app.providers.catalog.validation import validate_request
 from app.schemas.generation import GenerateIn, Image2ImageIn
-from app.schemas.task import OutputPublic, TaskPublic
+from app.schemas.task import (
+    FailurePublic,
+    HistoryPage,
+    HistoryQuery,
+    OutputPublic,
+    TaskError,
+    TaskPublic,
+)
 from app.storage.archive import stream_zip
 from app.storage.files import ImageStore
 from app.storage.uploads import decode_data_uri, validate_upload
@@ -37,7 +50,7 @@ SEED_LIMIT = 2**31  # upstream seeds are in [0, 2147483647]
 UPLOAD_ID = re.compile(r"^[0-9a-f]{64}$")
 
 
-_STATUS_ZH = {"pending": "排队中", "processing": "生成中"}
+_STATUS_ZH = {TaskStatus.PENDING: "排队中", TaskStatus.PROCESSING: "生成中"}
 
 
 def _task_not_found(task_id: str) -> NotFound:
@@ -72,7 +85,6 @@ class TaskService:
         notify_cancel: Any,
         max_upload_bytes: int,
         max_image_pixels: int,
-        min_free_bytes: int,
     ) -> None:
         self.db = db
         self.store = store
@@ -82,7 +94,6 @@ class TaskService:
         self._notify_cancel = notify_cancel
         self.max_upload_bytes = max_upload_bytes
         self.max_image_pixels = max_image_pixels
-        self.min_free_bytes = min_free_bytes
 
     # --- uploads --------------------------------------------------------------------------------
     async def save_upload(self, data: bytes) -> UploadRecord:
@@ -162,7 +173,7 @@ class TaskService:
             reference_ids.append(rid)
             references.append(ref)
         request = validate_request(
-            spec, body, mode=mode, references=references, available=self.catalog.available(spec)
+            spec, body.to_input(), mode=mode, references=references, available=self.catalog.available(spec)
         )
         if spec.seed and request.seed is None:
             # Draw "random" here rather than upstream: the seed is then in the history, a remix
@@ -174,7 +185,7 @@ class TaskService:
             type=mode,
             model=spec.id,
             provider=spec.provider,
-            status="pending",
+            status=TaskStatus.PENDING,
             progress=0,
             prompt=request.prompt,
             negative_prompt=request.negative_prompt,
@@ -198,13 +209,7 @@ class TaskService:
         return task, True
 
     def _check_disk(self) -> None:
-        free = self.store.free_bytes()
-        if free < self.min_free_bytes:
-            raise InsufficientStorage(
-                f"Only {free // (1024 * 1024)} MB of disk space is left for images; free some space "
-                "(delete old history) before generating more.",
-                message_zh=f"图片存储空间仅剩 {free // (1024 * 1024)} MB，请先释放空间（删除旧的历史记录）再生成。",
-            )
+        self.store.ensure_space()
 
     async def _by_idempotency_key(self, key: str) -> Task | None:
         async with self.db.read() as session:
@@ -247,9 +252,9 @@ class TaskService:
         async with self.db.write() as session:
             result = await session.execute(
                 update(Task)
-                .where(Task.id == task_id, Task.status == "pending")
+                .where(Task.id == task_id, Task.status == TaskStatus.PENDING)
                 .values(
-                    status="cancelled",
+                    status=TaskStatus.CANCELLED,
                     cancel_requested=True,
                     completed_at=now,
                     updated_at=now,
@@ -260,7 +265,7 @@ class TaskService:
             if not result.rowcount:
                 await session.execute(
                     update(Task)
-                    .where(Task.id == task_id, Task.status == "processing")
+                    .where(Task.id == task_id, Task.status == TaskStatus.PROCESSING)
                     .values(cancel_requested=True, updated_at=now)
                     .execution_options(synchronize_session=False)
                 )
@@ -283,7 +288,7 @@ class TaskService:
             type=original.type,
             model=original.model,
             provider=original.provider,
-            status="pending",
+            status=TaskStatus.PENDING,
             progress=0,
             prompt=original.prompt,
             negative_prompt=original.negative_prompt,
@@ -311,7 +316,7 @@ class TaskService:
         since: datetime | None,
         until: datetime | None,
     ) -> Select[Any]:
-        stmt = select(Task).where(Task.status == "completed")
+        stmt = select(Task).where(Task.status == TaskStatus.COMPLETED)
         if q:
             q = unicodedata.normalize("NFC", q)  # prompts are stored NFC (app.schemas.generation)
             escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -338,6 +343,21 @@ class TaskService:
         if until:
             stmt = stmt.where(Task.created_at < until)
         return stmt
+
+    async def history_page(self, query: HistoryQuery) -> HistoryPage:
+        total, items = await self.history(
+            page=query.page,
+            page_size=query.page_size,
+            q=query.q.strip() if query.q and query.q.strip() else None,
+            model=query.model or None,
+            type_=query.type,
+            favorite=query.favorite,
+            since=query.since,
+            until=query.until,
+        )
+        return HistoryPage(
+            total=total, items=[self.to_public(t) for t in items], page=query.page, page_size=query.page_size
+        )
 
     async def history(
         self,
@@ -447,20 +467,20 @@ class TaskService:
         ]
         return TaskPublic(
             task_id=task.id,
-            type=task.type,  # type: ignore[arg-type]
+            type=TaskType(task.type),
             model=task.model,
             provider=task.provider,
             is_demo=task.provider == "demo",
-            status=task.status,  # type: ignore[arg-type]
-            progress=100 if task.status == "completed" else task.progress,
+            status=TaskStatus(task.status),
+            progress=100 if task.status == TaskStatus.COMPLETED else task.progress,
             prompt=task.prompt,
             negative_prompt=task.negative_prompt,
             parameters=public_parameters(task.parameters),
             images=[o.url for o in outputs],
             outputs=outputs,
-            failures=task.failures or [],  # type: ignore[arg-type]
+            failures=[FailurePublic.model_validate(f) for f in task.failures or ()],
             expected_images=task.expected_images,
-            error=task.error,  # type: ignore[arg-type]
+            error=TaskError.model_validate(task.error) if task.error else None,
             favorite=task.favorite,
             attempts=task.attempts,
             retry_of=task.retry_of,

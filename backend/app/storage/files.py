@@ -30,16 +30,15 @@ from typing import Any
 
 from PIL import Image
 
-from app.core.errors import InsufficientStorage, NotFound, StorageFull, UpstreamBadResponse
+from app.core.errors import (
+    ImageUnreadable,
+    NotFound,
+    StorageFull,
+)
+from app.core.images import TYPE_BY_EXT, ImageType, sniff_image_type
 from app.storage import metadata as image_metadata
 from app.storage.thumbnails import make_thumbnail
-from app.storage.uploads import (
-    TYPE_BY_EXT,
-    ImageType,
-    UploadInfo,
-    oriented_size,
-    sniff_image_type,
-)
+from app.storage.uploads import UploadInfo, oriented_size
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +97,7 @@ class ImageStore:
     ) -> StoredImage:
         """Validate, annotate and store one generated image and its thumbnail.
 
-        Raises ValueError for a malformed id (a bug: ids are ours), ``UpstreamBadResponse`` when
+        Raises ValueError for a malformed id (a bug: ids are ours), ``ImageUnreadable`` when
         the bytes are not a whole image (retryable: a re-download may succeed) and
         ``StorageFull`` when the disk cannot take it; in every failure no file is left behind.
         """
@@ -110,7 +109,7 @@ class ImageStore:
     def _store_output(self, image_id: str, data: bytes, created: datetime, metadata: dict[str, Any]) -> StoredImage:
         image_type = sniff_image_type(data)
         if image_type is None:
-            raise UpstreamBadResponse("The generated image is not a PNG, JPEG, WebP, GIF, BMP or TIFF file")
+            raise ImageUnreadable("The generated image is not a PNG, JPEG, WebP, GIF, BMP or TIFF file")
 
         rel_dir = created.strftime("%Y/%m/%d")
         rel_path = f"{rel_dir}/{image_id}.{image_type.ext}"
@@ -156,7 +155,7 @@ class ImageStore:
             with Image.open(io.BytesIO(data), formats=[image_type.pillow_format]) as im:
                 width, height = im.size
                 if width * height > self.max_output_pixels:
-                    raise UpstreamBadResponse(
+                    raise ImageUnreadable(
                         f"The generated image is {width}×{height} pixels, above the "
                         f"{self.max_output_pixels} pixel limit",
                         retryable=False,
@@ -168,12 +167,12 @@ class ImageStore:
             with Image.open(io.BytesIO(data), formats=[image_type.pillow_format]) as im:
                 width, height = oriented_size(im)
                 thumbnail = make_thumbnail(im)
-        except UpstreamBadResponse:
+        except ImageUnreadable:
             raise
         except Image.DecompressionBombError:
-            raise UpstreamBadResponse("The generated image is too large to decode", retryable=False) from None
+            raise ImageUnreadable("The generated image is too large to decode", retryable=False) from None
         except Exception as exc:
-            raise UpstreamBadResponse(f"The generated image could not be decoded ({type(exc).__name__})") from None
+            raise ImageUnreadable(f"The generated image could not be decoded ({type(exc).__name__})") from None
         return width, height, thumbnail
 
     def delete_output(self, rel_path: str, thumb_rel_path: str | None) -> None:
@@ -228,8 +227,7 @@ class ImageStore:
                 return path
         except FileNotFoundError:
             pass
-        if self.check_free_space(len(data)) is not None:
-            raise _insufficient_storage()
+        self.ensure_space(len(data))
         try:
             _atomic_write(path, data)
         except _NoSpace:
@@ -237,7 +235,7 @@ class ImageStore:
         except OSError as exc:
             if exc.errno not in _UNWRITABLE_ERRNOS:
                 raise
-            raise InsufficientStorage(
+            raise StorageFull(
                 f"The server cannot store uploads: its data directory is not writable ({exc.strerror})",
                 message_zh="服务器无法保存上传的图片：数据目录不可写",
             ) from None
@@ -263,18 +261,26 @@ class ImageStore:
         return shutil.disk_usage(_existing_ancestor(self.output_dir)).free
 
     def check_free_space(self, incoming_bytes: int = 0) -> str | None:
-        """None when ``incoming_bytes`` fit with room to spare, else a reason for /health or a 507."""
+        """None when ``incoming_bytes`` fit with room to spare, else a reason for /health or a 507.
+
+        The one free-space rule: the reserve (MIN_FREE_DISK_MB) plus twice the payload (the tmp
+        file and the thumbnail can coexist with the old file) must be free.
+        """
         free = self.free_bytes()
-        # Twice the payload: the tmp file and the thumbnail can coexist with the old file.
         needed = self.min_free_bytes + incoming_bytes * 2
         if free < needed:
             return f"Not enough disk space: {free // (1024 * 1024)} MB free, {_mb(needed)} MB required"
         return None
 
     def ensure_space(self, incoming_bytes: int = 0) -> None:
+        """Raise ``StorageFull`` (with advice in both languages) unless ``check_free_space`` passes."""
         reason = self.check_free_space(incoming_bytes)
         if reason is not None:
-            raise StorageFull(reason)
+            free_mb = self.free_bytes() // (1024 * 1024)
+            raise StorageFull(
+                f"{reason}. Free some space (delete old history) before generating more.",
+                message_zh=f"图片存储空间仅剩 {free_mb} MB，请先释放空间（删除旧的历史记录）再生成。",
+            )
 
     def check_writable(self) -> str | None:
         """None when a file can be created in the output directory, else the reason."""
@@ -339,8 +345,8 @@ def _mb(n: int) -> int:
     return -(-n // (1024 * 1024))
 
 
-def _insufficient_storage() -> InsufficientStorage:
-    return InsufficientStorage(
+def _insufficient_storage() -> StorageFull:
+    return StorageFull(
         "The server is running out of disk space; try again later",
         message_zh="服务器磁盘空间不足，请稍后再试",
     )

@@ -1,4 +1,4 @@
-"""Validation of image bytes that come from outside: uploads, data URIs, upstream results.
+"""Validation of image bytes that come from outside: uploads and data URIs.
 
 Every check runs before any pixel is decoded: size, real type from the magic bytes (never the file
 name or the client's content type), then dimensions from the header, and only then a decode that
@@ -18,32 +18,12 @@ from dataclasses import dataclass
 from PIL import Image, UnidentifiedImageError
 
 from app.core.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
+from app.core.images import ImageType, sniff_image_type
 
 DEFAULT_ALLOWED = ("image/png", "image/jpeg", "image/webp", "image/bmp", "image/tiff", "image/gif")
 MIN_SIDE = 14
 
 _MB = 1024 * 1024
-
-
-@dataclass(frozen=True, slots=True)
-class ImageType:
-    ext: str
-    content_type: str
-    pillow_format: str
-
-
-PNG = ImageType("png", "image/png", "PNG")
-JPEG = ImageType("jpg", "image/jpeg", "JPEG")
-WEBP = ImageType("webp", "image/webp", "WEBP")
-GIF = ImageType("gif", "image/gif", "GIF")
-BMP = ImageType("bmp", "image/bmp", "BMP")
-TIFF = ImageType("tiff", "image/tiff", "TIFF")
-
-IMAGE_TYPES: tuple[ImageType, ...] = (PNG, JPEG, WEBP, GIF, BMP, TIFF)
-TYPE_BY_EXT: dict[str, ImageType] = {t.ext: t for t in IMAGE_TYPES}
-
-# Sizes of the BMP info headers Pillow understands; "BM" alone is too weak a signature.
-_BMP_HEADER_SIZES = {12, 40, 52, 56, 64, 108, 124}
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,23 +34,6 @@ class UploadInfo:
     width: int
     height: int
     bytes: int
-
-
-def sniff_image_type(data: bytes) -> ImageType | None:
-    """The image type announced by the leading bytes, or None for anything we do not accept."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return PNG
-    if data.startswith(b"\xff\xd8\xff"):
-        return JPEG
-    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return WEBP
-    if data[:6] in (b"GIF87a", b"GIF89a"):
-        return GIF
-    if data[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
-        return TIFF
-    if len(data) >= 18 and data[:2] == b"BM" and int.from_bytes(data[14:18], "little") in _BMP_HEADER_SIZES:
-        return BMP
-    return None
 
 
 EXIF_ORIENTATION_TAG = 0x0112

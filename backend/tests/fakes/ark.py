@@ -28,8 +28,8 @@ from typing import Any
 from aiohttp import web
 
 from tests.fakes.common import (
-    Fault,
     FakeServer,
+    Fault,
     SSEWriter,
     common_arguments,
     parse_wxh,

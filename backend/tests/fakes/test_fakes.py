@@ -13,7 +13,14 @@ import pytest
 from yarl import URL
 
 from app.providers.signing import sign_request
-from tests.fakes.ark import ACTION, SEEDEDIT_30, SEEDREAM_30, SEEDREAM_40, SEEDREAM_45, FakeArkServer
+from tests.fakes.ark import (
+    ACTION,
+    SEEDEDIT_30,
+    SEEDREAM_30,
+    SEEDREAM_40,
+    SEEDREAM_45,
+    FakeArkServer,
+)
 from tests.fakes.common import Fault
 from tests.fakes.visual import FakeVisualServer
 

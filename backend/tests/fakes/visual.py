@@ -33,7 +33,14 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from app.providers.signing import canonical_query, sign_request
-from tests.fakes.common import Fault, FakeServer, b64, common_arguments, request_id, run_until_signal
+from tests.fakes.common import (
+    FakeServer,
+    Fault,
+    b64,
+    common_arguments,
+    request_id,
+    run_until_signal,
+)
 
 SYNC_KEYS = {"high_aes_general_v30l_zt2i", "high_aes_general_v21_L"}
 ASYNC_KEYS = {

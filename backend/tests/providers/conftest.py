@@ -11,8 +11,9 @@ import pytest
 
 from app.core.config import Settings
 from app.core.errors import JobCancelled, ProviderError
+from app.core.images import sniff_image_type
 from app.providers.base import ImageResult
-from app.providers.download import ResultFetcher, sniff_image_type
+from app.providers.download import ResultFetcher
 from tests.fakes.ark import FakeArkServer
 from tests.fakes.visual import FakeVisualServer
 
@@ -62,7 +63,8 @@ class RecordingContext:
         else:
             assert result.data is not None
             data = result.data
-            content_type = sniff_image_type(data) or "application/octet-stream"
+            sniffed = sniff_image_type(data)
+            content_type = sniffed.content_type if sniffed else "application/octet-stream"
         self.images[result.index] = (data, content_type, result)
         self.events.append(("deliver", result.index))
 

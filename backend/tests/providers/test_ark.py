@@ -20,10 +20,17 @@ from app.core.errors import (
     UpstreamServerError,
     UpstreamTimeout,
 )
-from app.providers.ark import ArkProvider, SSEDecoder, SSEEvent, build_body
+from app.providers.ark import ArkProvider, build_body
 from app.providers.base import GenerationRequest, ReferenceImage
 from app.providers.download import ResultFetcher
-from tests.fakes.ark import ACTION, SEEDEDIT_30, SEEDREAM_30, SEEDREAM_40, SEEDREAM_45, FakeArkServer
+from tests.fakes.ark import (
+    ACTION,
+    SEEDEDIT_30,
+    SEEDREAM_30,
+    SEEDREAM_40,
+    SEEDREAM_45,
+    FakeArkServer,
+)
 from tests.fakes.common import Fault
 from tests.providers.conftest import RecordingContext, provider_settings
 
@@ -227,14 +234,6 @@ async def test_group_download_failure_costs_only_that_image(
     ctx = await _run(ark_fake, http_session, _request(group_max_images=2))
     assert sorted(ctx.images) == [1]
     assert ctx.failures[0].code == "upstream_error" and ctx.failures[0].retryable is False
-
-
-def test_sse_decoder_handles_split_crlf_comments_and_multiline_data() -> None:
-    decoder = SSEDecoder()
-    events = decoder.feed(b": keep-alive\r\nevent: a\r")
-    events += decoder.feed(b"\ndata: {\"x\":\r\ndata: 1}\r\n\r\ndata: [DONE]")
-    events += decoder.finish()
-    assert events == [SSEEvent("a", '{"x":\n1}'), SSEEvent("message", "[DONE]")]
 
 
 # --------------------------------------------------------------------------------------------

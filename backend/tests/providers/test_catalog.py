@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
@@ -10,15 +9,12 @@ import pytest
 from app.core.config import Settings
 from app.core.errors import InvalidRequest, ModelUnavailable
 from app.providers.base import GenerationRequest, Mode, ReferenceImage
-from app.providers.catalog import (
-    BUILTIN_MODELS,
-    Catalog,
-    ModelSpec,
-    parse_extra_models,
-    parse_size,
-    validate_request,
-)
+from app.providers.catalog.builtin import BUILTIN_MODELS
+from app.providers.catalog.lookup import Catalog, parse_extra_models
+from app.providers.catalog.specs import ModelSpec
+from app.providers.catalog.validation import parse_size, validate_request
 from app.schemas.generation import GenerateIn, Image2ImageIn
+from app.services.catalog import public_catalog
 
 ARK_IDS = [
     "doubao-seedream-4-5-251128",
@@ -70,7 +66,7 @@ def check(
 ) -> GenerationRequest:
     body.setdefault("prompt", "a red fox in snow")
     parsed: GenerateIn = Image2ImageIn(**body) if mode == "image2image" else GenerateIn(**body)
-    return validate_request(spec(model_id), parsed, mode=mode, references=refs or [], available=available)
+    return validate_request(spec(model_id), parsed.to_input(), mode=mode, references=refs or [], available=available)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -176,7 +172,7 @@ def test_extra_models() -> None:
     for field in ("provider", "modes", "refs", "sizes", "seed", "guidance_scale", "optimize_prompt", "group", "streaming"):
         assert getattr(extra, field) == getattr(base, field), field
     # Validation treats it like Seedream 4.0.
-    req = validate_request(extra, GenerateIn(prompt="p", size="1K"), mode="text2image", references=[], available=True)
+    req = validate_request(extra, GenerateIn(prompt="p", size="1K").to_input(), mode="text2image", references=[], available=True)
     assert (req.model, req.size) == ("ep-1", "1K")
 
 
@@ -189,7 +185,7 @@ def test_concurrency_hint_comes_from_settings() -> None:
 
 def test_to_public() -> None:
     catalog = Catalog.from_settings(make_settings(ark=True, ark_extra_models=["ep-9:Mine"]))
-    public = json.loads(json.dumps(catalog.to_public()))
+    public = public_catalog(catalog).model_dump(mode="json")
     assert public["default_model"] == "doubao-seedream-4-0-250828"
     models = {m["id"]: m for m in public["models"]}
     assert list(models) == [m.id for m in catalog.all()]
@@ -235,7 +231,7 @@ def test_to_public() -> None:
 
 
 def test_to_public_without_credentials() -> None:
-    public = Catalog.from_settings(make_settings()).to_public()
+    public = public_catalog(Catalog.from_settings(make_settings())).model_dump(mode="json")
     assert public["default_model"] == "demo"
     reasons = {m["id"]: m["unavailable_reason"] for m in public["models"]}
     assert reasons["doubao-seedream-4-5-251128"] == {"en": "ARK_API_KEY is not set.", "zh": "未配置 ARK_API_KEY。"}

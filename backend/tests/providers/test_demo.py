@@ -13,7 +13,8 @@ from PIL import Image, ImageStat
 
 from app.core.errors import JobCancelled, ProviderError, UpstreamBadRequest
 from app.providers.base import GenerationRequest, ImageResult, ReferenceImage
-from app.providers.catalog import Catalog, validate_request
+from app.providers.catalog.lookup import Catalog
+from app.providers.catalog.validation import validate_request
 from app.providers.demo import (
     SEED_LIMIT,
     STATE_SEED_KEY,
@@ -256,13 +257,13 @@ async def test_through_validation() -> None:
     catalog = Catalog.from_settings(make_settings())
     spec = catalog.get(catalog.default_model)
     assert spec.id == "demo"
-    req = validate_request(spec, GenerateIn(prompt="hello", size="512x256", num_images=2, seed=10), mode="text2image", references=[], available=True)
+    req = validate_request(spec, GenerateIn(prompt="hello", size="512x256", num_images=2, seed=10).to_input(), mode="text2image", references=[], available=True)
     ctx = await run(req)
     assert [decode(r.data).size for r in ctx.delivered] == [(512, 256), (512, 256)]
     assert [r.seed for r in ctx.delivered] == [10, 11]
 
     ref = solid_png((0, 0, 0))
-    i2i = validate_request(spec, Image2ImageIn(prompt="edit", images=["x"], group={"max_images": 2}), mode="image2image", references=[ref], available=True)
+    i2i = validate_request(spec, Image2ImageIn(prompt="edit", images=["x"], group={"max_images": 2}).to_input(), mode="image2image", references=[ref], available=True)
     ctx = await run(i2i)
     assert ctx.expected == [2] and len(ctx.delivered) == 2
     assert decode(ctx.delivered[0].data).size == (1024, 1024)

@@ -20,7 +20,13 @@ from app.core.errors import (
     UpstreamServerError,
     UpstreamTimeout,
 )
-from app.providers.http_errors import EXCERPT_CHARS, ark_error, redact, transport_error, visual_error
+from app.providers.http_errors import (
+    EXCERPT_CHARS,
+    ark_error,
+    redact,
+    transport_error,
+    visual_error,
+)
 from app.providers.retry import is_possibly_billed
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from app.core.errors import InvalidRequest, ModelUnavailable
 from app.providers.base import GenerationRequest, JobContext, Provider
-from app.providers.catalog import Catalog
+from app.providers.catalog.lookup import Catalog
 from app.providers.demo import DemoProvider
 from app.providers.registry import ProviderRegistry
 

@@ -17,7 +17,6 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-
 from tests.reliability.conftest import ARK_KEY, JIMENG_30, SEEDREAM_40, VOLC_AK, VOLC_SK
 from tests.reliability.procs import Backend, Fake, clean_env, http, query, until
 

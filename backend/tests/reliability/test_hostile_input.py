@@ -23,7 +23,12 @@ from app.core.config import Settings
 from app.core.errors import UpstreamBadResponse
 from app.providers.download import ResultFetcher
 from tests.conftest import Studio, StudioFactory
-from tests.reliability.conftest import ArkFake, StatusLog, recorded_studio, upstream_settings
+from tests.reliability.conftest import (
+    ArkFake,
+    StatusLog,
+    recorded_studio,
+    upstream_settings,
+)
 
 DEMO = {"model": "demo", "width": 256, "height": 256}
 

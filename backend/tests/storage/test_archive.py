@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import io
 import os
-import subprocess
 import shutil
+import subprocess
 import zipfile
 from pathlib import Path
 

@@ -11,7 +11,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from app.core.errors import InsufficientStorage, NotFound, StorageFull, UpstreamBadResponse
+from app.core.errors import (
+    NotFound,
+    StorageFull,
+    ImageUnreadable,
+)
 from app.storage import files, metadata
 from app.storage.files import ImageStore, StoredImage
 from app.storage.uploads import validate_upload
@@ -131,7 +135,7 @@ def test_invalid_image_ids_are_refused(store: ImageStore, image_id: str) -> None
     ids=["html", "png-garbage", "jpeg-truncated", "png-truncated"],
 )
 def test_undecodable_output_is_refused_and_leaves_nothing(store: ImageStore, data: bytes) -> None:
-    with pytest.raises(UpstreamBadResponse) as caught:
+    with pytest.raises(ImageUnreadable) as caught:
         store.store_output(IMAGE_ID, data, created=CREATED, metadata=PARAMS)
     # A download cut short or answered by an error page may well succeed next time.
     assert caught.value.retryable is True
@@ -142,13 +146,13 @@ def test_png_with_bad_crc_is_refused(store: ImageStore) -> None:
     data = bytearray(encode(picture((64, 48)), "PNG"))
     idat = data.index(b"IDAT")
     data[idat + 10] ^= 0xFF
-    with pytest.raises(UpstreamBadResponse):
+    with pytest.raises(ImageUnreadable):
         store.store_output(IMAGE_ID, bytes(data), created=CREATED, metadata=PARAMS)
 
 
 def test_pixel_cap_applies_to_outputs(tmp_path: Path) -> None:
     store = ImageStore(tmp_path / "o", tmp_path / "u", 0, max_output_pixels=100 * 100)
-    with pytest.raises(UpstreamBadResponse, match="pixel limit") as caught:
+    with pytest.raises(ImageUnreadable, match="pixel limit") as caught:
         store.store_output(IMAGE_ID, encode(picture((101, 100)), "PNG"), created=CREATED, metadata=PARAMS)
     assert caught.value.retryable is False
 
@@ -357,7 +361,7 @@ def test_save_upload_disk_full_is_a_507(store: ImageStore, monkeypatch: pytest.M
     data = encode(picture((64, 48)), "PNG")
     info = validate_upload(data, max_bytes=10**7, max_pixels=10**7)
     monkeypatch.setattr(files.os, "write", _failing_write(1))
-    with pytest.raises(InsufficientStorage) as caught:
+    with pytest.raises(StorageFull) as caught:
         store.save_upload(data, info)
     assert caught.value.status_code == 507
     assert _all_files(store.uploads_dir) == []

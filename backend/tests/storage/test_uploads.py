@@ -7,9 +7,16 @@ import time
 import pytest
 from PIL import Image
 
-from app.core.errors import AppError, InvalidRequest, PayloadTooLarge, UnsupportedMediaType
+from app.core import images
+from app.core.errors import (
+    AppError,
+    InvalidRequest,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
+from app.core.images import sniff_image_type
 from app.storage import uploads
-from app.storage.uploads import decode_data_uri, sniff_image_type, validate_upload
+from app.storage.uploads import decode_data_uri, validate_upload
 from tests.storage.images import encode, picture, png_header_only
 
 MB = 1024 * 1024
@@ -116,8 +123,8 @@ def test_allowed_list_is_enforced() -> None:
 
 def test_sniffing_ignores_what_the_name_would_say() -> None:
     # The bytes decide; there is no file name or client content type to be fooled by.
-    assert sniff_image_type(encode(picture(), "JPEG")) is uploads.JPEG
-    assert sniff_image_type(b"GIF89a" + b"\x00" * 10) is uploads.GIF
+    assert sniff_image_type(encode(picture(), "JPEG")) is images.JPEG
+    assert sniff_image_type(b"GIF89a" + b"\x00" * 10) is images.GIF
     assert sniff_image_type(b"RIFF\x00\x00\x00\x00WAVE") is None
 
 

@@ -4,7 +4,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
 from app.api.deps import ServicesDep
-from app.api.routes.common import client_key
+from app.api.requests import client_key
 from app.core.errors import RateLimited, Unauthorized
 from app.schemas.errors import ErrorResponse
 from app.services.auth import COOKIE_NAME, SESSION_SECONDS

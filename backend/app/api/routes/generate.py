@@ -9,8 +9,10 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData, UploadFile
 
 from app.api.deps import ServicesDep, ZhDep
-from app.api.routes.common import check_content_length, client_key, read_upload
-from app.core.errors import InvalidRequest, RateLimited
+from app.api.requests import check_content_length, rate_limit, read_upload
+from app.api.responses import task_created
+from app.core.errors import InvalidRequest
+from app.models.task import Task
 from app.schemas.errors import ErrorResponse
 from app.schemas.generation import GenerateIn, Image2ImageIn, TaskCreated
 
@@ -22,23 +24,12 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 
 
-def rate_limit(services: ServicesDep, request: Request) -> None:
-    wait = services.generation_limiter.hit(client_key(request))
-    if wait:
-        raise RateLimited(
-            f"Too many generation requests from this client; try again in {int(wait) + 1} s.",
-            message_zh=f"生成请求过于频繁，请在 {int(wait) + 1} 秒后再试。",
-            details={"retry_after": wait},
-        )
-
-
-def _created(task_id: str, status: str, created_at: Any, fresh: bool, zh: bool) -> JSONResponse:
+def _created(task: Task, fresh: bool, zh: bool) -> JSONResponse:
     if fresh:
         message = "任务已创建，正在排队。" if zh else "Task created and queued."
     else:
         message = "该 Idempotency-Key 已提交过，返回原任务。" if zh else "Same Idempotency-Key as an earlier request: returning that task."
-    body = TaskCreated(task_id=task_id, status=status, message=message, created_at=created_at)
-    return JSONResponse(body.model_dump(mode="json"), status_code=202)
+    return task_created(task, message)
 
 
 @router.post("/text2image", status_code=202, response_model=TaskCreated, responses=ERRORS)
@@ -48,7 +39,7 @@ async def text2image(
     """Queue a text-to-image (or group) generation; returns at once with the task id."""
     rate_limit(services, request)
     task, fresh = await services.tasks.submit(body, mode="text2image", idempotency_key=idempotency_key)
-    return _created(task.id, task.status, task.created_at, fresh, zh)
+    return _created(task, fresh, zh)
 
 
 def _form_to_body(form: FormData) -> dict[str, Any]:
@@ -133,4 +124,4 @@ async def image2image(
             "At most 14 reference images are accepted.", message_zh="参考图最多 14 张。", details={"field": "images"}
         )
     task, fresh = await services.tasks.submit(body, mode="image2image", idempotency_key=idempotency_key, files=files)
-    return _created(task.id, task.status, task.created_at, fresh, zh)
+    return _created(task, fresh, zh)

@@ -1,52 +1,28 @@
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
 
 from app.api.deps import TasksDep
 from app.schemas.errors import ErrorResponse
-from app.schemas.task import DownloadRequest, HistoryPage, HistoryUpdate, TaskPublic
-from app.services.tasks import TaskService
+from app.schemas.task import (
+    DownloadRequest,
+    HistoryPage,
+    HistoryQuery,
+    HistoryUpdate,
+    TaskPublic,
+)
 
 router = APIRouter(prefix="/api/v1/history", tags=["history"])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse}}
 
 
-class HistoryQuery(BaseModel):
-    model_config = {"extra": "ignore"}
-
-    page: int = Field(default=1, ge=1, le=100_000)
-    page_size: int = Field(default=20, ge=1, le=200)
-    q: str | None = Field(default=None, max_length=500, description="Substring of the prompt")
-    model: str | None = Field(default=None, max_length=200)
-    type: Literal["text2image", "image2image"] | None = None
-    favorite: bool | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-
-
-async def history_page(tasks: TaskService, query: HistoryQuery) -> HistoryPage:
-    total, items = await tasks.history(
-        page=query.page,
-        page_size=query.page_size,
-        q=query.q.strip() if query.q and query.q.strip() else None,
-        model=query.model or None,
-        type_=query.type,
-        favorite=query.favorite,
-        since=query.since,
-        until=query.until,
-    )
-    return HistoryPage(total=total, items=[tasks.to_public(t) for t in items], page=query.page, page_size=query.page_size)
-
-
 @router.get("", response_model=HistoryPage)
 async def list_history(tasks: TasksDep, query: Annotated[HistoryQuery, Query()]) -> HistoryPage:
     """Completed tasks, newest first, with prompt search and filters."""
-    return await history_page(tasks, query)
+    return await tasks.history_page(query)
 
 
 @router.patch("/{task_id}", response_model=TaskPublic, responses=NOT_FOUND)

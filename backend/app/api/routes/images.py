@@ -6,7 +6,7 @@ from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import FileResponse
 
 from app.api.deps import ServicesDep
-from app.api.routes.common import check_content_length, read_upload
+from app.api.requests import check_content_length, read_upload
 from app.core.errors import NotFound
 from app.schemas.errors import ErrorResponse
 from app.schemas.task import InspectResult

@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from app.api.deps import ServicesDep
 from app.schemas.catalog import ModelCatalog
+from app.services.catalog import public_catalog
 
 router = APIRouter(prefix="/api/v1", tags=["models"])
 
@@ -11,4 +12,4 @@ router = APIRouter(prefix="/api/v1", tags=["models"])
 @router.get("/models", response_model=ModelCatalog)
 async def list_models(services: ServicesDep) -> ModelCatalog:
     """The model catalogue: capabilities and size rules per model, and the default model."""
-    return ModelCatalog.model_validate(services.catalog.to_public())
+    return public_catalog(services.catalog)

@@ -9,11 +9,12 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from app.api.deps import ServicesDep, TasksDep, ZhDep
-from app.api.routes.generate import rate_limit
-from app.api.routes.history import HistoryQuery, history_page
+from app.api.requests import rate_limit
+from app.api.responses import task_created
+from app.core.errors import NotFound
 from app.schemas.errors import ErrorResponse
 from app.schemas.generation import TaskCreated
-from app.schemas.task import HistoryPage, TaskList, TaskPublic
+from app.schemas.task import HistoryPage, HistoryQuery, TaskList, TaskPublic
 
 router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse}}
@@ -32,7 +33,7 @@ async def list_tasks(tasks: TasksDep, limit: Annotated[int, Query(ge=1, le=200)]
 
 @router.get("/history", response_model=HistoryPage, summary="History (alias of /api/v1/history)")
 async def tasks_history(tasks: TasksDep, query: Annotated[HistoryQuery, Query()]) -> HistoryPage:
-    return await history_page(tasks, query)
+    return await tasks.history_page(query)
 
 
 @router.get("/{task_id}", response_model=TaskPublic, responses=NOT_FOUND)
@@ -75,8 +76,8 @@ async def task_events(task_id: str, services: ServicesDep, request: Request) -> 
                     return
                 try:
                     task = await tasks.get(task_id)
-                except Exception:
-                    # Deleted while watched.
+                except NotFound:
+                    # Deleted while watched; any other failure is a real error, not an ending.
                     yield b"event: end\ndata: {}\n\n"
                     return
 
@@ -103,10 +104,4 @@ async def retry_task(task_id: str, services: ServicesDep, request: Request, zh: 
     """A new task with the same parameters."""
     rate_limit(services, request)  # a retry is a new (billed) generation: same per-client limit
     task = await services.tasks.retry(task_id)
-    body = TaskCreated(
-        task_id=task.id,
-        status=task.status,
-        message="已创建重试任务。" if zh else "Retry queued as a new task.",
-        created_at=task.created_at,
-    )
-    return JSONResponse(body.model_dump(mode="json"), status_code=202)
+    return task_created(task, "已创建重试任务。" if zh else "Retry queued as a new task.")

@@ -5,7 +5,7 @@ from typing import Any
 from fastapi import APIRouter, File, Request, UploadFile
 
 from app.api.deps import ServicesDep
-from app.api.routes.common import check_content_length, read_upload
+from app.api.requests import check_content_length, read_upload
 from app.schemas.errors import ErrorResponse
 from app.schemas.task import UploadPublic
 

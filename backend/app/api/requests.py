@@ -1,11 +1,13 @@
-"""Helpers shared by several routers: bounded body reading and client identity."""
+"""Reading requests, shared by the routers: client identity, the generation rate limit, bounded
+body reading."""
 
 from __future__ import annotations
 
 from fastapi import Request
 from starlette.datastructures import UploadFile
 
-from app.core.errors import PayloadTooLarge
+from app.core.errors import PayloadTooLarge, RateLimited
+from app.services.container import Services
 
 
 def client_key(request: Request) -> str:
@@ -39,3 +41,14 @@ async def read_upload(file: UploadFile, limit: int) -> bytes:
     if len(data) > limit:
         raise too_large(limit)
     return data
+
+
+def rate_limit(services: Services, request: Request) -> None:
+    """Every request that starts a billed generation passes here (per client)."""
+    wait = services.generation_limiter.hit(client_key(request))
+    if wait:
+        raise RateLimited(
+            f"Too many generation requests from this client; try again in {int(wait) + 1} s.",
+            message_zh=f"生成请求过于频繁，请在 {int(wait) + 1} 秒后再试。",
+            details={"retry_after": wait},
+        )

@@ -1,0 +1,1 @@
+"""The model catalogue: rule types (specs), the models as data (builtin), lookup, validation."""
