@@ -33,7 +33,7 @@ define pytest
 	if [ $$rc -eq 5 ]; then echo "(no tests collected in $(2))"; rc=0; fi; exit $$rc
 endef
 
-.PHONY: help run stop restart status logs test test-backend test-frontend test-config test-e2e \
+.PHONY: help run stop restart status logs test test-lint test-backend test-frontend test-config test-e2e \
         bench client lint clean distclean venv frontend-deps frontend-build system-nginx system-e2e
 
 help: ## show this help
@@ -100,15 +100,17 @@ logs: ## the last lines of every log (followed when run in a terminal)
 
 # --- testing ---------------------------------------------------------------------------------------
 
-test: ## everything: backend, frontend, config checks, end-to-end (all run; a summary at the end)
+test: ## everything: lint, backend, frontend, config checks, end-to-end (all run; a summary at the end)
 	@failed=""; summary=""; \
-	for suite in backend frontend config e2e; do \
+	for suite in lint backend frontend config e2e; do \
 	  start=$$SECONDS; \
 	  if $(MAKE) test-$$suite; then result=ok; else result=FAILED; failed="$$failed test-$$suite"; fi; \
 	  summary="$$summary$$(printf '  %-15s %4ds  %s' test-$$suite $$((SECONDS - start)) $$result)\n"; \
 	done; \
 	printf '\n== make test\n%b' "$$summary"; \
 	if [ -n "$$failed" ]; then echo "failed:$$failed"; exit 1; fi
+
+test-lint: lint
 
 test-backend: venv ## backend pytest (unit, API, jobs, providers against fakes, migrations)
 	@echo "==> backend tests"
@@ -138,12 +140,15 @@ bench: venv ## print performance figures (never asserts)
 client: venv frontend-deps ## regenerate the TypeScript API client from the backend's OpenAPI
 	@cd $(ROOT) && bash scripts/generate-client.sh
 
-lint: venv ## syntax of scripts, Python byte-compile, shellcheck/ruff when installed, vue-tsc
+# The gate: any finding fails `make lint`, `make test` and CI.
+PY_LINT_PATHS := backend scripts tests e2e supervisor bench soak
+lint: venv ## ruff (isort, bugbear), mypy --strict on backend/app, ESLint + vue-tsc, bash -n / shellcheck
+	@echo "==> lint"
 	@cd $(ROOT) && for f in scripts/*.sh .ci/run; do bash -n "$$f"; done
-	@cd $(ROOT) && $(PY) -m compileall -q backend/app scripts supervisor tests e2e >/dev/null
 	@cd $(ROOT) && if command -v shellcheck >/dev/null; then shellcheck -x scripts/*.sh .ci/run; else echo "(shellcheck not installed: skipped)"; fi
-	@cd $(ROOT) && if [ -x $(VENV)/bin/ruff ]; then $(VENV)/bin/ruff check backend scripts tests e2e supervisor; else echo "(ruff not installed: skipped)"; fi
-	@if [ -n "$(HAVE_FRONTEND)" ]; then $(MAKE) frontend-deps && cd $(FRONTEND) && npm run typecheck --silent; fi
+	@cd $(ROOT) && $(VENV)/bin/ruff check --config backend/pyproject.toml $(PY_LINT_PATHS)
+	@cd $(ROOT)/backend && $(VENV)/bin/mypy
+	@if [ -n "$(HAVE_FRONTEND)" ]; then $(MAKE) frontend-deps && cd $(FRONTEND) && npm run typecheck --silent && npm run lint --silent; fi
 
 clean: ## remove build output, rendered configs and test artifacts (never data/ or .env)
 	@if [ -f $(RUN_DIR)/supervisord.pid ]; then $(MAKE) stop; fi

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
-
 from _common import parse_iso, percentile
 
 PROMPTS = [

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
-
 from _common import ROOT, Procs, free_port
 from _jobs import PROMPTS, submit_many, wait_finished
 

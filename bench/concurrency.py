@@ -19,7 +19,6 @@ import json
 import urllib.request
 
 import aiohttp
-
 from _common import Procs, RssSampler, header, install_signal_handlers, proc_status_kb, table, verdict
 from _jobs import PROMPTS, job_figures, submit_many, wait_finished
 

@@ -81,7 +81,7 @@ def gallery_times(origin: str, runs: int) -> tuple[list[float], list[float], int
                 context = browser.new_context(viewport={"width": 1440, "height": 6000})
                 page = context.new_page()
                 seen: list[str] = []
-                page.on("request", lambda r: seen.append(r.url))
+                page.on("request", lambda r, seen=seen: seen.append(r.url))
                 page.goto(origin + "/history", wait_until="commit")
                 page.wait_for_function(WAIT_50, timeout=30_000, polling=10)
                 t = page.evaluate("() => performance.now()")

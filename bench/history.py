@@ -22,7 +22,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
-
 from _common import Procs, header, install_signal_handlers, percentile, table, verdict
 
 MODELS = [
@@ -120,12 +119,12 @@ async def measure(origin: str, queries: list[tuple[str, dict]], repeat: int) -> 
 async def in_process(data_dir: Path, queries: list[tuple[str, dict]], repeat: int) -> dict[str, float]:
     """The same queries without HTTP: TaskService.history + to_public + JSON, p50 ms."""
     from app.core.config import Settings
+    from app.core.db import Database
+    from app.jobs.events import TaskEvents
+    from app.providers.catalog.lookup import Catalog
     from app.schemas.task import HistoryPage
     from app.services.tasks import TaskService
-    from app.core.db import Database
     from app.storage.files import ImageStore
-    from app.providers.catalog.lookup import Catalog
-    from app.jobs.events import TaskEvents
 
     settings = Settings(DATA_DIR=str(data_dir), RUN_WORKER=False)
     db = Database(settings.database_url)

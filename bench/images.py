@@ -28,10 +28,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
-from PIL import Image, ImageDraw, ImageFilter
-
-from _common import Procs, header, install_signal_handlers, percentile, table, verdict, wait_healthy, free_port, UVICORN
+from _common import UVICORN, Procs, free_port, header, install_signal_handlers, percentile, table, verdict, wait_healthy
 from _stack import seed_gallery, start_stack
+from PIL import Image, ImageDraw, ImageFilter
 
 METADATA = {
     "task_id": "0" * 32, "index": 0, "model": "doubao-seedream-4-0-250828",

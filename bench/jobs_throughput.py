@@ -20,7 +20,6 @@ import asyncio
 import time
 
 import aiohttp
-
 from _common import Procs, cpu_seconds, header, install_signal_handlers, percentile, table, verdict
 from _jobs import PROMPTS, fetch_tasks, job_figures, submit_many, wait_finished
 
@@ -52,7 +51,7 @@ async def scenario(origin: str, pid: int, body_for, n: int, concurrency: int) ->
 
         # One at a time: submit, wait until finished, next.
         solo_ids = []
-        for i in range(25):
+        for _ in range(25):
             one = await submit_many(session, origin, body_for, 1, 1)
             solo_ids += one.ids
             await wait_finished(session, origin, one.ids, 30, interval=0.003)

@@ -13,10 +13,10 @@ from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, CursorResult, Engine, Result
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -160,7 +160,9 @@ def _install_sqlite_pragmas(engine: AsyncEngine, *, begin: str) -> None:
     # execute, close), and no pool-reset ROLLBACK after a transaction that already committed.
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        await_(conn.connection.driver_connection.execute(begin))
+        driver = conn.connection.driver_connection
+        assert driver is not None  # a live connection always has its driver connection
+        await_(driver.execute(begin))
 
     @event.listens_for(engine.sync_engine, "reset")
     def _on_reset(dbapi_conn: Any, _record: Any, state: Any) -> None:
@@ -184,3 +186,8 @@ def _upgrade_to_head(connection: Connection) -> None:
     from alembic import command
 
     command.upgrade(_alembic_config(connection), "head")
+
+
+def rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE/DELETE touched (``session.execute`` is typed for SELECTs)."""
+    return cast("CursorResult[Any]", result).rowcount or 0

@@ -84,7 +84,8 @@ class TaskJobContext:
     # --- JobContext --------------------------------------------------------------------------
     @property
     def state(self) -> dict[str, Any]:
-        return self.checkpoint.setdefault("provider", {})
+        state: dict[str, Any] = self.checkpoint.setdefault("provider", {})
+        return state
 
     async def save_state(self, **values: Any) -> None:
         self.state.update(values)

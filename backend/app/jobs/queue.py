@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 
-from app.core.db import Database
+from app.core.db import Database, rowcount
 from app.models.base import utcnow
 from app.models.task import Task, TaskStatus
 
@@ -32,7 +32,7 @@ class JobQueue:
         self.lease = timedelta(seconds=lease_seconds)
         self.clock = clock
 
-    def _claimable(self, now: datetime) -> object:
+    def _claimable(self, now: datetime) -> ColumnElement[bool]:
         return or_(
             and_(Task.status == TaskStatus.PENDING, Task.cancel_requested.is_(False)),
             and_(Task.status == TaskStatus.PROCESSING, Task.lease_expires_at < now),
@@ -65,7 +65,7 @@ class JobQueue:
             .returning(Task.id, Task.provider, Task.attempts, Task.created_at)
             .execution_options(synchronize_session=False)
         )
-        rows = await self.db.run_write(lambda session: session.execute(stmt).all())
+        rows = list(await self.db.run_write(lambda session: session.execute(stmt).all()))
         rows.sort(key=lambda r: (r.created_at, r.id))
         return [ClaimedJob(task_id=r.id, provider=r.provider, attempts=r.attempts) for r in rows]
 
@@ -104,7 +104,7 @@ class JobQueue:
             .execution_options(synchronize_session=False)
         )
         async with self.db.write() as session:
-            return (await session.execute(stmt)).rowcount or 0
+            return rowcount(await session.execute(stmt))
 
     async def recover_abandoned(self, worker_id: str) -> int:
         """At start-up, make jobs left ``processing`` by a dead process claimable now.
@@ -126,7 +126,7 @@ class JobQueue:
             .execution_options(synchronize_session=False)
         )
         async with self.db.write() as session:
-            return (await session.execute(stmt)).rowcount or 0
+            return rowcount(await session.execute(stmt))
 
     async def claimable_providers(self) -> set[str]:
         now = self.clock()

@@ -298,10 +298,12 @@ class ArkProvider(Provider):
             elif kind == "image_generation.partial_failed":
                 index = self._frame_index(frame, seen)
                 progressed[0] = True
-                error_obj = frame.get("error") if isinstance(frame.get("error"), dict) else {}
+                error_obj = frame.get("error")
+                error_obj = error_obj if isinstance(error_obj, dict) else {}
                 await self._fail(ctx, index, ark_error_from_object(error_obj, status=None, secrets=[key]))
             elif kind == "image_generation.completed":
-                usage = frame.get("usage") if isinstance(frame.get("usage"), dict) else {}
+                usage = frame.get("usage")
+                usage = usage if isinstance(usage, dict) else {}
                 logger.info("ark.group.completed", extra={"model": request.model, "images": len(seen),
                                                           "generated_images": usage.get("generated_images")})
                 progressed[0] = True

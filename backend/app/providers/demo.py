@@ -119,7 +119,7 @@ def _ascii_snippet(prompt: str, limit: int = 120) -> str:
     return " ".join(text.split())[:limit]
 
 
-def _fit_text(text: str, font: ImageFont.FreeTypeFont, max_width: float) -> str:
+def _fit_text(text: str, font: ImageFont.FreeTypeFont | ImageFont.ImageFont, max_width: float) -> str:
     if font.getlength(text) <= max_width:
         return text
     while text and font.getlength(text + "...") > max_width:

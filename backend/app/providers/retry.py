@@ -109,8 +109,6 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
             when = parsedate_to_datetime(text)
         except (TypeError, ValueError, IndexError):
             return None
-        if when is None:
-            return None
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
         current = now or datetime.now(UTC)
@@ -140,7 +138,7 @@ def backoff_delay(
     """
     if retry_after is not None and retry_after >= 0:
         return min(retry_after, max_retry_after)
-    step = min(cap, base * (2 ** max(attempt - 1, 0)))
+    step = min(cap, base * 2.0 ** max(attempt - 1, 0))
     if jitter == "full":
         return step * rand()
     return step / 2 + (step / 2) * rand()

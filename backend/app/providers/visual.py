@@ -317,7 +317,7 @@ class VisualProvider(Provider):
             payload = await self._call(SUBMIT_ACTION, body, billed=True)
             data = payload.get("data")
             task_id = data.get("task_id") if isinstance(data, dict) else None
-            if not isinstance(task_id, (str, int)) or isinstance(task_id, bool) or task_id == "":
+            if isinstance(task_id, bool) or not isinstance(task_id, (str, int)) or task_id == "":
                 raise bad_response(SERVICE, "a submit answer without task_id")
             task_id = str(task_id)
             # Checkpoint before polling: a crash from here on resumes this task, never pays twice.

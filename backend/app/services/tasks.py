@@ -19,7 +19,7 @@ import orjson
 from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from app.core.db import Database
+from app.core.db import Database, rowcount
 from app.core.errors import (
     Conflict,
     InvalidRequest,
@@ -60,7 +60,7 @@ def _task_not_found(task_id: str) -> NotFound:
 def _still_active(task: Task, hint_en: str, hint_zh: str) -> Conflict:
     return Conflict(
         f"Task {task.id} is still {task.status}; {hint_en}.",
-        message_zh=f"任务 {task.id} 仍在{_STATUS_ZH.get(task.status, task.status)}，{hint_zh}。",
+        message_zh=f"任务 {task.id} 仍在{_STATUS_ZH.get(TaskStatus(task.status), task.status)}，{hint_zh}。",
     )
 
 
@@ -262,7 +262,7 @@ class TaskService:
                 )
                 .execution_options(synchronize_session=False)
             )
-            if not result.rowcount:
+            if not rowcount(result):
                 await session.execute(
                     update(Task)
                     .where(Task.id == task_id, Task.status == TaskStatus.PROCESSING)
@@ -391,7 +391,7 @@ class TaskService:
                 .values(favorite=favorite, updated_at=utcnow())
                 .execution_options(synchronize_session=False)
             )
-        if not result.rowcount:
+        if not rowcount(result):
             raise _task_not_found(task_id)
         self.events.publish(task_id)
         return await self.get(task_id)

@@ -257,11 +257,11 @@ def _read_png(data: bytes) -> dict[str, Any] | None:
             translated_end = rest.find(b"\x00", lang_end + 1) if lang_end >= 0 else -1
             if translated_end < 0:
                 continue
-            text = rest[translated_end + 1 :]
+            text: bytes | None = rest[translated_end + 1 :]
             if flag == 1:
                 if method != 0:
                     continue
-                text = _inflate(text)
+                text = _inflate(rest[translated_end + 1 :])
         elif chunk_type == b"zTXt":
             text = _inflate(body[1:])
         else:

@@ -8,6 +8,7 @@ small image), and transposed after shrinking, when there are far fewer pixels to
 from __future__ import annotations
 
 import io
+from typing import cast
 
 from PIL import Image, ImageCms
 
@@ -128,7 +129,8 @@ def _stretch_to_l(im: Image.Image) -> Image.Image:
     Integer data within 0..65535 is 16-bit greyscale (Pillow loads some 16-bit files as "I");
     floats within 0..1 are normalised intensities; anything else is stretched to its extrema.
     """
-    low, high = im.getextrema()
+    # Single-band modes (I, F) give one (low, high) pair.
+    low, high = cast("tuple[float, float]", im.getextrema())
     if im.mode == "I" and low >= 0 and high <= 255:
         return im.convert("L")
     if im.mode == "I" and low >= 0 and high <= 65535:

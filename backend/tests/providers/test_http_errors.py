@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
@@ -196,7 +195,7 @@ class _FakeKey:
         (aiohttp.ConnectionTimeoutError(), True, UpstreamTimeout, False),
         (aiohttp.SocketTimeoutError(), True, UpstreamTimeout, True),
         (aiohttp.SocketTimeoutError(), False, UpstreamTimeout, False),
-        (asyncio.TimeoutError(), True, UpstreamTimeout, True),
+        (TimeoutError(), True, UpstreamTimeout, True),
         (aiohttp.ClientConnectorError(_FakeKey(), OSError(111, "refused")), True, UpstreamConnectionError, False),  # type: ignore[arg-type]
         (aiohttp.ServerDisconnectedError(), True, UpstreamConnectionError, True),
         (aiohttp.ClientPayloadError("cut"), True, UpstreamBadResponse, True),

@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import json
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -296,16 +296,16 @@ def test_canonical_query(query: list[tuple[str, str]], expected: str) -> None:
 
 
 def test_format_x_date() -> None:
-    assert format_x_date(datetime(2025, 1, 15, 8, 30, 0, tzinfo=timezone.utc)) == "20250115T083000Z"
+    assert format_x_date(datetime(2025, 1, 15, 8, 30, 0, tzinfo=UTC)) == "20250115T083000Z"
     beijing = timezone(timedelta(hours=8))
     assert format_x_date(datetime(2025, 1, 15, 16, 30, 0, tzinfo=beijing)) == "20250115T083000Z"
     assert format_x_date(datetime(2025, 1, 15, 8, 30, 0)) == "20250115T083000Z"
 
 
 def test_x_date_defaults_to_now() -> None:
-    before = format_x_date(datetime.now(timezone.utc))
+    before = format_x_date(datetime.now(UTC))
     signed = _sign(x_date=None)
-    after = format_x_date(datetime.now(timezone.utc))
+    after = format_x_date(datetime.now(UTC))
     assert before <= signed.headers["X-Date"] <= after
     assert signed.credential_scope.startswith(signed.headers["X-Date"][:8])
 

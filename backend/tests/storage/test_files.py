@@ -12,9 +12,9 @@ import pytest
 from PIL import Image
 
 from app.core.errors import (
+    ImageUnreadable,
     NotFound,
     StorageFull,
-    ImageUnreadable,
 )
 from app.storage import files, metadata
 from app.storage.files import ImageStore, StoredImage

@@ -5,6 +5,7 @@ import random
 import struct
 import zlib
 from collections.abc import Callable
+from datetime import UTC
 
 import pytest
 from PIL import Image
@@ -137,11 +138,11 @@ def test_payload_that_cannot_fit_falls_back_to_identity() -> None:
 
 
 def test_non_json_values_are_stringified() -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
     from pathlib import PurePosixPath
 
     payload = json.loads(
-        encode_payload({"created": datetime(2026, 11, 29, tzinfo=timezone.utc), "p": PurePosixPath("a/b"), "s": "\ud800"})
+        encode_payload({"created": datetime(2026, 11, 29, tzinfo=UTC), "p": PurePosixPath("a/b"), "s": "\ud800"})
     )
     assert payload["created"] == "2026-11-29T00:00:00+00:00" and payload["p"] == "a/b" and payload["s"] == "?"
 
@@ -225,7 +226,7 @@ def _hostile_inputs() -> list[bytes]:
         b"RIFF\xff\xff\xff\xffWEBPXMP \xff\xff\xff\xff<vis:params>",
         b"RIFF\x20\x00\x00\x00WEBPXMP \x10\x00\x00\x00" + metadata.XMP_NAMESPACE.encode()[:16],
         b"RIFF\x40\x00\x00\x00WEBPVIST\x08\x00\x00\x00\xff\xfe\xfd\xfc\xfb\xfa\xf9\xf8",
-        "<svg>not an image</svg>".encode(),
+        b"<svg>not an image</svg>",
         ours,
     ]
 

@@ -745,8 +745,7 @@ export interface components {
             created_at: string;
             /** Message */
             message: string;
-            /** Status */
-            status: string;
+            status: components["schemas"]["TaskStatus"];
             /** Task Id */
             task_id: string;
         };
@@ -816,19 +815,23 @@ export interface components {
             retry_of: string | null;
             /** Started At */
             started_at: string | null;
-            /**
-             * Status
-             * @enum {string}
-             */
-            status: "pending" | "processing" | "completed" | "failed" | "cancelled";
+            status: components["schemas"]["TaskStatus"];
             /** Task Id */
             task_id: string;
-            /**
-             * Type
-             * @enum {string}
-             */
-            type: "text2image" | "image2image";
+            type: components["schemas"]["TaskType"];
         };
+        /**
+         * TaskStatus
+         * @description Where a task is; the one list of values for the table, the services, the API and the TS
+         *     client (stored as these strings).
+         * @enum {string}
+         */
+        TaskStatus: "pending" | "processing" | "completed" | "failed" | "cancelled";
+        /**
+         * TaskType
+         * @enum {string}
+         */
+        TaskType: "text2image" | "image2image";
         /** UploadPublic */
         UploadPublic: {
             /** Bytes */
@@ -1106,7 +1109,7 @@ export interface operations {
                 /** @description Substring of the prompt */
                 q?: string | null;
                 model?: string | null;
-                type?: ("text2image" | "image2image") | null;
+                type?: components["schemas"]["TaskType"] | null;
                 favorite?: boolean | null;
                 since?: string | null;
                 until?: string | null;
@@ -1372,7 +1375,7 @@ export interface operations {
                 /** @description Substring of the prompt */
                 q?: string | null;
                 model?: string | null;
-                type?: ("text2image" | "image2image") | null;
+                type?: components["schemas"]["TaskType"] | null;
                 favorite?: boolean | null;
                 since?: string | null;
                 until?: string | null;

@@ -10,8 +10,8 @@ import type { components, operations } from './schema'
 type Schemas = components['schemas']
 
 export type Task = Schemas['TaskPublic']
-export type TaskType = Task['type']
-export type TaskStatus = Task['status']
+export type TaskType = Schemas['TaskType']
+export type TaskStatus = Schemas['TaskStatus']
 export type TaskOutput = Schemas['OutputPublic']
 export type TaskFailure = Schemas['FailurePublic']
 export type TaskError = Schemas['TaskError']

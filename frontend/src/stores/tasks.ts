@@ -31,7 +31,7 @@ export function placeholderTask(type: TaskType, body: GenerateRequest, created: 
     type,
     model: model ?? '',
     provider: '',
-    status: (created.status as Task['status']) || 'pending',
+    status: created.status,
     progress: 0,
     prompt,
     negative_prompt: negative_prompt ?? null,

@@ -1,0 +1,77 @@
+"""One partial-failure rule for every provider: keep what came, stop paying after a stopping error."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from app.core.errors import StorageFull, UpstreamAuthError, UpstreamServerError
+from app.providers.base import ImageResult
+from app.providers.partial import generate_each
+
+from .conftest import RecordingContext
+
+
+def _flaky(ctx: RecordingContext, outcomes: dict[int, Exception], started: list[int]):
+    async def one(index: int) -> None:
+        started.append(index)
+        await asyncio.sleep(0)
+        if index in outcomes:
+            raise outcomes[index]
+        await ctx.deliver(ImageResult(index=index, data=b"\x89PNG\r\n\x1a\n"))
+
+    return one
+
+
+@pytest.mark.parametrize("concurrent", [True, False])
+async def test_some_images_fail_the_rest_are_kept(concurrent: bool) -> None:
+    ctx = RecordingContext()
+    started: list[int] = []
+    await generate_each(ctx, 3, _flaky(ctx, {1: UpstreamServerError("boom")}, started), concurrent=concurrent)
+    assert sorted(ctx.images) == [0, 2]
+    assert list(ctx.failures) == [1] and ctx.failures[1].code == "upstream_error"
+
+
+@pytest.mark.parametrize("concurrent", [True, False])
+async def test_nothing_came_fails_the_job_with_the_first_reason(concurrent: bool) -> None:
+    ctx = RecordingContext()
+    errors: dict[int, Exception] = {0: UpstreamServerError("first"), 1: UpstreamServerError("second")}
+    with pytest.raises(UpstreamServerError, match="first"):
+        await generate_each(ctx, 2, _flaky(ctx, errors, []), concurrent=concurrent)
+    assert ctx.failures == {}
+
+
+@pytest.mark.parametrize("error", [StorageFull("disk full"), UpstreamAuthError("bad key")])
+async def test_one_after_another_a_stopping_error_starts_no_more_calls(error: Exception) -> None:
+    ctx = RecordingContext()
+    started: list[int] = []
+    await generate_each(ctx, 4, _flaky(ctx, {1: error}, started), concurrent=False)
+    # Image 0 is kept; 2 and 3 were never paid for and carry the same reason.
+    assert started == [0, 1]
+    assert sorted(ctx.images) == [0]
+    assert sorted(ctx.failures) == [1, 2, 3]
+    assert {type(e) for e in ctx.failures.values()} == {type(error)}
+
+
+async def test_all_at_once_calls_in_flight_finish_after_a_stopping_error() -> None:
+    ctx = RecordingContext()
+    started: list[int] = []
+    await generate_each(ctx, 3, _flaky(ctx, {0: StorageFull("disk full")}, started), concurrent=True)
+    # Billed whatever we do: the others still deliver.
+    assert sorted(started) == [0, 1, 2]
+    assert sorted(ctx.images) == [1, 2] and list(ctx.failures) == [0]
+
+
+async def test_a_stopping_error_with_nothing_delivered_fails_the_job() -> None:
+    ctx = RecordingContext()
+    with pytest.raises(StorageFull):
+        await generate_each(ctx, 2, _flaky(ctx, {0: StorageFull("disk full")}, []), concurrent=False)
+
+
+async def test_indexes_already_done_are_skipped_and_count_as_delivered() -> None:
+    ctx = RecordingContext(done={0})
+    started: list[int] = []
+    await generate_each(ctx, 2, _flaky(ctx, {1: UpstreamServerError("x")}, started), concurrent=False)
+    assert started == [1]
+    assert list(ctx.failures) == [1]
