@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     # Seconds; generation can take minutes upstream (groups, 4K).
     upstream_connect_timeout: float = Field(default=10.0, validation_alias=AliasChoices("UPSTREAM_CONNECT_TIMEOUT"))
     upstream_read_timeout: float = Field(default=300.0, validation_alias=AliasChoices("UPSTREAM_READ_TIMEOUT"))
+    # One whole exchange (request, answer headers and the complete body or stream), whatever the
+    # upstream drips: the read timeout alone resets on every byte. Groups of 15 4K images stream
+    # for a few minutes at most; 10 min leaves room.
+    upstream_total_timeout: float = Field(default=600.0, gt=0, validation_alias=AliasChoices("UPSTREAM_TOTAL_TIMEOUT"))
+    # The largest JSON answer read from an upstream (Visual returns images as base64 in JSON).
+    upstream_max_response_mb: float = Field(default=100.0, gt=0, validation_alias=AliasChoices("UPSTREAM_MAX_RESPONSE_MB"))
     upstream_max_attempts: int = Field(default=4, ge=1, le=10, validation_alias=AliasChoices("UPSTREAM_MAX_ATTEMPTS"))
     # Scales every backoff delay; tests set it to 0 so retries do not sleep.
     retry_backoff_scale: float = Field(default=1.0, ge=0, validation_alias=AliasChoices("RETRY_BACKOFF_SCALE"))
@@ -81,6 +87,8 @@ class Settings(BaseSettings):
     ark_max_concurrency: int | None = Field(default=None, ge=1, validation_alias=AliasChoices("ARK_MAX_CONCURRENCY"))
     max_job_attempts: int = Field(default=3, ge=1, le=20, validation_alias=AliasChoices("MAX_JOB_ATTEMPTS"))
     job_lease_seconds: float = Field(default=30.0, gt=0, validation_alias=AliasChoices("JOB_LEASE_SECONDS"))
+    # A whole job (every retry, poll and download included) ends by then, as failed and retryable.
+    job_timeout: float = Field(default=1800.0, gt=0, validation_alias=AliasChoices("JOB_TIMEOUT"))
     run_worker: bool = Field(default=True, validation_alias=AliasChoices("RUN_WORKER"))
 
     # --- HTTP / security -------------------------------------------------------------------------
@@ -156,6 +164,10 @@ class Settings(BaseSettings):
     @property
     def visual_configured(self) -> bool:
         return self.volcengine_access_key is not None and self.volcengine_secret_key is not None
+
+    @property
+    def upstream_max_response_bytes(self) -> int:
+        return int(self.upstream_max_response_mb * 1024 * 1024)
 
     @property
     def max_upload_bytes(self) -> int:

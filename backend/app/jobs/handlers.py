@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -30,6 +30,7 @@ from app.core.errors import (
     ProviderError,
     StorageError,
     UpstreamBadResponse,
+    UpstreamTimeout,
 )
 from app.jobs.codec import parameters_to_request, public_parameters
 from app.jobs.events import TaskEvents
@@ -38,7 +39,7 @@ from app.models.base import utcnow
 from app.models.task import Image, Task, TaskStatus
 from app.providers.base import GenerationRequest, ImageResult, Provider
 from app.providers.partial import JobFailure, fail_remaining
-from app.storage.files import ImageStore
+from app.storage.files import ImageStore, StoredImage
 
 logger = logging.getLogger("app.jobs")
 
@@ -57,6 +58,8 @@ class JobServices:
     provider_for: Callable[[str], Provider]
     fetch: Callable[[str], Any]  # async (url) -> (bytes, content_type)
     max_attempts: int = 3
+    # Seconds a whole job may take (settings.job_timeout).
+    job_timeout: float = 1800.0
 
 
 def image_id_for(task_id: str, index: int) -> str:
@@ -150,10 +153,18 @@ class TaskJobContext:
             "parameters": self.parameters,
             "created_at": self.created_at.isoformat(),
         }
+        writing = asyncio.ensure_future(
+            asyncio.to_thread(self.s.store.store_output, image_id, data, created=self.created_at, metadata=metadata)
+        )
         try:
-            stored = await asyncio.to_thread(
-                self.s.store.store_output, image_id, data, created=self.created_at, metadata=metadata
-            )
+            # A thread cannot be interrupted: let the write finish, so a cancel knows what it left.
+            stored = await asyncio.shield(writing)
+        except asyncio.CancelledError:
+            if self.cancel.is_set():
+                # Cancelled by the user: nothing is kept after the cancel. (Shutdown or a lost lease
+                # keep the file: the re-run writes the same path and records it.)
+                await self._discard_written(writing)
+            raise
         except ImageUnreadable as exc:
             # The store refused bytes the upstream sent: to the job, that is the upstream's garbage.
             raise UpstreamBadResponse(exc.message, retryable=exc.retryable) from None
@@ -201,6 +212,13 @@ class TaskJobContext:
         self.s.events.publish(self.task_id)
 
 
+    async def _discard_written(self, writing: asyncio.Future[StoredImage]) -> None:
+        try:
+            stored = await writing
+        except Exception:
+            return  # the write failed: nothing was left
+        await asyncio.to_thread(self.s.store.delete_output, stored.rel_path, stored.thumb_rel_path)
+
     async def _drop_unreferenced(self, index: int, rel_path: str, thumb: str | None) -> None:
         """Remove files whose row did not land, unless another run's row points at them."""
         async with self.s.db.read() as session:
@@ -211,9 +229,17 @@ class TaskJobContext:
             await asyncio.to_thread(self.s.store.delete_output, rel_path, thumb)
 
 
+CANCELLED = {"code": "cancelled", "message": "Cancelled by the user.", "retryable": True}
+# Telling the upstream to stop (Visual CVCancelTask) is a courtesy: never longer than this.
+UPSTREAM_CANCEL_SECONDS = 10.0
+
+
 class JobRunner:
     def __init__(self, services: JobServices) -> None:
         self.s = services
+        # Upstream cancellations still running after their job ended (kept so they are not
+        # collected mid-flight, and closed with the runner).
+        self._courtesy: set[asyncio.Task[None]] = set()
 
     async def __call__(self, job: ClaimedJob, cancel: asyncio.Event) -> None:
         async with self.s.db.read() as session:
@@ -223,12 +249,22 @@ class JobRunner:
         self.s.events.publish(task.id)
         ctx = TaskJobContext(self.s, task, cancel)
         outcome: dict[str, Any]
+        request: GenerationRequest | None = None
         try:
-            outcome = await self._run(task, job, ctx)
+            if task.cancel_requested:
+                raise JobCancelled()
+            if job.attempts > self.s.max_attempts:
+                raise ProviderError(
+                    f"This job was interrupted {job.attempts - 1} times and was stopped to avoid paying "
+                    "for it again. Retry it if you still want it.",
+                    retryable=True,
+                )
+            request = await asyncio.to_thread(parameters_to_request, task.parameters, self.s.store.load_upload)
+            outcome = await self._bounded(self._run(request, job, ctx), ctx)
         except JobCancelled:
-            outcome = {"status": TaskStatus.CANCELLED, "error": {"code": "cancelled", "message": "Cancelled by the user.", "retryable": True}}
+            outcome = {"status": TaskStatus.CANCELLED, "error": CANCELLED}
         except asyncio.CancelledError:
-            # Shutdown: leave the job to be resumed from its checkpoint.
+            # Shutdown or a lost lease: leave the job to be resumed from its checkpoint.
             raise
         except (ProviderError, StorageError) as exc:
             outcome = self._failed_outcome(ctx, exc.to_dict())
@@ -240,17 +276,48 @@ class JobRunner:
             )
         # The final write must land even if shutdown cancels us now, or the job would run again.
         await asyncio.shield(self._finish(ctx, outcome))
+        if outcome["status"] == TaskStatus.CANCELLED and request is not None:
+            courtesy = asyncio.create_task(self._cancel_upstream(request, ctx.state, ctx.task_id))
+            self._courtesy.add(courtesy)
+            courtesy.add_done_callback(self._courtesy.discard)
 
-    async def _run(self, task: Task, job: ClaimedJob, ctx: TaskJobContext) -> dict[str, Any]:
-        if task.cancel_requested:
-            raise JobCancelled()
-        if job.attempts > self.s.max_attempts:
-            raise ProviderError(
-                f"This job was interrupted {job.attempts - 1} times and was stopped to avoid paying "
-                "for it again. Retry it if you still want it.",
+    async def _bounded(self, work: Awaitable[dict[str, Any]], ctx: TaskJobContext) -> dict[str, Any]:
+        """Run ``work`` until it ends, the user cancels (``JobCancelled`` at once, whatever the
+        upstream is doing) or the job's deadline passes (a retryable timeout)."""
+        running = asyncio.ensure_future(work)
+        cancelled = asyncio.ensure_future(ctx.cancel.wait())
+        try:
+            async with asyncio.timeout(self.s.job_timeout):
+                await asyncio.wait({running, cancelled}, return_when=asyncio.FIRST_COMPLETED)
+        except TimeoutError:
+            raise UpstreamTimeout(
+                f"The job did not finish within {self.s.job_timeout:g} s (retries and waits included); "
+                "it was stopped. Retry it, or raise JOB_TIMEOUT.",
                 retryable=True,
-            )
-        request = await asyncio.to_thread(parameters_to_request, task.parameters, self.s.store.load_upload)
+            ) from None
+        finally:
+            cancelled.cancel()
+            if not running.done():
+                running.cancel()
+                await asyncio.gather(running, return_exceptions=True)
+        if running.cancelled() and ctx.cancel.is_set():
+            raise JobCancelled()
+        return running.result()  # re-raises what the work raised, a cancellation included
+
+    async def _cancel_upstream(self, request: GenerationRequest, state: dict[str, Any], task_id: str) -> None:
+        provider = self.s.provider_for(request.model)
+        try:
+            async with asyncio.timeout(UPSTREAM_CANCEL_SECONDS):
+                await provider.cancel(request, state)
+        except Exception:
+            logger.warning("jobs.upstream_cancel_failed", extra={"task_id": task_id}, exc_info=True)
+
+    async def aclose(self) -> None:
+        for courtesy in list(self._courtesy):
+            courtesy.cancel()
+        await asyncio.gather(*self._courtesy, return_exceptions=True)
+
+    async def _run(self, request: GenerationRequest, job: ClaimedJob, ctx: TaskJobContext) -> dict[str, Any]:
         # Downloads that were checkpointed but not finished: fetch, don't generate again.
         for index, url in sorted(ctx.checkpoint.get("urls", {}).items()):
             ctx.check_cancelled()
@@ -278,9 +345,6 @@ class JobRunner:
         provider = self.s.provider_for(request.model)
         try:
             await provider.generate(request, ctx)
-        except JobCancelled:
-            await provider.cancel(request, ctx.state)
-            raise
         except (ProviderError, StorageError) as exc:
             if not ctx.done:
                 raise

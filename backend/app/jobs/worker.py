@@ -30,6 +30,7 @@ class Worker:
         provider_caps: Mapping[str, int | None],
         poll_interval: float = 1.0,
         heartbeat_interval: float | None = None,
+        cancel_poll_interval: float = 1.0,
         worker_id: str | None = None,
     ) -> None:
         self.queue = queue
@@ -38,8 +39,12 @@ class Worker:
         self.provider_caps = dict(provider_caps)
         self.poll_interval = poll_interval
         self.heartbeat_interval = heartbeat_interval or max(queue.lease.total_seconds() / 3, 0.05)
+        # Cancels asked through another process (an API replica) reach us this fast; ours at once.
+        self.cancel_poll_interval = min(cancel_poll_interval, self.heartbeat_interval)
         self.worker_id = worker_id or f"w-{uuid.uuid4().hex[:16]}"
         self._active: dict[str, tuple[asyncio.Task[None], asyncio.Event, str]] = {}
+        # Jobs whose lease another worker holds now: cancelled here, never finished here.
+        self._lost: set[str] = set()
         self._wake = asyncio.Event()
         self._stopping = False
         self._loop_task: asyncio.Task[None] | None = None
@@ -141,12 +146,17 @@ class Worker:
         try:
             await self.runner(job, cancel)
         except asyncio.CancelledError:
+            if job.task_id in self._lost and not self._stopping:
+                # We cancelled it ourselves (lease lost): the job is someone else's now.
+                logger.warning("jobs.abandoned_after_lease_loss", extra={"task_id": job.task_id})
+                return
             raise
         except Exception:
             # The runner records failures itself; reaching here is a bug, not a job failure.
             logger.exception("jobs.runner_crashed", extra={"task_id": job.task_id})
         finally:
             self._active.pop(job.task_id, None)
+            self._lost.discard(job.task_id)
             self._wake.set()
 
     async def run(self, *, burst: bool = False) -> None:
@@ -172,12 +182,22 @@ class Worker:
                 await asyncio.wait_for(self._wake.wait(), timeout=None if burst else self.poll_interval)
 
     async def _heartbeat_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_beat = loop.time() + self.heartbeat_interval
         while True:
-            await asyncio.sleep(self.heartbeat_interval)
+            await asyncio.sleep(self.cancel_poll_interval)
             try:
-                await self.heartbeat_once()
+                if loop.time() >= next_beat:
+                    next_beat = loop.time() + self.heartbeat_interval
+                    await self.heartbeat_once()
+                elif self._active:
+                    await self.poll_cancels()
             except Exception:
                 logger.exception("jobs.heartbeat_failed")
+
+    async def poll_cancels(self) -> None:
+        for task_id in await self.queue.cancel_requested(list(self._active)):
+            self.notify_cancel(task_id)
 
     async def heartbeat_once(self) -> None:
         ids = list(self._active)
@@ -185,9 +205,12 @@ class Worker:
             return
         held = await self.queue.heartbeat(self.worker_id, ids)
         for task_id in ids:
-            if task_id not in held and task_id in self._active:
-                # Lost the lease (finished meanwhile, or another worker took over after a stall):
-                # stop working on it so the job is not run twice at the same time.
+            entry = self._active.get(task_id)
+            if task_id not in held and entry is not None and task_id not in self._lost:
+                # Lost the lease (another worker took over after a stall, or the row is gone):
+                # stop working on it at once so the job is not run, and billed, twice.
                 logger.warning("jobs.lease_lost", extra={"task_id": task_id})
+                self._lost.add(task_id)
+                entry[0].cancel()
         for task_id in await self.queue.cancel_requested(ids):
             self.notify_cancel(task_id)

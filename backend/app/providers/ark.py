@@ -32,9 +32,14 @@ from app.providers.http_errors import (
 from app.providers.partial import generate_each
 from app.providers.retry import ARK_BACKOFF, Retrier, should_retry
 from app.providers.sse import SSEEventTooLarge, iter_sse
+from app.providers.transport import exchange_timeout, read_error_body, read_limited
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+
+_IMAGE_FRAMES = ("image_generation.partial_succeeded", "image_generation.partial_failed")
+# URL answers for up to 15 images fit in a few KB; b64_json would still fit 15 2K JPEGs.
+MAX_ARK_JSON_BYTES = 64 * 1024 * 1024
 
 SERVICE = "Ark"
 
@@ -125,12 +130,9 @@ class ArkProvider(Provider):
         self._retry = Retrier.from_settings(settings, ARK_BACKOFF)
         self._session = session
         self._url = settings.ark_base_url.rstrip("/") + "/images/generations"
-        self._timeout = aiohttp.ClientTimeout(
-            total=None,
-            sock_connect=settings.upstream_connect_timeout,
-            # Between bytes: covers the wait for headers (the first image) and between frames.
-            sock_read=settings.upstream_read_timeout,
-        )
+        self._timeout = exchange_timeout(settings)
+        # Ark answers with URLs (response_format url): a JSON answer is small.
+        self._max_json = min(settings.upstream_max_response_bytes, MAX_ARK_JSON_BYTES)
 
     # -- plumbing ----------------------------------------------------------------------------------
     def _key(self) -> str:
@@ -159,7 +161,7 @@ class ArkProvider(Provider):
         return await self._retry.run(fn, policy=policy)
 
     async def _read_error(self, response: aiohttp.ClientResponse, key: str) -> ProviderError:
-        body = await response.read()
+        body = await read_error_body(response)
         return ark_error(response.status, body, response.headers, secrets=[key])
 
     # -- generate ----------------------------------------------------------------------------------
@@ -195,7 +197,7 @@ class ArkProvider(Provider):
                 ) as response:
                     if response.status != 200:
                         raise await self._read_error(response, key)
-                    raw = await response.read()
+                    raw = await read_limited(response, self._max_json, service=SERVICE)
             except (aiohttp.ClientError, TimeoutError) as exc:
                 raise transport_error(exc, service=SERVICE, billed=True) from exc
             logger.info(
@@ -251,7 +253,7 @@ class ArkProvider(Provider):
                         raise await self._read_error(response, key)
                     if response.content_type == "application/json":
                         # Validation passed but the service answered without streaming.
-                        raw = await response.read()
+                        raw = await read_limited(response, self._max_json, service=SERVICE)
                         await self._group_from_json(raw, request, ctx, key, progressed, seen)
                         return
                     if response.content_type != "text/event-stream":
@@ -287,6 +289,8 @@ class ArkProvider(Provider):
             if not isinstance(frame, dict):
                 raise bad_response(SERVICE, "an unreadable stream frame", billed=True)
             kind = frame.get("type") or event.event
+            if kind in _IMAGE_FRAMES and self._beyond_group(frame, seen, request):
+                continue
             if kind == "image_generation.partial_succeeded":
                 index = self._frame_index(frame, seen)
                 progressed[0] = True
@@ -327,7 +331,12 @@ class ArkProvider(Provider):
         if not isinstance(payload, dict) or not isinstance(payload.get("data"), list):
             raise bad_response(SERVICE, "not the expected JSON", billed=True)
         progressed[0] = True
-        for index, item in enumerate(payload["data"]):
+        asked = request.group_max_images or 1
+        if len(payload["data"]) > asked:
+            logger.warning("ark.group.extra_images", extra={"model": request.model, "asked": asked,
+                                                            "sent": len(payload["data"])})
+        # Never keep more images than were asked for: the rest were not ordered.
+        for index, item in enumerate(payload["data"][:asked]):
             seen.add(index)
             item = item if isinstance(item, dict) else {}
             result = _item_result(index, item, request.seed)
@@ -338,6 +347,18 @@ class ArkProvider(Provider):
             error = (ark_error_from_object(error_obj, status=None, secrets=[key]) if isinstance(error_obj, dict)
                      else bad_response(SERVICE, "an item without an image"))
             await self._fail(ctx, index, error)
+
+    @classmethod
+    def _beyond_group(cls, frame: Mapping[str, Any], seen: set[int], request: GenerationRequest) -> bool:
+        """True for an image frame past the group size asked for (not ordered: not kept)."""
+        asked = request.group_max_images or 1
+        index = frame.get("image_index")
+        if isinstance(index, bool) or not isinstance(index, int) or index < 0:
+            index = max(seen, default=-1) + 1
+        if index < asked:
+            return False
+        logger.warning("ark.group.extra_frame", extra={"model": request.model, "asked": asked, "index": index})
+        return True
 
     @staticmethod
     def _frame_index(frame: Mapping[str, Any], seen: set[int]) -> int:

@@ -19,6 +19,7 @@ from app.core.errors import ProviderError, UpstreamBadResponse, UpstreamServerEr
 from app.core.images import sniff_image_type
 from app.providers.http_errors import transport_error
 from app.providers.retry import DOWNLOAD_BACKOFF, Retrier
+from app.providers.transport import exchange_timeout, read_limited
 
 logger = logging.getLogger(__name__)
 
@@ -87,9 +88,7 @@ class ResultFetcher:
         self._session = session
         self._max_bytes = max_bytes
         self._retry = Retrier.from_settings(settings, DOWNLOAD_BACKOFF)
-        self._timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=settings.upstream_connect_timeout, sock_read=settings.upstream_read_timeout
-        )
+        self._timeout = exchange_timeout(settings)
 
     def check_url(self, url: str | yarl.URL) -> yarl.URL:
         """The parsed URL if we may fetch it; otherwise raises a non-retryable error."""
@@ -141,20 +140,7 @@ class ResultFetcher:
             )
         if status != 200:
             raise UpstreamBadResponse(f"The result image host answered HTTP {status}.", status=status, retryable=False)
-        if response.content_length is not None and response.content_length > self._max_bytes:
-            raise UpstreamBadResponse(
-                f"The result image is larger than {self._max_bytes // (1024 * 1024)} MB.", retryable=False
-            )
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in response.content.iter_chunked(256 * 1024):
-            size += len(chunk)
-            if size > self._max_bytes:
-                raise UpstreamBadResponse(
-                    f"The result image is larger than {self._max_bytes // (1024 * 1024)} MB.", retryable=False
-                )
-            chunks.append(chunk)
-        data = b"".join(chunks)
+        data = await read_limited(response, self._max_bytes, service=SERVICE)
         image_type = sniff_image_type(data)
         if image_type is None:
             declared = response.content_type or "unknown type"

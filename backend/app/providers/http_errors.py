@@ -394,7 +394,7 @@ def transport_error(exc: BaseException, *, service: str, billed: bool) -> Provid
     if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
         error: ProviderError = UpstreamTimeout(
             f"{service} did not answer in time. The job can be retried; if it keeps timing out, "
-            "raise UPSTREAM_READ_TIMEOUT."
+            "raise UPSTREAM_READ_TIMEOUT (between bytes) or UPSTREAM_TOTAL_TIMEOUT (whole answer)."
         )
     elif isinstance(exc, aiohttp.ClientPayloadError):
         error = UpstreamBadResponse(f"The response from {service} was cut off. Try again.")

@@ -37,6 +37,7 @@ from app.providers.http_errors import bad_response, transport_error, visual_erro
 from app.providers.partial import generate_each
 from app.providers.retry import VISUAL_BACKOFF, Retrier
 from app.providers.signing import sign_request
+from app.providers.transport import exchange_timeout, read_error_body, read_limited
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -188,9 +189,7 @@ class VisualProvider(Provider):
         self._scheme = base.scheme
         self._host = base.host_port_subcomponent or ""
         self._path = base.path if base.path not in ("", "/") else "/"
-        self._timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=settings.upstream_connect_timeout, sock_read=settings.upstream_read_timeout
-        )
+        self._timeout = exchange_timeout(settings)
 
     # -- transport ---------------------------------------------------------------------------------
     def _credentials(self) -> tuple[str, str]:
@@ -221,8 +220,12 @@ class VisualProvider(Provider):
         started = time.monotonic()
         try:
             async with self._session.post(url, data=body, headers=signed.headers, timeout=self._timeout) as response:
-                raw = await response.read()
                 status = response.status
+                if status == 200:
+                    # Sync models answer with the images as base64: bounded, not unbounded.
+                    raw = await read_limited(response, self._settings.upstream_max_response_bytes, service=SERVICE)
+                else:
+                    raw = await read_error_body(response)
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise transport_error(exc, service=SERVICE, billed=billed) from exc
         try:
@@ -296,6 +299,12 @@ class VisualProvider(Provider):
                 continue
             if not results:
                 raise bad_response(SERVICE, "a finished task without images")
+            # Never keep more images than were asked for: the rest were not ordered.
+            asked = (request.group_max_images or 1) if group else 1
+            if len(results) > asked:
+                logger.warning("visual.extra_images", extra={"req_key": request.model, "asked": asked,
+                                                             "sent": len(results)})
+                results = results[:asked]
             if group:
                 await ctx.set_expected(len(results))
             for result in results:

@@ -37,6 +37,7 @@ class Services:
     auth: AuthService
     generation_limiter: SlidingWindow
     worker: Worker
+    runner: JobRunner
     started: bool = field(default=False)
 
     async def start_worker(self) -> None:
@@ -72,6 +73,7 @@ async def build_services(settings: Settings) -> Services:
             provider_for=registry.for_model,
             fetch=fetcher.fetch,
             max_attempts=settings.max_job_attempts,
+            job_timeout=settings.job_timeout,
         )
     )
     worker = Worker(
@@ -102,12 +104,14 @@ async def build_services(settings: Settings) -> Services:
         auth=AuthService(settings.app_password),
         generation_limiter=SlidingWindow(settings.generation_rate_limit_per_minute, 60.0),
         worker=worker,
+        runner=runner,
     )
 
 
 async def close_services(services: Services) -> None:
     if services.started:
         await services.worker.stop()
+    await services.runner.aclose()
     await services.registry.aclose()
     await services.session.close()
     await services.db.dispose()

@@ -12,7 +12,10 @@ Prompt markers: ``[fault:auth]``, ``[fault:429]``, ``[fault:429:retry-after=2]``
 ``[fault:code=<ArkCode>]``, ``[fault:moderation-input]``, ``[fault:moderation-output]``,
 ``[fault:timeout]``, ``[fault:timeout-after-headers]``, ``[fault:truncated]``, ``[fault:garbage]``,
 ``[fault:partial:1]`` (group image 1 fails; several indexes allowed: ``partial:0:2``),
-``[fault:url-403]``, ``[fault:url-404]``, ``[fault:url-html]``; every marker takes ``times=N``.
+``[fault:url-403]``, ``[fault:url-404]``, ``[fault:url-html]``, ``[fault:url-drip]`` (the image
+one byte every ``drip_interval`` s), ``[fault:drip]`` (the JSON answer the same way; option
+``interval``), ``[fault:huge:mb=N]`` (an N MB answer), ``[fault:extra:K]`` (K images more than
+asked); every marker takes ``times=N``.
 """
 
 from __future__ import annotations
@@ -169,11 +172,16 @@ class FakeArkServer(FakeServer):
             )
         if "garbage" in kinds:
             return self.garbage()
+        if "huge" in kinds:
+            return await self.huge(request, kinds["huge"].option_float("mb") or 200)
         if "timeout-after-headers" in kinds:
             return await self.stalled_after_headers(
                 request, "text/event-stream" if plan.stream else "application/json"
             )
         failed = kinds["partial"].int_args() if "partial" in kinds else set()
+        if "extra" in kinds:
+            # A misbehaving upstream: more images than were asked for.
+            plan.count += max(kinds["extra"].int_args() or {1})
         if "moderation-output" in kinds:
             if not plan.group:
                 return self.error_response(
@@ -184,6 +192,9 @@ class FakeArkServer(FakeServer):
         if plan.stream:
             return await self._stream(request, body, plan, failed, url_fault, truncated="truncated" in kinds)
         payload = json.dumps(self._response(body, plan, failed, url_fault)).encode()
+        if "drip" in kinds:
+            return await self.dripped(request, payload, "application/json",
+                                      interval=kinds["drip"].option_float("interval") or self.drip_interval)
         if "truncated" in kinds:
             return await self.truncated(request, payload, "application/json")
         return web.Response(body=payload, content_type="application/json")

@@ -279,6 +279,8 @@ class FakeServer:
         self.max_image_side = max_image_side
         # How long a `timeout` fault stalls; must exceed the client's read timeout.
         self.timeout_seconds = timeout_seconds
+        # Seconds between the bytes of a `drip` fault.
+        self.drip_interval = 0.5
         self.faults = FaultQueue()
         self.stats = Stats()
         self.files: dict[str, StoredFile] = {}
@@ -391,6 +393,33 @@ class FakeServer:
         await self.stall()
         return response
 
+    async def dripped(
+        self, request: web.Request, payload: bytes, content_type: str, *, interval: float = 1.0
+    ) -> web.StreamResponse:
+        """The whole ``payload``, one byte every ``interval`` s: each byte resets a read timeout."""
+        response = web.StreamResponse(status=200, headers={"Content-Type": content_type})
+        response.content_length = len(payload)
+        await response.prepare(request)
+        for offset in range(len(payload)):
+            await response.write(payload[offset : offset + 1])
+            if self._closing.is_set():
+                break
+            await self.stall(interval)
+        return response
+
+    async def huge(self, request: web.Request, megabytes: float, content_type: str = "application/json") -> web.StreamResponse:
+        """A body of ``megabytes`` MB (a JSON string that never ends), streamed without a length."""
+        response = web.StreamResponse(status=200, headers={"Content-Type": content_type})
+        await response.prepare(request)
+        await response.write(b'{"data": [{"url": "')
+        chunk = b"x" * (1024 * 1024)
+        for _ in range(int(megabytes)):
+            if self._closing.is_set():
+                break
+            await response.write(chunk)
+        await response.write(b'"}]}')
+        return response
+
     @staticmethod
     def garbage(status: int = 200) -> web.Response:
         return web.Response(
@@ -447,6 +476,8 @@ class FakeServer:
             return web.Response(text="<!DOCTYPE html><html><body>Link expired</body></html>", content_type="text/html")
         if fault == "url-500":
             return web.Response(status=500, text="internal error")
+        if fault == "url-drip":
+            return await self.dripped(request, stored.data, stored.content_type, interval=self.drip_interval)
         return web.Response(body=stored.data, content_type=stored.content_type)
 
 

@@ -12,7 +12,9 @@ Prompt markers: ``[fault:auth]``, ``[fault:50429]``, ``[fault:50430]``, ``[fault
 ``[fault:code=<n>]`` (any service code: moderation 50411/50412/50413 at submit, 50511/50512 when
 the task finishes), ``[fault:moderation-input]`` (50412), ``[fault:moderation-output]`` (50511),
 ``[fault:timeout]``, ``[fault:truncated]``, ``[fault:garbage]``, ``[fault:not_found]``,
-``[fault:expired]``, ``[fault:url-403]``, ``[fault:url-404]``, ``[fault:url-html]``; each takes
+``[fault:expired]``, ``[fault:url-403]``, ``[fault:url-404]``, ``[fault:url-html]``,
+``[fault:url-drip]``, ``[fault:drip]`` (the JSON answer one byte at a time), ``[fault:huge:mb=N]``,
+``[fault:extra:K]`` (K more images than asked, when the task finishes); each takes
 ``times=N``. Queued faults may name an ``action`` (``CVSync2AsyncGetResult`` ...).
 """
 
@@ -214,6 +216,8 @@ class FakeVisualServer(FakeServer):
             return self.envelope(50500, "Internal Error")
         if "garbage" in kinds:
             return self.garbage()
+        if "huge" in kinds:
+            return await self.huge(request, kinds["huge"].option_float("mb") or 200)
         try:
             self._early_faults(kinds)
             if action == "CVProcess":
@@ -228,6 +232,9 @@ class FakeVisualServer(FakeServer):
             return self.envelope(fault.code, fault.message)
         if "truncated" in kinds:
             return await self.truncated(request, response.body, "application/json")  # type: ignore[arg-type]
+        if "drip" in kinds:
+            return await self.dripped(request, response.body, "application/json",  # type: ignore[arg-type]
+                                      interval=kinds["drip"].option_float("interval") or self.drip_interval)
         return response
 
     def _faults(self, action: str, prompt: Any) -> list[Fault]:
@@ -343,6 +350,12 @@ class FakeVisualServer(FakeServer):
                 url_fault = fault.kind
         return code, url_fault
 
+    @staticmethod
+    def _extra(markers: list[Fault]) -> int:
+        """Images beyond those asked for (``[fault:extra:K]``): a misbehaving upstream."""
+        extra = [m for m in markers if m.kind == "extra"]
+        return max(extra[0].int_args() or {1}) if extra else 0
+
     def _process(self, body: dict[str, Any], faults: list[Fault]) -> web.Response:
         width, height, count = self._validate_generation(body, sync=True)
         prompt = body["prompt"]
@@ -350,13 +363,14 @@ class FakeVisualServer(FakeServer):
         code, url_fault = self._output_faults(markers)
         if code is not None:
             raise VisualFault(code)
+        count += self._extra(markers)
         data = self._output(width, height, count, as_url=bool(body.get("return_url")), url_fault=url_fault)
         return self.envelope(10000, "Success", data | {"algorithm_base_resp": {"status_code": 0, "status_message": "Success"}})
 
     def _finish_markers(self, prompt: str) -> list[Fault]:
         found = []
         for fault in self.marker_faults(prompt):
-            if fault.kind in ("not_found", "expired", "moderation-output", "url-403", "url-404", "url-html") or (
+            if fault.kind in ("not_found", "expired", "moderation-output", "url-403", "url-404", "url-html", "url-drip", "extra") or (
                 fault.kind == "code" and self._code(fault) in OUTPUT_CODES
             ):
                 self.use_marker(fault, prompt)
@@ -407,6 +421,7 @@ class FakeVisualServer(FakeServer):
                 status=status_for(code),
             )
         width, height, count = self._validate_generation(task.body, sync=False)
+        count += self._extra(markers)
         data = self._output(width, height, count, as_url=bool(options.get("return_url")), url_fault=url_fault)
         return self.envelope(10000, "Success", data | {"status": "done"})
 

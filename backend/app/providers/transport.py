@@ -1,0 +1,56 @@
+"""What every upstream exchange shares: its timeouts and bounded reads of its answer."""
+
+from __future__ import annotations
+
+import aiohttp
+
+from app.core.config import Settings
+from app.core.errors import UpstreamBadResponse
+
+# An error answer is a few hundred bytes of JSON; more is noise we do not need to read.
+MAX_ERROR_BODY_BYTES = 64 * 1024
+_CHUNK = 256 * 1024
+
+
+def exchange_timeout(settings: Settings) -> aiohttp.ClientTimeout:
+    """Connect, between-bytes and whole-exchange limits: a dripping body cannot hold a job."""
+    return aiohttp.ClientTimeout(
+        total=settings.upstream_total_timeout,
+        sock_connect=settings.upstream_connect_timeout,
+        # Between bytes: covers the wait for headers (the first image) and between frames.
+        sock_read=settings.upstream_read_timeout,
+    )
+
+
+class BodyTooLarge(UpstreamBadResponse):
+    """An answer above the size we read; retrying would only fetch it again."""
+
+    retryable = False
+
+
+async def read_limited(response: aiohttp.ClientResponse, limit: int, *, service: str) -> bytes:
+    """The body, read in chunks, refusing one larger than ``limit`` before it is all in memory."""
+    declared = response.content_length
+    if declared is not None and declared > limit:
+        raise BodyTooLarge(_too_large(service, limit))
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_chunked(_CHUNK):
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(_too_large(service, limit))
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def read_error_body(response: aiohttp.ClientResponse) -> bytes:
+    """The start of an error answer: enough for its code and message, never a flood."""
+    try:
+        return await response.content.read(MAX_ERROR_BODY_BYTES)
+    except (aiohttp.ClientError, TimeoutError):
+        return b""
+
+
+def _too_large(service: str, limit: int) -> str:
+    size = f"{limit / (1024 * 1024):g} MB" if limit >= 1024 * 1024 else f"{limit} bytes"
+    return f"{service[:1].upper()}{service[1:]} sent an answer larger than {size}, the most accepted."
