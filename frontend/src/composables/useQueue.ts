@@ -3,7 +3,7 @@ import { computed, onBeforeUnmount, onMounted, ref, shallowRef } from 'vue'
 import { api, isAbortError } from '@/api/client'
 import type { Task } from '@/api/types'
 import { handleError } from '@/utils/handleError'
-import { isTerminal } from '@/utils/taskStream'
+import { isTerminal } from '@/utils/taskStatus'
 
 export const ACTIVE_INTERVAL_MS = 1500
 export const IDLE_INTERVAL_MS = 8000

@@ -10,7 +10,7 @@ import { t } from '@/locales'
 import { useGenerateFormStore } from '@/stores/generateForm'
 import { useReferencesStore } from '@/stores/references'
 import { useTasksStore } from '@/stores/tasks'
-import { copyText } from '@/utils/download'
+import { copyText } from '@/utils/clipboard'
 import { handleError } from '@/utils/handleError'
 
 export function useTaskActions() {

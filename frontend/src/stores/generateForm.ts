@@ -7,7 +7,7 @@ import { computed, ref } from 'vue'
 import type { GenerateRequest, Image2ImageRequest, ModelPublic, Task, TaskType } from '@/api/types'
 import { capabilitiesOf, type Capabilities, type OptimizeChoice } from '@/utils/capabilities'
 import { checkSize, formatSize, parseSize, type SizeProblem } from '@/utils/size'
-import { MAX_SEED, randomSeed } from '@/utils/uuid'
+import { MAX_SEED, randomSeed } from '@/utils/seed'
 import { useCatalogStore } from './catalog'
 import { useReferencesStore } from './references'
 

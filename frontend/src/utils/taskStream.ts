@@ -2,13 +2,8 @@
  * Follow one task live: Server-Sent Events first, polling `GET /tasks/{id}` when the stream
  * cannot be opened or breaks. Calls `onTask` with every new state and `onEnd` once.
  */
-import type { Task, TaskStatus } from '@/api/types'
-
-export const TERMINAL: ReadonlySet<TaskStatus> = new Set(['completed', 'failed', 'cancelled'])
-
-export function isTerminal(status: TaskStatus | string): boolean {
-  return TERMINAL.has(status as TaskStatus)
-}
+import type { Task } from '@/api/types'
+import { isTerminal } from './taskStatus'
 
 export interface TaskStreamDeps {
   eventsUrl: (id: string) => string

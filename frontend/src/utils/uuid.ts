@@ -10,9 +10,3 @@ export function uuid(): string {
   const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
 }
-
-export const MAX_SEED = 2_147_483_647
-
-export function randomSeed(): number {
-  return Math.floor(Math.random() * MAX_SEED)
-}
