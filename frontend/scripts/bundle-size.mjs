@@ -12,7 +12,7 @@ const limit = (name, fallback) => {
   const i = args.indexOf(name)
   return i >= 0 ? Number(args[i + 1]) : fallback
 }
-const maxJs = limit('--max-js', 250)
+const maxJs = limit('--max-js', 200)
 const maxCss = limit('--max-css', 60)
 
 const refs = [...html.matchAll(/<(?:script|link)\b[^>]*>/g)].map((m) => m[0])
