@@ -80,18 +80,20 @@ system-e2e:
 # --- running ---------------------------------------------------------------------------------------
 
 # The Python and the frontend installs are independent: on a fresh machine they run side by side.
-run: ## start nginx + uvicorn under supervisord, return when healthy
+# A stack that already runs from RUN_DIR is refused before anything is installed or built.
+run: ## start nginx + uvicorn under supervisord, return when healthy (refused while it runs)
+	@RUN_DIR=$(RUN_DIR) $(ROOT)/scripts/run-local.sh --check
 	@$(MAKE) -j3 --output-sync=line venv frontend-build system-nginx
 	@RUN_DIR=$(RUN_DIR) $(ROOT)/scripts/run-local.sh
 
 stop: ## stop what `make run` started
 	@RUN_DIR=$(RUN_DIR) $(ROOT)/scripts/stop-local.sh
 
-restart: ## stop, then run
-	@$(MAKE) stop
-	@$(MAKE) run
+restart: ## stop and run again, with the PORT, BIND and DATA_DIR it had unless given
+	@$(MAKE) -j3 --output-sync=line venv frontend-build system-nginx
+	@RUN_DIR=$(RUN_DIR) $(ROOT)/scripts/run-local.sh --restart
 
-status: ## supervisorctl status and /health
+status: ## where it runs, its programs and /health
 	@RUN_DIR=$(RUN_DIR) $(ROOT)/scripts/status-local.sh
 
 logs: ## the last lines of every log (followed when run in a terminal)

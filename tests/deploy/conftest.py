@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -13,8 +12,12 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-RENDER = REPO / "scripts" / "render-configs.py"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+# scripts/stackctl is a package run as `python scripts/stackctl`; the tests import it by name.
+sys.path.insert(0, str(REPO / "scripts"))
+from stackctl.render import RenderPlan  # noqa: E402
+from stackctl.render import render as render_plan  # noqa: E402
 
 
 def free_port() -> int:
@@ -48,26 +51,29 @@ def render(
     run_dir: Path,
     *,
     nginx_bin: str,
-    site: str = "nginx/nginx.conf.fullstack",
+    layout: str = "fullstack",
     port: int = 3000,
     api_port: int = 8000,
     data_dir: Path | None = None,
     html_dir: Path | None = None,
-    extra: tuple[str, ...] = (),
+    app_user: str | None = None,
 ) -> None:
-    # Workers as root when the tests run as root: pytest's tmp folders are private to their owner.
-    nginx_user = "root" if os.geteuid() == 0 else ""
-    cmd = [
-        sys.executable,
-        str(RENDER),
-        "--run-dir", str(run_dir),
-        "--port", str(port),
-        "--api-port", str(api_port),
-        "--data-dir", str(data_dir or run_dir / "data"),
-        "--html-dir", str(html_dir or run_dir / "html"),
-        "--site", str(REPO / site),
-        "--nginx-user", nginx_user,
-        "--nginx-bin", nginx_bin,
-        *extra,
-    ]
-    subprocess.run(cmd, check=True, capture_output=True, text=True)
+    """A native run's configs in `run_dir`, as `make run` renders them."""
+    data_dir = data_dir or run_dir / "data"
+    render_plan(
+        RenderPlan(
+            run_dir=run_dir,
+            port=port,
+            bind="127.0.0.1",
+            api_port=api_port,
+            data_dir=data_dir,
+            output_dir=data_dir / "output",
+            html_dir=html_dir or run_dir / "html",
+            venv=REPO / ".venv",
+            nginx_bin=nginx_bin,
+            app_user=app_user,
+            # Workers as root when the tests run as root: pytest's tmp folders are private to their owner.
+            nginx_user="root" if os.geteuid() == 0 else None,
+            layout=layout,
+        )
+    )

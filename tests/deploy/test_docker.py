@@ -6,6 +6,10 @@ from __future__ import annotations
 import fnmatch
 import re
 import shlex
+import shutil
+import subprocess
+import sys
+import tomllib
 
 import pytest
 import yaml
@@ -184,3 +188,38 @@ def test_separated_compose() -> None:
     assert set(doc["volumes"]) >= {"studio-data", "postgres-data"}
     # nginx's site talks to the service by this name
     assert "http://backend:8000" in (REPO / "nginx" / "nginx.conf").read_text()
+
+
+# --- one pin per package ---------------------------------------------------------------------------
+
+PIN_FILES = ("*.toml", "*.txt", "*.cfg", "*.in", "Dockerfile*", "*.sh", "*.yml", "*.yaml", "Makefile")
+SKIP_DIRS = {".git", ".venv", "node_modules", "dist", "run", "data", "__pycache__"}
+
+
+def pinned_files(pattern: str) -> list[str]:
+    found = []
+    for path in REPO.rglob("*"):
+        if not path.is_file() or SKIP_DIRS & set(path.relative_to(REPO).parts) or ".egg-info" in str(path):
+            continue
+        if not any(fnmatch.fnmatch(path.name, glob) for glob in PIN_FILES):
+            continue
+        if re.search(pattern, path.read_text(errors="replace")):
+            found.append(str(path.relative_to(REPO)))
+    return found
+
+
+def test_supervisor_is_pinned_in_one_place() -> None:
+    assert pinned_files(r"supervisor\s*[=<>~!]=") == ["backend/pyproject.toml"]
+
+
+def test_fullstack_image_installs_the_pinned_supervisor(tmp_path) -> None:
+    """Run the Dockerfile's own requirement-list command against the real pyproject.toml."""
+    run = next(rest for name, rest in instructions("Dockerfile.fullstack") if name == "RUN" and "tomllib" in rest)
+    command = re.search(r'python -c "(.+?)" > requirements\.txt', run).group(1)
+    (tmp_path / "backend").mkdir()
+    shutil.copy(REPO / "backend" / "pyproject.toml", tmp_path / "backend" / "pyproject.toml")
+    listed = subprocess.run([sys.executable, "-c", command], cwd=tmp_path, capture_output=True,
+                            text=True, check=True).stdout.split()
+    project = tomllib.loads((REPO / "backend" / "pyproject.toml").read_text())["project"]
+    assert listed == project["dependencies"] + ["supervisor==4.3.0"]
+    assert "volcengine-image-studio[stack]" in project["optional-dependencies"]["dev"]  # `make venv` gets it too

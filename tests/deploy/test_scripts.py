@@ -1,8 +1,8 @@
-"""The scripts behind `make run` / `make stop` and the images' start-up."""
+"""The scripts behind the images' start-up, and the renderer behind `make run`.
+(`make run` / `stop` / `restart` themselves: test_stack.py; stackctl's parts: test_stackctl_*.py.)"""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import sqlite3
 import subprocess
@@ -10,34 +10,58 @@ import sys
 from pathlib import Path
 
 import pytest
+from stackctl import render
+from stackctl.template import IMAGE_VALUES, render_site
 
-from .conftest import REPO, RENDER
-
-spec = importlib.util.spec_from_file_location("render_configs", RENDER)
-render_configs = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(render_configs)
+from .conftest import REPO
 
 
 def test_render_refuses_a_config_whose_anchor_lines_moved() -> None:
     text = (REPO / "nginx" / "nginx-main.conf").read_text().replace("pid /run/nginx.pid;", "pid /var/run/nginx.pid;")
-    with pytest.raises(render_configs.RenderError, match="pid /run/nginx.pid"):
-        render_configs.render_nginx_main(text, run_dir=Path("/tmp/x"), nginx_user=None, mime_types=Path("/m"))
+    with pytest.raises(render.RenderError, match="pid /run/nginx.pid"):
+        render.render_nginx_main(text, run_dir=Path("/tmp/x"), nginx_user=None, mime_types=Path("/m"))
 
 
 def test_render_quotes_paths_with_spaces(tmp_path: Path) -> None:
-    site = render_configs.render_nginx_site(
-        (REPO / "nginx" / "nginx.conf.fullstack").read_text(),
-        source="site",
-        bind="127.0.0.1",
+    plan = render.RenderPlan(
+        run_dir=tmp_path,
         port=3100,
-        html_dir=Path("/srv/my studio/dist"),
-        output_dir=Path("/srv/my studio/data/output"),
+        bind="127.0.0.1",
         api_port=8100,
+        data_dir=Path("/srv/my studio/data"),
+        output_dir=Path("/srv/my studio/data/output"),
+        html_dir=Path("/srv/my studio/dist"),
+        venv=REPO / ".venv",
+        nginx_bin="/usr/sbin/nginx",
     )
+    site = render_site("fullstack", render.site_values(plan))
     assert 'root "/srv/my studio/dist";' in site
     assert 'alias "/srv/my studio/data/output/";' in site
     assert "listen 127.0.0.1:3100 default_server;" in site
     assert "server 127.0.0.1:8100;" in site
+
+
+@pytest.mark.parametrize(
+    ("bind", "listen"),
+    [("127.0.0.1", "127.0.0.1:3000"), ("", "3000"), ("0.0.0.0", "0.0.0.0:3000"), ("::1", "[::1]:3000")],
+)
+def test_render_listen_address(bind: str, listen: str) -> None:
+    assert render.listen_address(bind, 3000) == listen
+
+
+def test_native_site_differs_from_the_image_only_in_its_values() -> None:
+    image = render_site("fullstack", IMAGE_VALUES["fullstack"])
+    native = render_site(
+        "fullstack", render.SiteValues(listen="127.0.0.1:3100", root="/r", images="/i/", api="127.0.0.1:8100")
+    )
+    changed = [(a, b) for a, b in zip(image.splitlines(), native.splitlines(), strict=True) if a != b]
+    assert [b.strip() for _, b in changed] == [
+        "#   /api/ /health /docs /redoc /openapi.json /metrics  -> uvicorn on 127.0.0.1:8100",
+        "server 127.0.0.1:8100;",
+        "listen 127.0.0.1:3100 default_server;",
+        "root /r;",
+        "alias /i/;",
+    ]
 
 
 def test_prestart_migrates_a_fresh_database(tmp_path: Path) -> None:

@@ -72,7 +72,7 @@ def test_image_config_logs_to_stdout() -> None:
 
 def test_rendered_config_loads_and_points_at_the_checkout(tmp_path: Path, nginx_bin: str) -> None:
     api_port = free_port()
-    render(tmp_path, nginx_bin=nginx_bin, api_port=api_port, extra=("--app-user", ""))
+    render(tmp_path, nginx_bin=nginx_bin, api_port=api_port)
     conf = tmp_path / "supervisord.conf"
     options = load(conf)
     assert options.nodaemon is False  # `make run` returns; supervisord runs on in the background
