@@ -144,12 +144,14 @@ client: venv frontend-deps ## regenerate the TypeScript API client from the back
 
 # The gate: any finding fails `make lint`, `make test` and CI.
 PY_LINT_PATHS := backend scripts tests e2e supervisor bench soak
-lint: venv ## ruff (isort, bugbear), mypy --strict on backend/app, ESLint + vue-tsc, bash -n / shellcheck
+lint: venv ## ruff (isort, bugbear), mypy --strict (backend/app, scripts/stackctl), ESLint + vue-tsc, shellcheck
 	@echo "==> lint"
+	@$(ROOT)/scripts/install-system-deps.sh shellcheck
 	@cd $(ROOT) && for f in scripts/*.sh .ci/run; do bash -n "$$f"; done
-	@cd $(ROOT) && if command -v shellcheck >/dev/null; then shellcheck -x scripts/*.sh .ci/run; else echo "(shellcheck not installed: skipped)"; fi
+	@cd $(ROOT) && shellcheck -x scripts/*.sh .ci/run
 	@cd $(ROOT) && $(VENV)/bin/ruff check --config backend/pyproject.toml $(PY_LINT_PATHS)
 	@cd $(ROOT)/backend && $(VENV)/bin/mypy
+	@cd $(ROOT)/scripts && $(VENV)/bin/mypy --strict stackctl
 	@if [ -n "$(HAVE_FRONTEND)" ]; then $(MAKE) frontend-deps && cd $(FRONTEND) && npm run typecheck --silent && npm run lint --silent; fi
 
 clean: ## remove build output, rendered configs and test artifacts (never data/ or .env)

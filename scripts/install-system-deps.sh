@@ -11,6 +11,7 @@ set -euo pipefail
 
 have_nginx() { command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; }
 have_chromium() { [ -x /usr/bin/chromium ]; }
+have_shellcheck() { command -v shellcheck >/dev/null 2>&1; }
 # A font with Chinese glyphs, so zh screenshots show text rather than empty boxes.
 have_fonts() { command -v fc-list >/dev/null 2>&1 && [ -n "$(fc-list :lang=zh 2>/dev/null | head -n 1)" ]; }
 
@@ -21,7 +22,8 @@ for want in "$@"; do
     nginx) have_nginx || { packages+=(nginx); new_nginx=1; } ;;
     chromium) have_chromium || packages+=(chromium fonts-liberation) ;;
     fonts) have_fonts || packages+=(fonts-wqy-microhei fontconfig) ;;
-    *) echo "install-system-deps: unknown component '$want' (nginx, chromium, fonts)" >&2; exit 2 ;;
+    shellcheck) have_shellcheck || packages+=(shellcheck) ;;
+    *) echo "install-system-deps: unknown component '$want' (nginx, chromium, fonts, shellcheck)" >&2; exit 2 ;;
   esac
 done
 [ ${#packages[@]} -eq 0 ] && exit 0

@@ -6,5 +6,7 @@
     var t = localStorage.getItem('vis.theme')
     var dark = t ? t === 'dark' : window.matchMedia('(prefers-color-scheme: dark)').matches
     if (dark) document.documentElement.classList.add('dark')
-  } catch (e) {}
+  } catch {
+    // Storage blocked (private mode, a sandboxed frame): the light theme is a fine default.
+  }
 })()

@@ -103,7 +103,7 @@ def test_stages_and_base_images(dockerfile: str) -> None:
     steps = instructions(dockerfile)
     froms = [rest for name, rest in steps if name == "FROM"]
     stages = {f.split(" AS ")[-1].strip() for f in froms if " AS " in f}
-    for name, rest in steps:
+    for _name, rest in steps:
         for ref in re.findall(r"--from=([\w.-]+)", rest):
             assert ref in stages, f"{dockerfile}: --from={ref} names no stage"
     final_user = [rest for name, rest in steps if name == "USER"]
