@@ -25,6 +25,7 @@ from app.api.routes import (
     models,
     tasks,
     uploads,
+    usage,
 )
 from app.core.config import Settings
 from app.core.logging import configure_logging
@@ -108,7 +109,10 @@ def create_app(settings: Settings | None = None, *, start_worker: bool | None = 
             allow_headers=["*"],
         )
 
-    for router in (health.router, models.router, generate.router, tasks.router, history.router, uploads.router, auth.router):
+    for router in (
+        health.router, models.router, generate.router, tasks.router, history.router, uploads.router, usage.router,
+        auth.router,
+    ):
         app.include_router(router)
     if settings.serve_images:
         app.include_router(images.router)

@@ -18,6 +18,7 @@ FORBIDDEN = {
     "core": ("app.schemas", "app.api", "app.services", "app.jobs", "app.providers", "app.storage", "app.main"),
     "models": ("app.schemas", "app.api", "app.services", "app.jobs", "app.main"),
     "jobs": ("app.api", "app.services", "app.main"),
+    "billing": ("app.schemas", "app.api", "app.services", "app.jobs", "app.providers", "app.storage", "app.main"),
     "services": ("app.api", "app.main"),
 }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -91,6 +92,16 @@ class Settings(BaseSettings):
     job_timeout: float = Field(default=1800.0, gt=0, validation_alias=AliasChoices("JOB_TIMEOUT"))
     run_worker: bool = Field(default=True, validation_alias=AliasChoices("RUN_WORKER"))
 
+    # --- spend -----------------------------------------------------------------------------------
+    # Caps in CNY (unset = none). Values saved in Settings (the database) win over these.
+    budget_daily_cny: float | None = Field(default=None, ge=0, validation_alias=AliasChoices("BUDGET_DAILY_CNY"))
+    budget_monthly_cny: float | None = Field(default=None, ge=0, validation_alias=AliasChoices("BUDGET_MONTHLY_CNY"))
+    # Days and months of the usage figures and budgets follow this time zone (Volcengine bills in
+    # Beijing time).
+    billing_timezone: str = Field(default="Asia/Shanghai", validation_alias=AliasChoices("BILLING_TIMEZONE"))
+    # A TOML or JSON file laid over the shipped price table (app/billing/prices.toml).
+    prices_file: Path | None = Field(default=None, validation_alias=AliasChoices("PRICES_FILE"))
+
     # --- HTTP / security -------------------------------------------------------------------------
     app_password: SecretStr | None = Field(default=None, validation_alias=AliasChoices("APP_PASSWORD"))
     cors_origins: Annotated[list[str], NoDecode] = Field(
@@ -110,12 +121,24 @@ class Settings(BaseSettings):
     def _csv(cls, value: object) -> object:
         return _split_csv(value)
 
-    @field_validator("output_dir_override", "database_url_override", "default_model", mode="before")
+    @field_validator(
+        "output_dir_override", "database_url_override", "default_model", "budget_daily_cny", "budget_monthly_cny",
+        "prices_file", mode="before",
+    )
     @classmethod
     def _blank_setting_is_unset(cls, value: object) -> object:
         # `OUTPUT_DIR=` in a .env means "not set", not "the current directory".
         if isinstance(value, str) and not value.strip():
             return None
+        return value
+
+    @field_validator("billing_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Asia/Shanghai)") from None
         return value
 
     @field_validator("log_level", mode="before")

@@ -23,6 +23,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.billing.prices import PriceTable, cny_float
 from app.core.db import Database
 from app.core.errors import (
     ImageUnreadable,
@@ -57,6 +58,7 @@ class JobServices:
     events: TaskEvents
     provider_for: Callable[[str], Provider]
     fetch: Callable[[str], Any]  # async (url) -> (bytes, content_type)
+    prices: PriceTable
     max_attempts: int = 3
     # Seconds a whole job may take (settings.job_timeout).
     job_timeout: float = 1800.0
@@ -83,6 +85,10 @@ class TaskJobContext:
         self.failures: list[dict[str, Any]] = list(task.failures or [])
         self.failed: set[int] = {f["index"] for f in self.failures}
         self.cancel = cancel
+        self.unit_price = task.unit_price_micro
+        self.is_group = task.parameters.get("group_max_images") is not None
+        # Images the upstream said it billed (usage.generated_images), when it says so.
+        self.billed_reported = 0
 
     # --- JobContext --------------------------------------------------------------------------
     @property
@@ -100,6 +106,16 @@ class TaskJobContext:
     def check_cancelled(self) -> None:
         if self.cancel.is_set():
             raise JobCancelled()
+
+    def add_billed(self, images: int) -> None:
+        if images > 0:
+            self.billed_reported += images
+
+    @property
+    def billed_images(self) -> int:
+        # An image we stored was billed even when the upstream sent no usage; one it reported but
+        # we could not keep (an expired link, a full disk) was billed too.
+        return max(self.billed_reported, len(self.done))
 
     async def set_expected(self, count: int) -> None:
         if count != self.expected:
@@ -152,6 +168,7 @@ class TaskJobContext:
             "seed": seed,
             "parameters": self.parameters,
             "created_at": self.created_at.isoformat(),
+            "unit_price_cny": cny_float(self.unit_price),
         }
         writing = asyncio.ensure_future(
             asyncio.to_thread(self.s.store.store_output, image_id, data, created=self.created_at, metadata=metadata)
@@ -369,6 +386,15 @@ class JobRunner:
             "lease_owner": None,
             "lease_expires_at": None,
             "expected_images": max(ctx.expected, len(ctx.done) + len(ctx.failed)),
+            # Settle: the reservation goes, the actual cost stays.
+            "reserved_micro": 0,
+            "billed_images": ctx.billed_images,
+            "cost_micro": self.s.prices.cost(
+                ctx.model,
+                ctx.unit_price,
+                billed_images=ctx.billed_images,
+                calls=(1 if ctx.done else 0) if ctx.is_group else len(ctx.done),
+            ),
         }
         if "progress" in outcome:
             values["progress"] = outcome["progress"]

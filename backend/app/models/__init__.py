@@ -1,4 +1,4 @@
 from app.models.base import Base
-from app.models.task import Image, Task, Upload
+from app.models.task import AppSetting, Image, Task, Upload
 
-__all__ = ["Base", "Image", "Task", "Upload"]
+__all__ = ["AppSetting", "Base", "Image", "Task", "Upload"]

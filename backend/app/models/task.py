@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     ForeignKey,
     Index,
@@ -65,6 +66,12 @@ class Task(Base):
     favorite: Mapped[bool] = mapped_column(Boolean, default=False)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Money, in integer micro-yuan: the unit price accepted at submission, the maximum this task
+    # may still cost while it runs (counted against the budgets; 0 once settled), and what it cost.
+    unit_price_micro: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    reserved_micro: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    billed_images: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    cost_micro: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -84,6 +91,8 @@ class Task(Base):
         # Newest-first pages of one model without walking other models' rows.
         Index("ix_tasks_model_recent", "model", "status", "created_at", "id"),
         Index("ix_tasks_favorite_history", "favorite", "status", "created_at"),
+        # Usage figures: what was settled in a period.
+        Index("ix_tasks_completed", "completed_at"),
     )
 
     @property
@@ -122,3 +131,13 @@ class Upload(Base):
     height: Mapped[int] = mapped_column(Integer)
     bytes: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AppSetting(Base):
+    """Settings changed in the UI (budgets, ...): they win over the environment's."""
+
+    __tablename__ = "app_settings"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

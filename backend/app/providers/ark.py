@@ -122,6 +122,14 @@ def _item_result(index: int, item: Mapping[str, Any], seed: int | None) -> Image
     return None
 
 
+def _generated_images(usage: Any) -> int:
+    """``usage.generated_images`` when the answer carries it (what Ark bills), else 0."""
+    if not isinstance(usage, Mapping):
+        return 0
+    value = usage.get("generated_images")
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
 class ArkProvider(Provider):
     name = "ark"
 
@@ -214,6 +222,7 @@ class ArkProvider(Provider):
             return payload
 
         payload = await self._retrying(attempt)
+        ctx.add_billed(_generated_images(payload.get("usage")))
         items = payload["data"]
         item = items[0] if items and isinstance(items[0], dict) else {}
         result = _item_result(index, item, request.seed)
@@ -308,6 +317,7 @@ class ArkProvider(Provider):
             elif kind == "image_generation.completed":
                 usage = frame.get("usage")
                 usage = usage if isinstance(usage, dict) else {}
+                ctx.add_billed(_generated_images(usage))
                 logger.info("ark.group.completed", extra={"model": request.model, "images": len(seen),
                                                           "generated_images": usage.get("generated_images")})
                 progressed[0] = True
@@ -331,6 +341,7 @@ class ArkProvider(Provider):
         if not isinstance(payload, dict) or not isinstance(payload.get("data"), list):
             raise bad_response(SERVICE, "not the expected JSON", billed=True)
         progressed[0] = True
+        ctx.add_billed(_generated_images(payload.get("usage")))
         asked = request.group_max_images or 1
         if len(payload["data"]) > asked:
             logger.warning("ark.group.extra_images", extra={"model": request.model, "asked": asked,

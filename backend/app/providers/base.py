@@ -107,6 +107,9 @@ class JobContext(Protocol):
     async def set_expected(self, count: int) -> None:
         """Tell the job how many images it may end up with (groups learn this late)."""
 
+    def add_billed(self, images: int) -> None:
+        """The upstream says it billed ``images`` more images (Ark's usage.generated_images)."""
+
     def check_cancelled(self) -> None:
         """Raise ``JobCancelled`` when the user cancelled the job."""
 

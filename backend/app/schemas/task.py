@@ -53,6 +53,10 @@ class TaskPublic(BaseModel):
     expected_images: int
     error: TaskError | None
     favorite: bool
+    unit_price_cny: float = Field(description="Price per billing unit accepted when the task was submitted")
+    cost_max_cny: float = Field(description="The most this task may cost (reserved against the budgets while it runs)")
+    billed_images: int | None = Field(description="Images the upstream billed; null until the task ends")
+    cost_cny: float | None = Field(description="What the task cost; null until it ends")
     attempts: int
     retry_of: str | None
     created_at: datetime

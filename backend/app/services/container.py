@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
+from app.billing.prices import PriceTable
 from app.core.config import Settings
 from app.core.db import Database
 from app.jobs.events import TaskEvents
@@ -21,6 +22,7 @@ from app.providers.download import ResultFetcher
 from app.providers.registry import ProviderRegistry
 from app.services.auth import AuthService, SlidingWindow
 from app.services.tasks import TaskService
+from app.services.usage import UsageService
 from app.storage.files import ImageStore
 
 
@@ -34,6 +36,7 @@ class Services:
     session: aiohttp.ClientSession
     registry: ProviderRegistry
     tasks: TaskService
+    usage: UsageService
     auth: AuthService
     generation_limiter: SlidingWindow
     worker: Worker
@@ -65,6 +68,8 @@ async def build_services(settings: Settings) -> Services:
     session = upstream_session(settings)
     registry = ProviderRegistry.build(settings, session, catalog)
     fetcher = ResultFetcher(settings, session)
+    prices = PriceTable.load(settings.prices_file)
+    usage = UsageService(db=db, prices=prices, settings=settings)
     runner = JobRunner(
         JobServices(
             db=db,
@@ -72,6 +77,7 @@ async def build_services(settings: Settings) -> Services:
             events=events,
             provider_for=registry.for_model,
             fetch=fetcher.fetch,
+            prices=prices,
             max_attempts=settings.max_job_attempts,
             job_timeout=settings.job_timeout,
         )
@@ -91,6 +97,7 @@ async def build_services(settings: Settings) -> Services:
         notify_cancel=worker.notify_cancel,
         max_upload_bytes=settings.max_upload_bytes,
         max_image_pixels=settings.max_image_pixels,
+        usage=usage,
     )
     return Services(
         settings=settings,
@@ -101,6 +108,7 @@ async def build_services(settings: Settings) -> Services:
         session=session,
         registry=registry,
         tasks=tasks,
+        usage=usage,
         auth=AuthService(settings.app_password),
         generation_limiter=SlidingWindow(settings.generation_rate_limit_per_minute, 60.0),
         worker=worker,

@@ -18,7 +18,9 @@ from typing import Any
 import orjson
 from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
+from app.billing.prices import cny_float
 from app.core.db import Database, rowcount
 from app.core.errors import (
     Conflict,
@@ -42,6 +44,7 @@ from app.schemas.task import (
     TaskError,
     TaskPublic,
 )
+from app.services.usage import UsageService
 from app.storage.archive import stream_zip
 from app.storage.files import ImageStore
 from app.storage.uploads import decode_data_uri, validate_upload
@@ -85,8 +88,10 @@ class TaskService:
         notify_cancel: Any,
         max_upload_bytes: int,
         max_image_pixels: int,
+        usage: UsageService,
     ) -> None:
         self.db = db
+        self.usage = usage
         self.store = store
         self.catalog = catalog
         self.events = events
@@ -180,6 +185,7 @@ class TaskService:
             # reproduces the image, and a re-run after a crash makes the same picture.
             request = replace(request, seed=secrets.randbelow(SEED_LIMIT))
         self._check_disk()
+        estimate = self.usage.estimate_request(request)
         task = Task(
             id=uuid.uuid4().hex,
             type=mode,
@@ -194,11 +200,13 @@ class TaskService:
             checkpoint={},
             failures=[],
             idempotency_key=idempotency_key,
+            unit_price_micro=estimate.price.micro,
+            reserved_micro=estimate.cost_max,
             created_at=utcnow(),
             updated_at=utcnow(),
         )
         try:
-            await self.db.run_write(lambda session: session.add(task))
+            await self._admit(task, estimate.cost_max)
         except IntegrityError:
             # Two submits with one key raced; the other one won.
             existing = await self._by_idempotency_key(idempotency_key or "")
@@ -207,6 +215,16 @@ class TaskService:
             return existing, False
         self._notify_worker()
         return task, True
+
+    async def _admit(self, task: Task, cost_max: int) -> None:
+        """Insert ``task`` with its reservation, in the transaction that checks the budgets."""
+        caps = await self.usage.caps()
+
+        def insert(session: Session) -> None:
+            self.usage.admit(session, caps, cost_max)
+            session.add(task)
+
+        await self.db.run_write(insert)
 
     def _check_disk(self) -> None:
         self.store.ensure_space()
@@ -282,6 +300,9 @@ class TaskService:
             reason = self.catalog.unavailable_reason(spec) or ("This model is not available.", "该模型不可用。")
             raise ModelUnavailable(reason[0], message_zh=reason[1], details={"field": "model"})
         self._check_disk()
+        params = original.parameters
+        expected = params.get("group_max_images") or params.get("num_images", 1)
+        estimate = self.usage.estimate(original.model, expected, group=params.get("group_max_images") is not None)
         now = utcnow()
         task = Task(
             id=uuid.uuid4().hex,
@@ -293,15 +314,16 @@ class TaskService:
             prompt=original.prompt,
             negative_prompt=original.negative_prompt,
             parameters=original.parameters,
-            expected_images=original.parameters.get("group_max_images") or original.parameters.get("num_images", 1),
+            expected_images=expected,
             checkpoint={},
             failures=[],
             retry_of=original.id,
+            unit_price_micro=estimate.price.micro,
+            reserved_micro=estimate.cost_max,
             created_at=now,
             updated_at=now,
         )
-        async with self.db.write() as session:
-            session.add(task)
+        await self._admit(task, estimate.cost_max)
         self._notify_worker()
         return await self.get(task.id)
 
@@ -482,6 +504,10 @@ class TaskService:
             expected_images=task.expected_images,
             error=TaskError.model_validate(task.error) if task.error else None,
             favorite=task.favorite,
+            unit_price_cny=cny_float(task.unit_price_micro or 0),
+            cost_max_cny=cny_float((task.unit_price_micro or 0) * max(task.expected_images, 1)),
+            billed_images=task.billed_images,
+            cost_cny=None if task.cost_micro is None else cny_float(task.cost_micro),
             attempts=task.attempts,
             retry_of=task.retry_of,
             created_at=task.created_at,

@@ -44,6 +44,7 @@ class RecordingContext:
         self.cancelled = cancelled
         # ("deliver" | "fail", index) in call order.
         self.events: list[tuple[str, int]] = []
+        self.billed = 0
 
     @property
     def state(self) -> dict[str, Any]:
@@ -74,6 +75,9 @@ class RecordingContext:
 
     async def set_expected(self, count: int) -> None:
         self.expected = count
+
+    def add_billed(self, images: int) -> None:
+        self.billed += images
 
     def check_cancelled(self) -> None:
         if self.cancelled:

@@ -69,6 +69,8 @@ def test_sigkill_at_three_points_loses_nothing_and_pays_once(tmp_path: Path) -> 
         VOLCENGINE_ACCESS_KEY=VOLC_AK, VOLCENGINE_SECRET_KEY=VOLC_SK, VISUAL_BASE_URL=visual.base_url,
         RESULT_URL_HOSTS="127.0.0.1", RETRY_BACKOFF_SCALE="0", VISUAL_POLL_INTERVAL="0.2",
         MAX_CONCURRENT_JOBS="12", VISUAL_MAX_CONCURRENCY="6", MAX_JOB_ATTEMPTS="6",
+        # Admission runs on every submit; the cap itself never binds here.
+        BUDGET_MONTHLY_CNY="1000",
     )
     backend = Backend(env, tmp_path / "backend.log")
     kills: list[tuple[str, dict[str, int]]] = []
@@ -153,6 +155,17 @@ def test_sigkill_at_three_points_loses_nothing_and_pays_once(tmp_path: Path) -> 
         assert {k: submits[f"crash job {k}"] for k in visual_keys} == {k: 1 + extra[k] for k in visual_keys}
         ark_calls = Counter(b["body"]["prompt"] for b in ark.stats(bodies=True)["bodies"] if b["action"] == "images.generations")
         paid_twice = sorted(k for k in ids if k.startswith("a") and ark_calls[f"crash job {k}"] > 1)
+
+        # Spend after three kills: no reservation left behind, every task settled once, at the
+        # price it was accepted at, for the images it billed.
+        money = query(db, "SELECT reserved_micro, billed_images, cost_micro, unit_price_micro FROM tasks")
+        leaked = [row for row in money if row[0] != 0]
+        unsettled = [row for row in money if row[1] is None or row[2] is None]
+        misbilled = [row for row in money if row[1] is not None and row[2] != row[1] * row[3]]
+        assert (leaked, unsettled, misbilled) == ([], [], [])
+        status, summary = http(f"{backend.base}/api/v1/usage/summary")
+        assert status == 200 and summary["budgets"][1]["reserved_cny"] == 0
+        assert summary["month_cny"] == round(sum(row[2] for row in money) / 1_000_000, 4)
 
         statuses = Counter(t[1] for t in tasks.values())
         report = {

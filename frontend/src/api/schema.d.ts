@@ -330,6 +330,107 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Usage
+         * @description Images and spend per billing day or per model (days in BILLING_TIMEZONE).
+         */
+        get: operations["usage-usage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/usage/budgets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Budgets */
+        get: operations["usage-get_budgets"];
+        /**
+         * Put Budgets
+         * @description Set the caps (null = no cap); saved in the database, they win over BUDGET_*_CNY.
+         */
+        put: operations["usage-put_budgets"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/usage/estimate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Estimate
+         * @description What a generation with this body may cost at most (a group at its maximum size).
+         */
+        post: operations["usage-estimate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/usage/prices": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Prices
+         * @description The price per model and billing unit, with the date it was checked (PRICES_FILE overrides).
+         */
+        get: operations["usage-prices"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/usage/summary": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Summary
+         * @description Spend today and this month, and where each budget stands (with a warning from 80%).
+         */
+        get: operations["usage-summary"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health": {
         parameters: {
             query?: never;
@@ -368,6 +469,41 @@ export interface components {
             /** File */
             file: string;
         };
+        /** BudgetState */
+        BudgetState: {
+            /** Cap Cny */
+            cap_cny: number | null;
+            /** Left Cny */
+            left_cny: number | null;
+            /**
+             * Name
+             * @enum {string}
+             */
+            name: "daily" | "monthly";
+            /** Reserved Cny */
+            reserved_cny: number;
+            /** Spent Cny */
+            spent_cny: number;
+            /**
+             * Warning
+             * @description 80% or more of the cap is spent or reserved
+             */
+            warning: boolean;
+        };
+        /** BudgetsIn */
+        BudgetsIn: {
+            /** Daily Cny */
+            daily_cny?: number | null;
+            /** Monthly Cny */
+            monthly_cny?: number | null;
+        };
+        /** BudgetsPublic */
+        BudgetsPublic: {
+            /** Daily Cny */
+            daily_cny: number | null;
+            /** Monthly Cny */
+            monthly_cny: number | null;
+        };
         /** DownloadRequest */
         DownloadRequest: {
             /** Ids */
@@ -385,6 +521,24 @@ export interface components {
         /** ErrorResponse */
         ErrorResponse: {
             error: components["schemas"]["ErrorBody"];
+        };
+        /** EstimatePublic */
+        EstimatePublic: {
+            /** Confirmed */
+            confirmed: boolean;
+            /** Cost Max Cny */
+            cost_max_cny: number;
+            /** Images Max */
+            images_max: number;
+            /** Model */
+            model: string;
+            /**
+             * Unit
+             * @enum {string}
+             */
+            unit: "image" | "call";
+            /** Unit Price Cny */
+            unit_price_cny: number;
         };
         /** FailurePublic */
         FailurePublic: {
@@ -496,17 +650,10 @@ export interface components {
         };
         /** Image2ImageIn */
         Image2ImageIn: {
-            /** @default null */
             group?: components["schemas"]["GroupOptions"] | null;
-            /**
-             * Guidance Scale
-             * @default null
-             */
+            /** Guidance Scale */
             guidance_scale?: number | null;
-            /**
-             * Height
-             * @default null
-             */
+            /** Height */
             height?: number | null;
             /**
              * Images
@@ -516,62 +663,41 @@ export interface components {
             /**
              * Model
              * @description Model id; the default model when omitted
-             * @default null
              */
             model?: string | null;
-            /**
-             * Negative Prompt
-             * @default null
-             */
+            /** Negative Prompt */
             negative_prompt?: string | null;
             /**
              * Num Images
              * @default 1
              */
             num_images?: number;
-            /**
-             * Optimize Prompt
-             * @default null
-             */
+            /** Optimize Prompt */
             optimize_prompt?: boolean | ("standard" | "fast") | null;
             /** Prompt */
             prompt: string;
             /**
              * Scale
              * @description Alias of strength used by the original app
-             * @default null
              */
             scale?: number | null;
-            /**
-             * Seed
-             * @default null
-             */
+            /** Seed */
             seed?: number | null;
             /**
              * Size
              * @description Named level ("1K", "2K", "4K", "adaptive") or "<W>x<H>"
-             * @default null
              */
             size?: string | null;
-            /**
-             * Strength
-             * @default null
-             */
+            /** Strength */
             strength?: number | null;
-            /**
-             * Style Preset
-             * @default null
-             */
+            /** Style Preset */
             style_preset?: string | null;
             /**
              * Watermark
              * @default false
              */
             watermark?: boolean;
-            /**
-             * Width
-             * @default null
-             */
+            /** Width */
             width?: number | null;
         };
         /** InspectResult */
@@ -668,6 +794,39 @@ export interface components {
             strength: components["schemas"]["RangePublic"] | null;
             /** Watermark */
             watermark: boolean;
+        };
+        /** PriceList */
+        PriceList: {
+            /**
+             * Checked
+             * @description Date the shipped prices were checked
+             */
+            checked: string;
+            /** Currency */
+            currency: "CNY" | string;
+            /** @description Counted for models the table does not list */
+            default: components["schemas"]["PricePublic"];
+            /** Models */
+            models: {
+                [key: string]: components["schemas"]["PricePublic"];
+            };
+        };
+        /** PricePublic */
+        PricePublic: {
+            /** Cny */
+            cny: number;
+            /**
+             * Confirmed
+             * @description False: an estimate, not confirmed from Volcengine's price list
+             */
+            confirmed: boolean;
+            /** Source */
+            source: string;
+            /**
+             * Unit
+             * @enum {string}
+             */
+            unit: "image" | "call";
         };
         /** ProviderHealth */
         ProviderHealth: {
@@ -774,8 +933,23 @@ export interface components {
         TaskPublic: {
             /** Attempts */
             attempts: number;
+            /**
+             * Billed Images
+             * @description Images the upstream billed; null until the task ends
+             */
+            billed_images: number | null;
             /** Completed At */
             completed_at: string | null;
+            /**
+             * Cost Cny
+             * @description What the task cost; null until it ends
+             */
+            cost_cny: number | null;
+            /**
+             * Cost Max Cny
+             * @description The most this task may cost (reserved against the budgets while it runs)
+             */
+            cost_max_cny: number;
             /**
              * Created At
              * Format: date-time
@@ -819,6 +993,11 @@ export interface components {
             /** Task Id */
             task_id: string;
             type: components["schemas"]["TaskType"];
+            /**
+             * Unit Price Cny
+             * @description Price per billing unit accepted when the task was submitted
+             */
+            unit_price_cny: number;
         };
         /**
          * TaskStatus
@@ -844,6 +1023,55 @@ export interface components {
             id: string;
             /** Width */
             width: number;
+        };
+        /** UsageReport */
+        UsageReport: {
+            /** Cost Cny */
+            cost_cny: number;
+            /**
+             * From
+             * Format: date
+             */
+            from: string;
+            /**
+             * Group By
+             * @enum {string}
+             */
+            group_by: "day" | "model";
+            /** Images */
+            images: number;
+            /** Rows */
+            rows: components["schemas"]["UsageRowPublic"][];
+            /** Timezone */
+            timezone: string;
+            /**
+             * To
+             * Format: date
+             */
+            to: string;
+        };
+        /** UsageRowPublic */
+        UsageRowPublic: {
+            /** Cost Cny */
+            cost_cny: number;
+            /** Images */
+            images: number;
+            /**
+             * Key
+             * @description A billing day (YYYY-MM-DD) or a model id
+             */
+            key: string;
+        };
+        /** UsageSummary */
+        UsageSummary: {
+            /** Budgets */
+            budgets: components["schemas"]["BudgetState"][];
+            /** Month Cny */
+            month_cny: number;
+            /** Timezone */
+            timezone: string;
+            /** Today Cny */
+            today_cny: number;
         };
         /** ValidationError */
         ValidationError: {
@@ -1641,6 +1869,169 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    "usage-usage": {
+        parameters: {
+            query?: {
+                /** @description First billing day (default: 29 days ago) */
+                from?: string | null;
+                /** @description Last billing day (default: today) */
+                to?: string | null;
+                group_by?: "day" | "model";
+                format?: "json" | "csv";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description JSON, or CSV with format=csv */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UsageReport"];
+                    "text/csv": unknown;
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    "usage-get_budgets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BudgetsPublic"];
+                };
+            };
+        };
+    };
+    "usage-put_budgets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BudgetsIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BudgetsPublic"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    "usage-estimate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Image2ImageIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EstimatePublic"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    "usage-prices": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PriceList"];
+                };
+            };
+        };
+    };
+    "usage-summary": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UsageSummary"];
                 };
             };
         };
