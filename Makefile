@@ -123,7 +123,7 @@ test-frontend: frontend-deps ## vue-tsc and vitest
 	echo "==> frontend typecheck and unit tests"; \
 	cd $(FRONTEND) && npm run typecheck --silent && npm test --silent
 
-test-config: venv system-nginx ## nginx -t on the rendered configs, supervisor, compose, Dockerfiles, .env.example
+test-config: venv system-nginx frontend-build ## nginx -t on the rendered configs, supervisor, compose, Dockerfiles, .env.example
 	@echo "==> config checks"
 	@cd $(ROOT) && $(call pytest,$(PY) -m pytest tests/deploy,tests/deploy)
 

@@ -44,6 +44,11 @@ export function placeholderTask(type: TaskType, body: GenerateRequest, created: 
     error: null,
     favorite: false,
     is_demo: model === 'demo',
+    // Known once the server answers with the task itself (its first event).
+    unit_price_cny: 0,
+    cost_max_cny: 0,
+    billed_images: null,
+    cost_cny: null,
     created_at: created.created_at,
     started_at: null,
     completed_at: null,
