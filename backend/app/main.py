@@ -18,6 +18,7 @@ from app.api.deps import prefers_zh
 from app.api.errors import error_response, install_error_handlers
 from app.api.routes import (
     auth,
+    events,
     generate,
     health,
     history,
@@ -110,8 +111,8 @@ def create_app(settings: Settings | None = None, *, start_worker: bool | None = 
         )
 
     for router in (
-        health.router, models.router, generate.router, tasks.router, history.router, uploads.router, usage.router,
-        auth.router,
+        health.router, models.router, generate.router, tasks.router, events.router, history.router, uploads.router,
+        usage.router, auth.router,
     ):
         app.include_router(router)
     if settings.serve_images:

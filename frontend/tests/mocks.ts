@@ -7,6 +7,8 @@ export class MockEventSource {
   static instances: MockEventSource[] = []
   readonly url: string
   closed = false
+  /** 0 connecting, 1 open, 2 closed (the browser gave up). */
+  readyState = 0
   onerror: ((event: Event) => void) | null = null
   private listeners = new Map<string, Listener[]>()
 
@@ -21,14 +23,17 @@ export class MockEventSource {
 
   close(): void {
     this.closed = true
+    this.readyState = 2
   }
 
-  emit(type: string, data: unknown = ''): void {
-    const event = new MessageEvent(type, { data: typeof data === 'string' ? data : JSON.stringify(data) })
+  emit(type: string, data: unknown = '', lastEventId = ''): void {
+    const event = new MessageEvent(type, { data: typeof data === 'string' ? data : JSON.stringify(data), lastEventId })
     for (const listener of this.listeners.get(type) ?? []) listener(event)
   }
 
-  fail(): void {
+  /** ``giveUp``: the browser will not reconnect by itself (readyState CLOSED). */
+  fail(giveUp = false): void {
+    if (giveUp) this.readyState = 2
     this.onerror?.(new Event('error'))
   }
 

@@ -98,7 +98,7 @@ class StandIn(BaseHTTPRequestHandler):
             self._json(200, {"status": "healthy"})
         elif self.path == "/api/v1/models":
             self._json(200, {"models": [{"id": f"model-{i}", "label": "x" * 40} for i in range(200)]})
-        elif re.fullmatch(r"/api/v1/tasks/[^/]+/events", self.path):
+        elif re.fullmatch(r"/api/v1/(tasks/[^/]+/)?events", self.path):
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Cache-Control", "no-cache")
@@ -265,10 +265,11 @@ def test_unreachable_api_is_a_json_502(tmp_path: Path, nginx_bin: str) -> None:
         proc.wait(timeout=10)
 
 
-def test_server_sent_events_are_not_buffered(site: dict) -> None:
+@pytest.mark.parametrize("path", ["/api/v1/tasks/abc/events", "/api/v1/events"])
+def test_server_sent_events_are_not_buffered(site: dict, path: str) -> None:
     conn = http.client.HTTPConnection("127.0.0.1", site["port"], timeout=20)
     start = time.monotonic()
-    conn.request("GET", "/api/v1/tasks/abc/events", headers={"Accept": "text/event-stream", "Accept-Encoding": "gzip"})
+    conn.request("GET", path, headers={"Accept": "text/event-stream", "Accept-Encoding": "gzip"})
     resp = conn.getresponse()
     assert resp.status == 200 and resp.getheader("Content-Encoding") is None
     first = resp.readline()

@@ -93,6 +93,8 @@ class Task(Base):
         Index("ix_tasks_favorite_history", "favorite", "status", "created_at"),
         # Usage figures: what was settled in a period.
         Index("ix_tasks_completed", "completed_at"),
+        # The live channel: what changed since a moment.
+        Index("ix_tasks_updated", "updated_at"),
     )
 
     @property

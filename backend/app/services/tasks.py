@@ -241,6 +241,22 @@ class TaskService:
             raise _task_not_found(task_id)
         return task
 
+    async def active(self, limit: int = 500) -> list[Task]:
+        async with self.db.read() as session:
+            stmt = select(Task).where(Task.status.in_(ACTIVE_STATUSES)).order_by(Task.created_at).limit(limit)
+            return list((await session.execute(stmt)).scalars().all())
+
+    async def changed_since(self, since: datetime, limit: int = 500) -> list[Task]:
+        """Tasks updated at or after ``since``, oldest change first (the live channel's scan)."""
+        async with self.db.read() as session:
+            stmt = (
+                select(Task)
+                .where(Task.updated_at >= since)
+                .order_by(Task.updated_at, Task.id)
+                .limit(limit)
+            )
+            return list((await session.execute(stmt)).scalars().all())
+
     async def recent(self, limit: int) -> list[Task]:
         async with self.db.read() as session:
             active = (

@@ -201,6 +201,7 @@ export function createApiClient(options: ClientOptions = {}) {
     task: (id: string, signal?: AbortSignal) =>
       request<Task>('GET', `/api/v1/tasks/${encodeURIComponent(id)}`, { signal }),
     taskEventsUrl: (id: string) => `${settings.baseUrl}/api/v1/tasks/${encodeURIComponent(id)}/events`,
+    eventsUrl: () => `${settings.baseUrl}/api/v1/events`,
     tasks: (limit = 50, signal?: AbortSignal) =>
       request<TaskList>('GET', '/api/v1/tasks', { query: { limit }, signal }),
     cancelTask: (id: string) => request<Task | undefined>('POST', `/api/v1/tasks/${encodeURIComponent(id)}/cancel`),

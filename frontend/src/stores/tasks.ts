@@ -8,7 +8,7 @@ import { computed, ref } from 'vue'
 import { api } from '@/api/client'
 import type { GenerateRequest, Image2ImageRequest, Task, TaskCreated, TaskType } from '@/api/types'
 import { isTerminal } from '@/utils/taskStatus'
-import { openTaskStream } from '@/utils/taskStream'
+import { openLiveChannel } from '@/utils/liveChannel'
 import { uuid } from '@/utils/uuid'
 
 const SESSION_KEY = 'vis.session-tasks'
@@ -60,7 +60,10 @@ export function placeholderTask(type: TaskType, body: GenerateRequest, created: 
 export const useTasksStore = defineStore('tasks', () => {
   const tasks = ref<Record<string, Task>>({})
   const sessionIds = ref<string[]>([])
-  const streams = new Map<string, () => void>()
+  // Ids this tab follows until they end; one live channel carries them all.
+  const watching = new Set<string>()
+  let channel: (() => void) | null = null
+  let idleTimer: ReturnType<typeof setTimeout> | null = null
 
   const sessionTasks = computed(() =>
     sessionIds.value.map((id) => tasks.value[id]).filter((task): task is Task => task !== undefined),
@@ -87,25 +90,41 @@ export const useTasksStore = defineStore('tasks', () => {
     persistSession()
   }
 
+  function onLive(task: Task): void {
+    upsert(task)
+    if (isTerminal(task.status) && watching.delete(task.task_id) && !watching.size) closeWhenIdle()
+  }
+
+  function ensureChannel(): void {
+    if (idleTimer) clearTimeout(idleTimer)
+    idleTimer = null
+    if (channel) return
+    channel = openLiveChannel(onLive, {
+      url: api.eventsUrl(),
+      fetchTasks: async (signal) => (await api.tasks(50, signal)).items,
+    })
+  }
+
+  function closeWhenIdle(): void {
+    // Kept open a little: the next click usually comes soon and reuses it.
+    if (idleTimer) clearTimeout(idleTimer)
+    idleTimer = setTimeout(() => {
+      idleTimer = null
+      if (watching.size) return
+      channel?.()
+      channel = null
+    }, 10_000)
+  }
+
   function follow(id: string): void {
-    if (streams.has(id)) return
     const known = tasks.value[id]
     if (known && isTerminal(known.status)) return
-    const close = openTaskStream(
-      id,
-      {
-        onTask: upsert,
-        onEnd: () => streams.delete(id),
-        onError: () => streams.delete(id),
-      },
-      { eventsUrl: api.taskEventsUrl, fetchTask: api.task },
-    )
-    streams.set(id, close)
+    watching.add(id)
+    ensureChannel()
   }
 
   function unfollow(id: string): void {
-    streams.get(id)?.()
-    streams.delete(id)
+    if (watching.delete(id) && !watching.size) closeWhenIdle()
   }
 
   async function submit(type: TaskType, body: GenerateRequest | Image2ImageRequest): Promise<string> {
@@ -189,8 +208,11 @@ export const useTasksStore = defineStore('tasks', () => {
   }
 
   function stopAll(): void {
-    for (const close of streams.values()) close()
-    streams.clear()
+    watching.clear()
+    if (idleTimer) clearTimeout(idleTimer)
+    idleTimer = null
+    channel?.()
+    channel = null
   }
 
   return {

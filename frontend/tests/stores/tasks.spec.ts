@@ -28,10 +28,10 @@ describe('tasks store: live results', () => {
     expect((init.headers as Record<string, string>)['Idempotency-Key']).toMatch(/^[0-9a-f-]{36}$/)
     expect(tasks.sessionTasks).toHaveLength(1)
     expect(tasks.sessionTasks[0]).toMatchObject({ task_id: 't1', status: 'pending', expected_images: 2, outputs: [] })
-    expect(MockEventSource.last().url).toBe('/api/v1/tasks/t1/events')
+    expect(MockEventSource.last().url).toBe('/api/v1/events')
   })
 
-  it('adds each image as its SSE event arrives, then closes on end', async () => {
+  it('adds each image as its event arrives on the one live channel', async () => {
     const pinia = setupStores()
     mockFetch({ 'POST /api/v1/generate/text2image': () => jsonResponse(created, 202) })
     const tasks = useTasksStore()
@@ -50,24 +50,40 @@ describe('tasks store: live results', () => {
     expect(images).toHaveLength(2)
     expect(images[1]!.attributes('src')).toBe('/images/2026/01/01/t1-1.thumb.webp')
     expect(wrapper.find('[data-testid="demo-label"]').exists()).toBe(true)
-
-    source.emit('end')
-    expect(source.closed).toBe(true)
   })
 
-  it('falls back to polling when the stream breaks', async () => {
+  it('follows any number of jobs over one connection', async () => {
     setupStores()
-    const poll = vi.fn(() => jsonResponse(makeTask({ status: 'completed', outputs: [output(0)] })))
+    let n = 0
+    mockFetch({ 'POST /api/v1/generate/text2image': () => jsonResponse({ ...created, task_id: `t${++n}` }, 202) })
+    const tasks = useTasksStore()
+    for (let i = 0; i < 12; i++) await tasks.submit('text2image', { model: 'demo', prompt: `job ${i}` })
+    expect(MockEventSource.instances).toHaveLength(1)
+    const source = MockEventSource.last()
+    for (let i = 1; i <= 12; i++) source.emit('task', makeTask({ task_id: `t${i}`, status: 'completed' }))
+    expect(tasks.sessionTasks.map((t) => t.status)).toEqual(Array(12).fill('completed'))
+  })
+
+  it('polls the active tasks while the stream is down, and reopens it from the last event', async () => {
+    vi.useFakeTimers()
+    setupStores()
+    const poll = vi.fn(() => jsonResponse({ items: [makeTask({ status: 'completed', outputs: [output(0)] })] }))
     mockFetch({
       'POST /api/v1/generate/text2image': () => jsonResponse(created, 202),
-      'GET /api/v1/tasks/t1': poll,
+      'GET /api/v1/tasks': poll,
     })
     const tasks = useTasksStore()
     await tasks.submit('text2image', { model: 'demo', prompt: 'a fox' })
-    MockEventSource.last().fail()
-    await flushPromises()
-    expect(MockEventSource.last().closed).toBe(true)
+    const first = MockEventSource.last()
+    first.emit('task', makeTask({ status: 'processing' }), '2026-01-01T00:00:01+00:00')
+    first.fail(true)
+    await vi.advanceTimersByTimeAsync(0)
+    expect(first.closed).toBe(true)
     expect(poll).toHaveBeenCalledTimes(1)
+    await vi.advanceTimersByTimeAsync(5000)
+    expect(MockEventSource.instances).toHaveLength(2)
+    expect(MockEventSource.last().url).toBe('/api/v1/events?since=2026-01-01T00%3A00%3A01%2B00%3A00')
+    vi.useRealTimers()
     expect(tasks.tasks.t1?.status).toBe('completed')
     expect(tasks.tasks.t1?.outputs).toHaveLength(1)
   })
@@ -87,7 +103,7 @@ describe('tasks store: live results', () => {
     await wrapper.get('[data-testid="retry-button"]').trigger('click')
     await flushPromises()
     expect(tasks.sessionIds).toEqual(['t2'])
-    expect(MockEventSource.last().url).toBe('/api/v1/tasks/t2/events')
+    expect(MockEventSource.last().url).toBe('/api/v1/events')
   })
 
   it('never goes back from a finished state to a running one', () => {
