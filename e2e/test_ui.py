@@ -121,3 +121,33 @@ def test_screenshots_of_every_page(page: Page, stack: Stack, screenshots: Path, 
     expect(page.locator("[data-testid=history-detail]")).to_be_visible()
     assert_image_loaded(page, "[data-testid=history-detail] img")
     page.screenshot(path=str(screenshots / f"history-detail-{lang}-{theme}.png"), full_page=True)
+
+
+def test_a_dozen_running_jobs_never_freeze_the_tab(page: Page, stack: Stack) -> None:
+    """Each Ark job takes 6 s upstream; with one stream per job the seventh submit waited for a
+    job to end (the browser's six connections per host). One live channel: every card at once."""
+    page.goto("/?model=doubao-seedream-4-0-250828")
+    box = prompt_box(page)
+    expect(box).to_be_visible()
+    cards = page.locator("[data-testid=task-card]")
+    started = page.evaluate("() => performance.now()")
+    for i in range(12):
+        box.fill(f"job {i} of a dozen, e2e live channel [fault:slow:ms=6000]")
+        before = page.evaluate("() => performance.now()")
+        page.locator("[data-testid=generate-button]").click()
+        expect(cards).to_have_count(i + 1, timeout=1_000)
+        assert page.evaluate("() => performance.now()") - before < 1_000
+    assert page.evaluate("() => performance.now()") - started < 12_000
+    # Jobs still running: the other pages answer at once.
+    for nav, selector in (("nav-history", "[data-testid=history-page], main"), ("nav-queue", "main")):
+        before = page.evaluate("() => performance.now()")
+        page.locator(f"[data-testid={nav}]").click()
+        expect(page.locator(selector).first).to_be_visible(timeout=1_000)
+        assert page.evaluate("() => performance.now()") - before < 1_000
+    page.locator("[data-testid=nav-generate]").click()
+    expect(page.locator("[data-testid=task-card][data-status=completed]")).to_have_count(12, timeout=60_000)
+    # One EventSource for all of them.
+    streams = page.evaluate(
+        "() => performance.getEntriesByType('resource').filter(e => e.name.includes('/events')).map(e => e.name)"
+    )
+    assert all(name.endswith("/api/v1/events") or "/api/v1/events?" in name for name in streams), streams

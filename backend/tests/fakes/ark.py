@@ -11,7 +11,7 @@ Prompt markers: ``[fault:auth]``, ``[fault:429]``, ``[fault:429:retry-after=2]``
 ``[fault:setlimit]``, ``[fault:500]`` (option ``should-retry=false`` adds ``x-should-retry``),
 ``[fault:code=<ArkCode>]``, ``[fault:moderation-input]``, ``[fault:moderation-output]``,
 ``[fault:timeout]``, ``[fault:timeout-after-headers]``, ``[fault:truncated]``, ``[fault:garbage]``,
-``[fault:partial:1]`` (group image 1 fails; several indexes allowed: ``partial:0:2``),
+``[fault:slow:ms=N]`` (answers well after N ms), ``[fault:partial:1]`` (group image 1 fails; several indexes allowed: ``partial:0:2``),
 ``[fault:url-403]``, ``[fault:url-404]``, ``[fault:url-html]``, ``[fault:url-drip]`` (the image
 one byte every ``drip_interval`` s), ``[fault:drip]`` (the JSON answer the same way; option
 ``interval``), ``[fault:huge:mb=N]`` (an N MB answer), ``[fault:extra:K]`` (K images more than
@@ -153,6 +153,9 @@ class FakeArkServer(FakeServer):
             return self.error_response(
                 "AuthenticationError", "The API key in the request is missing or invalid.", 401
             )
+        if "slow" in kinds:
+            # A long generation that ends well (option ms, default 5000).
+            await self.stall((kinds["slow"].option_float("ms") or 5000) / 1000)
         if "timeout" in kinds:
             await self.stall()
             return self.error_response("InternalServiceError", "fake: stalled past the client timeout.", 500)
