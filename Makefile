@@ -33,7 +33,7 @@ define pytest
 	if [ $$rc -eq 5 ]; then echo "(no tests collected in $(2))"; rc=0; fi; exit $$rc
 endef
 
-.PHONY: help run stop restart status logs test test-lint test-backend test-frontend test-config test-e2e \
+.PHONY: help run stop restart status logs test test-lint test-backend test-pg test-frontend test-config test-e2e \
         bench client lint clean distclean venv frontend-deps frontend-build system-nginx system-e2e
 
 help: ## show this help
@@ -102,9 +102,9 @@ logs: ## the last lines of every log (followed when run in a terminal)
 
 # --- testing ---------------------------------------------------------------------------------------
 
-test: ## everything: lint, backend, frontend, config checks, end-to-end (all run; a summary at the end)
+test: ## everything: lint, backend (SQLite, then PostgreSQL), frontend, config checks, end-to-end (a summary at the end)
 	@failed=""; summary=""; \
-	for suite in lint backend frontend config e2e; do \
+	for suite in lint backend pg frontend config e2e; do \
 	  start=$$SECONDS; \
 	  if $(MAKE) test-$$suite; then result=ok; else result=FAILED; failed="$$failed test-$$suite"; fi; \
 	  summary="$$summary$$(printf '  %-15s %4ds  %s' test-$$suite $$((SECONDS - start)) $$result)\n"; \
@@ -117,6 +117,11 @@ test-lint: lint
 test-backend: venv ## backend pytest (unit, API, jobs, providers against fakes, migrations)
 	@echo "==> backend tests"
 	@cd $(ROOT)/backend && $(call pytest,$(PY) -m pytest,backend/tests)
+
+test-pg: venv ## the backend suite again, every app on a fresh database of a throw-away PostgreSQL
+	@$(ROOT)/scripts/install-system-deps.sh postgresql
+	@echo "==> backend tests on PostgreSQL"
+	@cd $(ROOT)/backend && STUDIO_TEST_DB=postgresql $(call pytest,$(PY) -m pytest,backend/tests on PostgreSQL)
 
 test-frontend: frontend-deps ## vue-tsc and vitest
 	@if [ -z "$(HAVE_FRONTEND)" ]; then echo "(no frontend yet: skipped)"; exit 0; fi; \

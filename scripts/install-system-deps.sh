@@ -12,6 +12,9 @@ set -euo pipefail
 have_nginx() { command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; }
 have_chromium() { [ -x /usr/bin/chromium ]; }
 have_shellcheck() { command -v shellcheck >/dev/null 2>&1; }
+# initdb/pg_ctl for the tests' throw-away clusters (backend/tests/pg.py); the server the package
+# may start itself is not used.
+have_postgresql() { command -v pg_ctl >/dev/null 2>&1 || compgen -G '/usr/lib/postgresql/*/bin/pg_ctl' >/dev/null; }
 # A font with Chinese glyphs, so zh screenshots show text rather than empty boxes.
 have_fonts() { command -v fc-list >/dev/null 2>&1 && [ -n "$(fc-list :lang=zh 2>/dev/null | head -n 1)" ]; }
 
@@ -23,7 +26,8 @@ for want in "$@"; do
     chromium) have_chromium || packages+=(chromium fonts-liberation) ;;
     fonts) have_fonts || packages+=(fonts-wqy-microhei fontconfig) ;;
     shellcheck) have_shellcheck || packages+=(shellcheck) ;;
-    *) echo "install-system-deps: unknown component '$want' (nginx, chromium, fonts, shellcheck)" >&2; exit 2 ;;
+    postgresql) have_postgresql || packages+=(postgresql) ;;
+    *) echo "install-system-deps: unknown component '$want' (nginx, chromium, fonts, shellcheck, postgresql)" >&2; exit 2 ;;
   esac
 done
 [ ${#packages[@]} -eq 0 ] && exit 0

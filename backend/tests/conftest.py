@@ -6,7 +6,8 @@ returns once every runnable job has finished, so nothing sleeps waiting for a jo
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,40 @@ from fastapi import FastAPI
 from app.core.config import Settings
 from app.main import create_app
 from app.services.container import Services
+from tests.pg import Cluster
+
+# `make test-pg` sets this: every app a test builds runs on a fresh PostgreSQL database.
+ON_POSTGRES = os.environ.get("STUDIO_TEST_DB", "sqlite") == "postgresql"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "sqlite_only: about SQLite itself (its file, its locking); not run on PostgreSQL")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not ON_POSTGRES:
+        return
+    skip = pytest.mark.skip(reason="SQLite-specific; the SQLite run covers it")
+    for item in items:
+        if item.get_closest_marker("sqlite_only"):
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    """One throw-away cluster per test session, with a migrated template database."""
+    cluster = Cluster()
+    cluster.start()
+    try:
+        cluster.make_template()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def database_cluster(request: pytest.FixtureRequest) -> Cluster | None:
+    return request.getfixturevalue("pg_cluster") if ON_POSTGRES else None
 
 
 def make_settings(data_dir: Path, **overrides: Any) -> Settings:
@@ -59,10 +94,15 @@ StudioFactory = Callable[..., Any]
 
 
 @pytest.fixture
-async def studio_factory(tmp_path: Path) -> AsyncIterator[StudioFactory]:
+async def studio_factory(tmp_path: Path, database_cluster: Cluster | None) -> AsyncIterator[StudioFactory]:
     stack: list[Any] = []
+    databases: list[str] = []
 
     async def make(**overrides: Any) -> Studio:
+        if database_cluster is not None and "database_url_override" not in overrides:
+            name = await database_cluster.create_database()
+            databases.append(name)
+            overrides["database_url_override"] = database_cluster.url(name)
         settings = make_settings(overrides.pop("data_dir", tmp_path / "data"), **overrides)
         app = create_app(settings, start_worker=False)
         lifespan = app.router.lifespan_context(app)
@@ -75,6 +115,9 @@ async def studio_factory(tmp_path: Path) -> AsyncIterator[StudioFactory]:
     yield make
     for item in reversed(stack):
         await item.__aexit__(None, None, None)
+    for name in databases:
+        assert database_cluster is not None
+        await database_cluster.drop_database(name)
 
 
 @pytest.fixture

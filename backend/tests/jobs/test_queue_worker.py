@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from app.jobs.queue import JobQueue
@@ -46,6 +47,7 @@ async def test_stale_lease_is_reclaimed_and_job_completes(studio: Studio) -> Non
     assert again.task_id == task_id and again.attempts == 2
 
 
+@pytest.mark.sqlite_only  # PostgreSQL means replicas: only expired leases are recovered there
 async def test_restart_recovers_job_left_processing(studio: Studio) -> None:
     [task_id] = await _submit_many(studio, 1)
     queue = JobQueue(studio.services.db, lease_seconds=3600)

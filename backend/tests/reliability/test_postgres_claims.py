@@ -1,22 +1,15 @@
 """Atomic job claims on PostgreSQL (FOR UPDATE SKIP LOCKED): several "replicas" (separate engines
 and pools) claim one queue concurrently; every job is claimed exactly once, and stale leases are
-taken over exactly once. Runs against a throw-away cluster made with the local initdb/pg_ctl;
-skipped when no PostgreSQL binaries are installed."""
+taken over exactly once. Runs against the throw-away cluster of tests/pg.py (Debian's postgresql,
+installed by the project's scripts), in every run: no skip for want of PostgreSQL."""
 
 from __future__ import annotations
 
 import asyncio
-import glob
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import update
@@ -25,64 +18,20 @@ from app.core.db import Database
 from app.jobs.queue import JobQueue
 from app.models.base import utcnow
 from app.models.task import Task
+from tests.pg import Cluster
 
 REPLICAS = 4
 CLAIMERS_PER_REPLICA = 3
 JOBS = 240
 
 
-def _pg_bin() -> Path | None:
-    found = shutil.which("pg_ctl")
-    if found:
-        return Path(found).parent
-    for candidate in sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), reverse=True):
-        return Path(candidate).parent
-    return None
-
-
-def _as_postgres(args: list[str]) -> list[str]:
-    # PostgreSQL refuses to run as root.
-    if os.geteuid() == 0:
-        return ["runuser", "-u", "postgres", "--", *args]
-    return args
-
-
-@pytest.fixture(scope="module")
-def pg_url() -> Iterator[str]:
-    bindir = _pg_bin()
-    if bindir is None:
-        pytest.skip("no PostgreSQL binaries (pg_ctl/initdb) on this machine")
-    if os.geteuid() == 0 and subprocess.run(["id", "-u", "postgres"], capture_output=True).returncode != 0:
-        pytest.skip("running as root and there is no 'postgres' user to run the server as")
-    work = Path(tempfile.mkdtemp(prefix="studio-pg-"))
-    work.chmod(0o755)
-    if os.geteuid() == 0:
-        shutil.chown(work, "postgres", "postgres")
-    data = work / "data"
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    init = subprocess.run(
-        _as_postgres([str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8"]),
-        capture_output=True, text=True,
-    )
-    if init.returncode != 0:
-        shutil.rmtree(work, ignore_errors=True)
-        pytest.skip(f"initdb failed: {init.stderr.strip()[:300]}")
-    options = f"-p {port} -k {work} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
-    start = subprocess.run(
-        _as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(work / "log"), "-w", "-t", "60", "start"]),
-        capture_output=True, text=True,
-    )
-    if start.returncode != 0:
-        shutil.rmtree(work, ignore_errors=True)
-        pytest.skip(f"postgres did not start: {start.stderr.strip()[:300]}")
+@pytest.fixture
+async def pg_url(pg_cluster: Cluster) -> AsyncIterator[str]:
+    name = await pg_cluster.create_database()
     try:
-        yield f"postgresql+asyncpg://postgres@127.0.0.1:{port}/postgres"
+        yield pg_cluster.url(name)
     finally:
-        subprocess.run(_as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
-                       capture_output=True)
-        shutil.rmtree(work, ignore_errors=True)
+        await pg_cluster.drop_database(name)
 
 
 def _task(i: int) -> Task:
