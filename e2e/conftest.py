@@ -75,9 +75,9 @@ class Stack:
         except urllib.error.HTTPError as exc:
             return exc.code, dict(exc.headers), exc.read()
 
-    def post_json(self, path: str, body: dict) -> tuple[int, dict]:
+    def post_json(self, path: str, body: dict, method: str = "POST") -> tuple[int, dict]:
         request = urllib.request.Request(
-            self.url(path), data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
+            self.url(path), data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method=method
         )
         try:
             with urllib.request.urlopen(request, timeout=30) as resp:

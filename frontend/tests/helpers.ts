@@ -32,6 +32,8 @@ export function testRouter(): Router {
       { path: '/', name: 'generate', component: { template: '<div />' } },
       { path: '/history/:id?', name: 'history', component: { template: '<div />' } },
       { path: '/login', name: 'login', component: { template: '<div />' } },
+      { path: '/settings', name: 'settings', component: { template: '<div />' } },
+      { path: '/usage', name: 'usage', component: { template: '<div />' } },
     ],
   })
 }

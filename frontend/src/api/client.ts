@@ -7,6 +7,8 @@
  */
 import type {
   AuthStatus,
+  Budgets,
+  BudgetsUpdate,
   GenerateRequest,
   Health,
   HistoryPage,
@@ -14,11 +16,15 @@ import type {
   Image2ImageRequest,
   InspectResult,
   ModelCatalog,
+  PriceList,
   Task,
   TaskCreated,
   TaskList,
   TaskType,
   Upload,
+  UsageQuery,
+  UsageReport,
+  UsageSummary,
 } from './types'
 
 export class ApiError extends Error {
@@ -98,6 +104,8 @@ function statusCode(status: number): string {
       return 'invalid_request'
     case 401:
       return 'unauthorized'
+    case 402:
+      return 'budget_exceeded'
     case 404:
       return 'not_found'
     case 409:
@@ -214,6 +222,15 @@ export function createApiClient(options: ClientOptions = {}) {
     downloadZip: (ids: string[]) =>
       request<Blob>('POST', '/api/v1/history/download', { json: { ids }, blob: true }),
     inspect: (file: Blob) => request<InspectResult>('POST', '/api/v1/images/inspect', { form: fileForm(file) }),
+    prices: () => request<PriceList>('GET', '/api/v1/usage/prices'),
+    usage: (query: UsageQuery, signal?: AbortSignal) =>
+      request<UsageReport>('GET', '/api/v1/usage', { query: { ...query, format: 'json' }, signal }),
+    /** A link for the browser to download (the CSV is the server's, as it is). */
+    usageCsvUrl: (query: Omit<UsageQuery, 'format'>) =>
+      `${settings.baseUrl}/api/v1/usage${buildQuery({ ...query, format: 'csv' })}`,
+    usageSummary: (signal?: AbortSignal) => request<UsageSummary>('GET', '/api/v1/usage/summary', { signal }),
+    budgets: () => request<Budgets>('GET', '/api/v1/usage/budgets'),
+    setBudgets: (body: BudgetsUpdate) => request<Budgets>('PUT', '/api/v1/usage/budgets', { json: body }),
     authStatus: () => request<AuthStatus>('GET', '/api/v1/auth/status', { quiet401: true }),
     login: (password: string) =>
       request<void>('POST', '/api/v1/auth/login', { json: { password }, quiet401: true }),

@@ -39,3 +39,17 @@ export type SizePreset = Schemas['SizePresetPublic']
 export type ReferenceRules = Schemas['ReferenceRulesPublic']
 export type NumberRange = Schemas['RangePublic']
 export type Localized = Schemas['Localized']
+
+// ---- spend ----
+export type PriceList = Schemas['PriceList']
+export type Price = Schemas['PricePublic']
+export type PriceUnit = Price['unit']
+export type UsageReport = Schemas['UsageReport']
+export type UsageRow = Schemas['UsageRowPublic']
+export type UsageQuery = NonNullable<operations['usage-usage']['parameters']['query']>
+export type UsageGroupBy = NonNullable<UsageQuery['group_by']>
+export type UsageSummary = Schemas['UsageSummary']
+export type BudgetState = Schemas['BudgetState']
+export type BudgetName = BudgetState['name']
+export type Budgets = Schemas['BudgetsPublic']
+export type BudgetsUpdate = Schemas['BudgetsIn']

@@ -6,9 +6,12 @@ import { ElMessage } from 'element-plus'
 import 'element-plus/es/components/message/style/css'
 import { ref, watch } from 'vue'
 import { useRoute } from 'vue-router'
+import { ApiError } from '@/api/client'
 import { t } from '@/locales'
+import { useBudgetStore } from '@/stores/budget'
 import { useCatalogStore } from '@/stores/catalog'
 import { useGenerateFormStore } from '@/stores/generateForm'
+import { usePricesStore } from '@/stores/prices'
 import { useTasksStore } from '@/stores/tasks'
 import { handleError } from '@/utils/handleError'
 
@@ -22,10 +25,14 @@ export function useGenerate() {
   const catalog = useCatalogStore()
   const form = useGenerateFormStore()
   const tasks = useTasksStore()
+  const prices = usePricesStore()
+  const budget = useBudgetStore()
   const submitting = ref(false)
   const ready = ref(false)
 
   async function init(): Promise<void> {
+    // The price on the button is informative: without the list the button just says "Generate".
+    void prices.load().catch(() => undefined)
     try {
       await catalog.loadModels()
     } catch (error) {
@@ -66,7 +73,9 @@ export function useGenerate() {
     try {
       await tasks.submit(type, body)
     } catch (error) {
+      // the server's own message, in the UI's language; the budget notice then shows what is left
       handleError(error)
+      if (error instanceof ApiError && error.code === 'budget_exceeded') void budget.loadSummary().catch(() => undefined)
     } finally {
       submitting.value = false
     }

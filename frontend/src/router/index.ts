@@ -18,6 +18,13 @@ export const routes: RouteRecordRaw[] = [
     meta: { title: 'nav.inspect' },
   },
   {
+    // uPlot is imported by this page only, so the chart library stays in its lazy chunk
+    path: '/usage',
+    name: 'usage',
+    component: () => import('@/pages/UsagePage.vue'),
+    meta: { title: 'nav.usage' },
+  },
+  {
     path: '/settings',
     name: 'settings',
     component: () => import('@/pages/SettingsPage.vue'),

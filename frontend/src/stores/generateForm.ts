@@ -6,6 +6,7 @@ import { defineStore } from 'pinia'
 import { computed, ref } from 'vue'
 import type { GenerateRequest, Image2ImageRequest, ModelPublic, Task, TaskType } from '@/api/types'
 import { capabilitiesOf, type Capabilities, type OptimizeChoice } from '@/utils/capabilities'
+import type { CostRequest } from '@/utils/cost'
 import { checkSize, formatSize, parseSize, type SizeProblem } from '@/utils/size'
 import { MAX_SEED, randomSeed } from '@/utils/seed'
 import { useCatalogStore } from './catalog'
@@ -130,6 +131,16 @@ export const useGenerateFormStore = defineStore('generateForm', () => {
   })
 
   const canSubmit = computed(() => issues.value.length === 0)
+
+  /** What the current form would be billed for (the same choice of group or count as buildSubmission). */
+  const costRequest = computed<CostRequest | null>(() => {
+    const c = caps.value
+    const m = model.value
+    if (!c || !m) return null
+    return outputMode.value === 'group' && c.group
+      ? { model: m.id, images: groupMax.value, group: true }
+      : { model: m.id, images: numImages.value, group: false }
+  })
 
   /** Keep what still fits the newly chosen model; reset the rest to the model's defaults. */
   function adaptToModel(): void {
@@ -291,6 +302,7 @@ export const useGenerateFormStore = defineStore('generateForm', () => {
     mode,
     issues,
     canSubmit,
+    costRequest,
     adaptToModel,
     selectModel,
     selectSize,

@@ -84,4 +84,43 @@ describe('api client', () => {
     expect(describeError(new ApiError(500, 'made_up_code', 'x')).hint).toBeNull()
     expect(describeError(new ApiError(401, 'unauthorized', 'x')).silent).toBe(true)
   })
+
+  it('keeps a refused budget as budget_exceeded with the server message in the UI language', async () => {
+    const details = { budget: 'daily', cap_cny: 1, spent_cny: 0.8, reserved_cny: 0, left_cny: 0.2, cost_max_cny: 0.8 }
+    const message = '本任务最多花费 0.8 元，但每日预算 1 元只剩 0.2 元（已花费 0.8 元，运行中的任务预留 0 元）。请在设置中提高预算或稍后再试。'
+    const { client, fetch } = clientWith(
+      jsonResponse({ error: { code: 'budget_exceeded', message, details } }, 402),
+      { getLocale: () => 'zh-CN' },
+    )
+    const error = await client.generate('text2image', { prompt: 'p', model: 'x' }, 'k').catch((e: unknown) => e)
+    expect(error).toMatchObject({ status: 402, code: 'budget_exceeded', message, details })
+    expect((fetch.mock.calls[0] as unknown as [string, RequestInit])[1].headers).toMatchObject({ 'Accept-Language': 'zh-CN' })
+    // the server's message already says what to do: no hint repeats it
+    expect(describeError(error)).toMatchObject({ message, hint: null, silent: false })
+  })
+
+  it('calls 402 budget_exceeded even when the body is not the envelope', async () => {
+    const { client } = clientWith(new Response('', { status: 402, statusText: 'Payment Required' }))
+    await expect(client.generate('text2image', { prompt: 'p' }, 'k')).rejects.toMatchObject({ code: 'budget_exceeded' })
+  })
+
+  it('asks for usage as JSON and links the CSV with the same range', async () => {
+    const { client, fetch } = clientWith(
+      jsonResponse({ group_by: 'day', from: '2026-11-01', to: '2026-11-30', timezone: 'Asia/Shanghai', rows: [], images: 0, cost_cny: 0 }),
+    )
+    await client.usage({ from: '2026-11-01', to: '2026-11-30', group_by: 'day' })
+    expect((fetch.mock.calls[0] as unknown as [string])[0]).toBe('/api/v1/usage?from=2026-11-01&to=2026-11-30&group_by=day&format=json')
+    expect(client.usageCsvUrl({ from: '2026-11-01', to: '2026-11-30', group_by: 'model' })).toBe(
+      '/api/v1/usage?from=2026-11-01&to=2026-11-30&group_by=model&format=csv',
+    )
+  })
+
+  it('saves budgets with PUT, null meaning no cap', async () => {
+    const { client, fetch } = clientWith(jsonResponse({ daily_cny: 20, monthly_cny: null }))
+    await expect(client.setBudgets({ daily_cny: 20, monthly_cny: null })).resolves.toEqual({ daily_cny: 20, monthly_cny: null })
+    const [url, init] = fetch.mock.calls[0] as unknown as [string, RequestInit]
+    expect(url).toBe('/api/v1/usage/budgets')
+    expect(init.method).toBe('PUT')
+    expect(JSON.parse(init.body as string)).toEqual({ daily_cny: 20, monthly_cny: null })
+  })
 })

@@ -1,12 +1,16 @@
 import { flushPromises, mount } from '@vue/test-utils'
-import { beforeEach, describe, expect, it } from 'vitest'
+import { beforeEach, describe, expect, it, vi } from 'vitest'
+import { nextTick } from 'vue'
 import GenerateForm from '@/components/GenerateForm.vue'
 import { applyLocale } from '@/locales'
 import { CUSTOM_SIZE, useGenerateFormStore } from '@/stores/generateForm'
+import { usePricesStore } from '@/stores/prices'
+import { prices } from '../fixtures/prices'
 import { plugins, setupStores } from '../helpers'
 
-function mountForm(modelId: string) {
+function mountForm(modelId: string, withPrices = false) {
   const pinia = setupStores()
+  if (withPrices) usePricesStore().list = prices
   const form = useGenerateFormStore()
   form.selectModel(modelId)
   const wrapper = mount(GenerateForm, { props: { submitting: false }, global: { plugins: plugins(pinia) } })
@@ -90,5 +94,61 @@ describe('GenerateForm adapts to the model', () => {
     await wrapper.get('form').trigger('submit')
     expect(wrapper.emitted('submit')).toHaveLength(1)
     expect(wrapper.find('[data-testid="generate-button"]').exists()).toBe(true)
+  })
+})
+
+describe('the Generate button shows what it will cost', () => {
+  beforeEach(() => applyLocale('zh-CN'))
+
+  const price = (wrapper: ReturnType<typeof mountForm>['wrapper']) => wrapper.find('[data-testid="generate-price"]')
+
+  it('follows the number of images and the model, with no request', async () => {
+    const fetch = vi.fn()
+    vi.stubGlobal('fetch', fetch)
+    const { wrapper, form } = mountForm('doubao-seedream-4-0-250828', true)
+    expect(price(wrapper).text()).toBe('· ¥0.20')
+    form.numImages = 3
+    await nextTick()
+    expect(price(wrapper).text()).toBe('· ¥0.60')
+    expect(wrapper.get('[data-testid="generate-button"]').attributes('title')).toBe('3 张 × ¥0.20')
+    form.selectModel('doubao-seedream-4-5-251128')
+    await nextTick()
+    expect(price(wrapper).text()).toBe('· ¥0.75')
+    expect(fetch).not.toHaveBeenCalled()
+    vi.unstubAllGlobals()
+  })
+
+  it('takes a group at its maximum: "最多" / "up to"', async () => {
+    const { wrapper, form } = mountForm('doubao-seedream-4-0-250828', true)
+    form.outputMode = 'group'
+    form.groupMax = 4
+    await nextTick()
+    expect(price(wrapper).text()).toBe('· 最多 ¥0.80')
+    applyLocale('en')
+    await nextTick()
+    expect(price(wrapper).text()).toBe('· up to ¥0.80')
+  })
+
+  it('the demo model is free', async () => {
+    const { wrapper } = mountForm('demo', true)
+    expect(price(wrapper).text()).toBe('· 免费')
+    expect(price(wrapper).attributes('data-free')).toBe('true')
+    applyLocale('en')
+    await nextTick()
+    expect(price(wrapper).text()).toBe('· free')
+    expect(wrapper.find('[data-testid="price-hint"]').exists()).toBe(false)
+  })
+
+  it('marks an unconfirmed price and says why', () => {
+    const { wrapper } = mountForm('jimeng_t2i_v30', true)
+    expect(price(wrapper).text()).toBe('· ¥0.20*')
+    expect(price(wrapper).attributes('data-confirmed')).toBe('false')
+    expect(wrapper.get('[data-testid="price-hint"]').text()).toBe('* 单价为估算，未经火山引擎价目表确认')
+  })
+
+  it('says just "生成" until the prices are known', () => {
+    const { wrapper } = mountForm('doubao-seedream-4-0-250828')
+    expect(price(wrapper).exists()).toBe(false)
+    expect(wrapper.get('[data-testid="generate-button"]').text()).toBe('生成')
   })
 })

@@ -1,0 +1,39 @@
+/** A task's cost in the UI's words: "¥0.40 (2 images billed)", "up to ¥0.80", "free". */
+import { computed, type MaybeRefOrGetter, toValue } from 'vue'
+import { useI18n } from 'vue-i18n'
+import type { Task } from '@/api/types'
+import { taskCost, type TaskCost } from '@/utils/cost'
+import { formatCny } from '@/utils/money'
+
+type CostFields = Pick<Task, 'is_demo' | 'cost_cny' | 'cost_max_cny' | 'billed_images'>
+
+export function useTaskCost(task: MaybeRefOrGetter<CostFields>) {
+  const { t, locale } = useI18n()
+  const cost = computed<TaskCost>(() => taskCost(toValue(task)))
+
+  /** The amount alone ("¥0.40", "up to ¥0.80", "free"), for badges. */
+  const short = computed(() => {
+    const c = cost.value
+    switch (c.state) {
+      case 'free':
+        return t('cost.free')
+      case 'settled':
+        return formatCny(c.cny, locale.value)
+      case 'upTo':
+        return t('cost.upTo', { amount: formatCny(c.cny, locale.value) })
+      default:
+        return ''
+    }
+  })
+
+  /** With the billed images once known: "¥0.40 (2 images billed)". */
+  const long = computed(() => {
+    const c = cost.value
+    if (c.state === 'settled' && c.images !== null) {
+      return t('cost.settled', { amount: formatCny(c.cny, locale.value), n: c.images }, c.images)
+    }
+    return short.value
+  })
+
+  return { cost, short, long }
+}
