@@ -73,6 +73,11 @@ class Settings(BaseSettings):
     max_upload_mb: float = Field(default=10.0, gt=0, validation_alias=AliasChoices("MAX_UPLOAD_MB"))
     max_image_pixels: int = Field(default=36_000_000, gt=0, validation_alias=AliasChoices("MAX_IMAGE_PIXELS"))
     min_free_disk_mb: float = Field(default=100.0, ge=0, validation_alias=AliasChoices("MIN_FREE_DISK_MB"))
+    # SQLite connections that serve reads at once. Prompt searches scan with the GIL released, one
+    # CPU each: more of them than cores only starves the event loop (bench/health_under_load.py).
+    sqlite_read_connections: int = Field(
+        default=3, ge=1, le=64, validation_alias=AliasChoices("SQLITE_READ_CONNECTIONS")
+    )
 
     # --- jobs ----------------------------------------------------------------------------------
     max_concurrent_jobs: int = Field(default=16, ge=1, le=10_000, validation_alias=AliasChoices("MAX_CONCURRENT_JOBS"))

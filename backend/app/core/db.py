@@ -27,18 +27,29 @@ from sqlalchemy.orm import Session
 from sqlalchemy.util import await_
 
 BACKEND_DIR = Path(__file__).resolve().parents[2]
+DEFAULT_READ_CONNECTIONS = 3  # Settings.sqlite_read_connections
 T = TypeVar("T")
 
 
 class Database:
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, read_connections: int = DEFAULT_READ_CONNECTIONS) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
             # pool_reset_on_return=None: the "reset" listener below rolls back only a connection
             # still inside a transaction (see _install_sqlite_pragmas).
+            # Few read connections: each is a thread that scans with the GIL released, so fifteen
+            # concurrent prompt searches (SQLAlchemy's default pool) leave the event loop thread a
+            # fraction of the CPU and everything else, /health included, waits for a turn
+            # (bench/health_under_load.py). Waiting for a connection costs the loop nothing.
             self.engine: AsyncEngine = create_async_engine(
-                url, echo=echo, connect_args={"timeout": 30}, pool_reset_on_return=None
+                url,
+                echo=echo,
+                connect_args={"timeout": 30},
+                pool_reset_on_return=None,
+                pool_size=read_connections,
+                max_overflow=0,
+                pool_timeout=300,
             )
             # One connection that only ever runs write transactions, serialised by a lock:
             # SQLite has one writer anyway, and waiting on an asyncio lock is cheaper and fairer
@@ -66,11 +77,24 @@ class Database:
             )
             _install_sync_sqlite_pragmas(self._sync_write_engine, begin="BEGIN IMMEDIATE")
             self._writer_thread: ThreadPoolExecutor | None = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
+            # /health's own connection and thread: it must answer while every pooled connection
+            # and the writer are busy (a search storm, a long write), so it queues behind nothing.
+            self._probe_engine: Engine | AsyncEngine = create_engine(
+                url.replace("sqlite+aiosqlite", "sqlite", 1),
+                connect_args={"timeout": 2, "check_same_thread": False},
+                pool_size=1,
+                max_overflow=0,
+            )
+            event.listen(self._probe_engine, "connect", _on_probe_connect)
+            self._probe_thread: ThreadPoolExecutor | None = ThreadPoolExecutor(1, thread_name_prefix="db-probe")
         else:
             self.engine = create_async_engine(url, echo=echo, pool_size=20, max_overflow=20, pool_pre_ping=True)
             self.write_engine = self.engine
             self._sync_write_engine = None
             self._writer_thread = None
+            # One connection of its own for /health (see above), never waiting for the pool.
+            self._probe_engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_pre_ping=True)
+            self._probe_thread = None
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = async_sessionmaker(self.write_engine, expire_on_commit=False)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
@@ -109,8 +133,18 @@ class Database:
             return fn(session)
 
     async def ping(self) -> None:
-        async with self.engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
+        """Raise unless the database answers, on the probe connection (never the busy pool)."""
+        if isinstance(self._probe_engine, AsyncEngine):
+            async with self._probe_engine.connect() as conn:
+                await conn.run_sync(_probe)
+            return
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._probe_thread, self._sync_probe)
+
+    def _sync_probe(self) -> None:
+        assert isinstance(self._probe_engine, Engine)
+        with self._probe_engine.connect() as conn:
+            _probe(conn)
 
     async def migrate(self) -> None:
         """Bring the schema to the latest Alembic revision."""
@@ -122,6 +156,11 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if isinstance(self._probe_engine, AsyncEngine):
+            await self._probe_engine.dispose()
+        elif self._probe_thread is not None:
+            await asyncio.get_running_loop().run_in_executor(self._probe_thread, self._probe_engine.dispose)
+            self._probe_thread.shutdown(wait=True)
         if self.write_engine is not self.engine:
             await self.write_engine.dispose()
         if self._writer_thread is not None and self._sync_write_engine is not None:
@@ -141,6 +180,19 @@ def _on_sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.close()
+
+
+def _on_probe_connect(dbapi_conn: Any, _record: Any) -> None:
+    # Reads only, and a short wait: a probe that cannot read within seconds has its answer.
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA query_only=1")
+    cur.execute("PRAGMA busy_timeout=2000")
+    cur.close()
+
+
+def _probe(conn: Connection) -> None:
+    conn.execute(text("SELECT 1"))
 
 
 def _install_sync_sqlite_pragmas(engine: Engine, *, begin: str) -> None:

@@ -20,6 +20,7 @@ from app.providers.catalog.lookup import Catalog
 from app.providers.download import ResultFetcher
 from app.providers.registry import ProviderRegistry
 from app.services.auth import AuthService, SlidingWindow
+from app.services.health import HealthService
 from app.services.tasks import TaskService
 from app.storage.files import ImageStore
 
@@ -35,6 +36,7 @@ class Services:
     registry: ProviderRegistry
     tasks: TaskService
     auth: AuthService
+    health: HealthService
     generation_limiter: SlidingWindow
     worker: Worker
     started: bool = field(default=False)
@@ -56,7 +58,7 @@ def upstream_session(settings: Settings) -> aiohttp.ClientSession:
 
 
 async def build_services(settings: Settings) -> Services:
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, read_connections=settings.sqlite_read_connections)
     await db.migrate()
     store = ImageStore(settings.output_dir, settings.uploads_dir, min_free_bytes=settings.min_free_bytes)
     catalog = Catalog.from_settings(settings)
@@ -90,6 +92,7 @@ async def build_services(settings: Settings) -> Services:
         max_upload_bytes=settings.max_upload_bytes,
         max_image_pixels=settings.max_image_pixels,
     )
+    auth = AuthService(settings.app_password)
     return Services(
         settings=settings,
         db=db,
@@ -99,7 +102,8 @@ async def build_services(settings: Settings) -> Services:
         session=session,
         registry=registry,
         tasks=tasks,
-        auth=AuthService(settings.app_password),
+        auth=auth,
+        health=HealthService(settings, db, store, auth_required=auth.required),
         generation_limiter=SlidingWindow(settings.generation_rate_limit_per_minute, 60.0),
         worker=worker,
     )
@@ -108,6 +112,7 @@ async def build_services(settings: Settings) -> Services:
 async def close_services(services: Services) -> None:
     if services.started:
         await services.worker.stop()
+    services.health.close()
     await services.registry.aclose()
     await services.session.close()
     await services.db.dispose()
