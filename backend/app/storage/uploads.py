@@ -119,6 +119,21 @@ def decode_fully(im: Image.Image) -> None:
         raise _undecodable() from None
 
 
+def accepted_type(data: bytes, allowed: tuple[str, ...] = DEFAULT_ALLOWED) -> ImageType:
+    """The image type of bytes a caller sent, from their leading bytes: ``InvalidRequest`` when there
+    are none, ``UnsupportedMediaType`` when they are not an image type we accept."""
+    if not data:
+        raise InvalidRequest("The file is empty", message_zh="文件为空", code="invalid_request")
+    image_type = sniff_image_type(data)
+    if image_type is None or image_type.content_type not in allowed:
+        names = ", ".join(ct.removeprefix("image/").upper() for ct in allowed)
+        raise UnsupportedMediaType(
+            f"Unsupported file type; accepted image types: {names}",
+            message_zh=f"不支持的文件类型；支持的图片格式：{names}",
+        )
+    return image_type
+
+
 def validate_upload(
     data: bytes,
     *,
@@ -127,21 +142,13 @@ def validate_upload(
     allowed: tuple[str, ...] = DEFAULT_ALLOWED,
 ) -> UploadInfo:
     """Check a reference image a caller sent; raise an ``AppError`` a user can act on."""
-    if not data:
-        raise InvalidRequest("The file is empty", message_zh="文件为空", code="invalid_request")
     if len(data) > max_bytes:
         limit_mb = max_bytes / _MB
         raise PayloadTooLarge(
             f"The file is {len(data) / _MB:.1f} MB; the limit is {limit_mb:g} MB",
             message_zh=f"文件大小为 {len(data) / _MB:.1f} MB，超过 {limit_mb:g} MB 的上限",
         )
-    image_type = sniff_image_type(data)
-    if image_type is None or image_type.content_type not in allowed:
-        names = ", ".join(ct.removeprefix("image/").upper() for ct in allowed)
-        raise UnsupportedMediaType(
-            f"Unsupported file type; accepted image types: {names}",
-            message_zh=f"不支持的文件类型；支持的图片格式：{names}",
-        )
+    image_type = accepted_type(data, allowed)
     with open_checked(data, image_type, max_pixels) as im:
         width, height = oriented_size(im)
         if min(width, height) < MIN_SIDE:
