@@ -64,6 +64,17 @@ def _still_active(task: Task, hint_en: str, hint_zh: str) -> Conflict:
     )
 
 
+def _missing_listing(names: list[str], stored_as: dict[str, str]) -> bytes:
+    lines = [
+        "These images are listed in metadata.json (\"missing\": true) but their files were no longer in",
+        "the studio's storage when this archive was made, so they are not in it.",
+        "以下图片列在 metadata.json 中（\"missing\": true），但打包时其文件已不在服务器存储中，因此未包含在压缩包内。",
+        "",
+        *(f"{name}\t{stored_as[name]}" for name in names),
+    ]
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
 @dataclass(slots=True)
 class UploadRecord:
     id: str
@@ -422,7 +433,8 @@ class TaskService:
                 details={"missing": missing},
             )
         entries = []
-        metadata = []
+        metadata: list[dict[str, Any]] = []
+        stored_as: dict[str, str] = {}
         for task_id in unique:
             task = found[task_id]
             stamp = task.created_at.strftime("%Y%m%d-%H%M%S")
@@ -431,6 +443,7 @@ class TaskService:
                 ext = img.rel_path.rsplit(".", 1)[-1]
                 name = f"{stamp}_{task.id[:8]}_{img.index}.{ext}"
                 entries.append((name, path))
+                stored_as[name] = self.store.url_for(img.rel_path)
                 metadata.append(
                     {
                         "file": name,
@@ -446,8 +459,19 @@ class TaskService:
                         "created_at": task.created_at.isoformat(),
                     }
                 )
-        extra = {"metadata.json": orjson.dumps(metadata, option=orjson.OPT_INDENT_2)}
-        return stream_zip(entries, extra)
+
+        def trailer(missing: list[str]) -> dict[str, bytes]:
+            # Decided while streaming, so a file deleted during the download is reported too.
+            gone = set(missing)
+            for item in metadata:
+                if item["file"] in gone:
+                    item["missing"] = True
+            extra = {"metadata.json": orjson.dumps(metadata, option=orjson.OPT_INDENT_2)}
+            if missing:
+                extra["MISSING.txt"] = _missing_listing(missing, stored_as)
+            return extra
+
+        return stream_zip(entries, trailer)
 
     # --- presentation -----------------------------------------------------------------------------
     def to_public(self, task: Task) -> TaskPublic:
@@ -462,6 +486,7 @@ class TaskService:
                 seed=img.seed,
                 bytes=img.bytes,
                 content_type=img.content_type,
+                missing=not self.store.output_exists(img.rel_path),
             )
             for img in task.images
         ]

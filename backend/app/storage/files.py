@@ -204,6 +204,11 @@ class ImageStore:
             return None
         return real
 
+    def output_exists(self, rel_path: str) -> bool:
+        """Whether a stored image's file is there: one stat, cheap enough per output of a page."""
+        path = self._output_path(rel_path)
+        return path is not None and path.is_file()
+
     def _output_path(self, rel_path: str) -> Path | None:
         if not isinstance(rel_path, str) or not _OUTPUT_REL_RE.fullmatch(rel_path):
             return None

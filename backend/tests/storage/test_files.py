@@ -229,6 +229,15 @@ def test_delete_output(store: ImageStore) -> None:
     store.delete_output(record.rel_path, None)
 
 
+def test_output_exists(store: ImageStore) -> None:
+    record = store.store_output(IMAGE_ID, encode(picture(), "PNG"), created=CREATED, metadata=PARAMS)
+    assert store.output_exists(record.rel_path)
+    (store.output_dir / record.rel_path).unlink()
+    assert not store.output_exists(record.rel_path)
+    assert store.output_exists(record.thumb_rel_path)
+    assert not store.output_exists("../../etc/passwd")
+
+
 @pytest.mark.parametrize("rel_path", ["../x.png", "2026/11/29/../../../../etc/passwd", "/etc/passwd", "app.db"])
 def test_delete_refuses_paths_outside_the_layout(store: ImageStore, rel_path: str) -> None:
     with pytest.raises(ValueError):

@@ -642,6 +642,12 @@ export interface components {
             id: string;
             /** Index */
             index: number;
+            /**
+             * Missing
+             * @description The stored file is gone (removed outside the app); the URL will not load
+             * @default false
+             */
+            missing?: boolean;
             /** Seed */
             seed: number | null;
             /** Thumbnail Url */
