@@ -1,7 +1,8 @@
 """Image files on disk: generated outputs, their thumbnails, and uploaded reference images.
 
 Layout (DESIGN 4), every path built from ids, never from user input:
-    output/YYYY/MM/DD/<image_id>.<ext>          the image as received, plus our metadata
+    output/YYYY/MM/DD/<image_id>.<ext>          the image as received, plus our metadata (BMP and
+                                                TIFF, which browsers do not show, as lossless PNG)
     output/YYYY/MM/DD/<image_id>.thumb.webp     its thumbnail
     uploads/<sha256>.<ext>                      reference images, deduplicated by content
 
@@ -23,6 +24,8 @@ import secrets
 import shutil
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -35,10 +38,10 @@ from app.core.errors import (
     NotFound,
     StorageFull,
 )
-from app.core.images import TYPE_BY_EXT, ImageType, sniff_image_type
+from app.core.images import BMP, PNG, TIFF, TYPE_BY_EXT, ImageType, sniff_image_type
 from app.storage import metadata as image_metadata
 from app.storage.thumbnails import make_thumbnail
-from app.storage.uploads import UploadInfo, oriented_size
+from app.storage.uploads import EXIF_ORIENTATION_TAG, UploadInfo, exif_orientation, oriented_size
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +55,10 @@ _OUTPUT_REL_RE = re.compile(
     r"(?:\.thumb\.webp|\.(?:" + "|".join(TYPE_BY_EXT) + r"))$"
 )
 DEFAULT_MAX_OUTPUT_PIXELS = 36_000_000
+# Upstream results in these formats are stored as PNG: browsers do not show them.
+_NOT_FOR_BROWSERS = (BMP, TIFF)
+# Modes Pillow writes to PNG as they are.
+_PNG_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "P", "PA", "RGB", "RGBA"}
 _NO_SPACE_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
 _UNWRITABLE_ERRNOS = {errno.EROFS, errno.EACCES, errno.EPERM}
 _WRITE_CHUNK = 1024 * 1024
@@ -110,6 +117,9 @@ class ImageStore:
         image_type = sniff_image_type(data)
         if image_type is None:
             raise ImageUnreadable("The generated image is not a PNG, JPEG, WebP, GIF, BMP or TIFF file")
+        if image_type in _NOT_FOR_BROWSERS:
+            data = self._to_png(data, image_type)
+            image_type = PNG
 
         rel_dir = created.strftime("%Y/%m/%d")
         rel_path = f"{rel_dir}/{image_id}.{image_type.ext}"
@@ -149,17 +159,40 @@ class ImageStore:
             logger.warning("image_metadata_skipped", extra={"reason": str(exc), "type": image_type.ext})
             return data
 
+    def _to_png(self, data: bytes, image_type: ImageType) -> bytes:
+        """BMP or TIFF re-encoded as PNG, which browsers show (and nginx serves): the same pixels
+        for every mode PNG holds (1, L, LA, I;16, P, RGB, RGBA, the modes these files come in);
+        anything else (CMYK, float) is converted to RGB(A). The ICC profile and the orientation
+        tag are carried over; a multi-page TIFF keeps its first page."""
+        out = io.BytesIO()
+        with _decode_errors(), Image.open(io.BytesIO(data), formats=[image_type.pillow_format]) as im:
+            self._check_pixels(*im.size)
+            im.load()
+            options: dict[str, Any] = {}
+            if icc_profile := im.info.get("icc_profile"):
+                options["icc_profile"] = icc_profile
+            if (orientation := exif_orientation(im)) != 1:
+                exif = Image.Exif()
+                exif[EXIF_ORIENTATION_TAG] = orientation
+                options["exif"] = exif
+            pixels: Image.Image = im
+            if im.mode not in _PNG_MODES:
+                pixels = im.convert("RGBA" if "A" in im.getbands() else "RGB")
+            pixels.save(out, "PNG", **options)
+        return out.getvalue()
+
+    def _check_pixels(self, width: int, height: int) -> None:
+        if width * height > self.max_output_pixels:
+            raise ImageUnreadable(
+                f"The generated image is {width}×{height} pixels, above the {self.max_output_pixels} pixel limit",
+                retryable=False,
+            )
+
     def _decode_and_thumbnail(self, data: bytes, image_type: ImageType) -> tuple[int, int, bytes]:
         """Prove the image decodes (the thumbnail decodes every byte of it) and make the thumbnail."""
-        try:
+        with _decode_errors():
             with Image.open(io.BytesIO(data), formats=[image_type.pillow_format]) as im:
-                width, height = im.size
-                if width * height > self.max_output_pixels:
-                    raise ImageUnreadable(
-                        f"The generated image is {width}×{height} pixels, above the "
-                        f"{self.max_output_pixels} pixel limit",
-                        retryable=False,
-                    )
+                self._check_pixels(*im.size)
                 if image_type.pillow_format == "PNG":
                     # verify() checks every chunk CRC, which decoding alone would not; it must
                     # run before anything else reads from the file, hence a second open below.
@@ -167,12 +200,6 @@ class ImageStore:
             with Image.open(io.BytesIO(data), formats=[image_type.pillow_format]) as im:
                 width, height = oriented_size(im)
                 thumbnail = make_thumbnail(im)
-        except ImageUnreadable:
-            raise
-        except Image.DecompressionBombError:
-            raise ImageUnreadable("The generated image is too large to decode", retryable=False) from None
-        except Exception as exc:
-            raise ImageUnreadable(f"The generated image could not be decoded ({type(exc).__name__})") from None
         return width, height, thumbnail
 
     def delete_output(self, rel_path: str, thumb_rel_path: str | None) -> None:
@@ -344,6 +371,19 @@ class ImageStore:
 
 # --------------------------------------------------------------------------------------------
 # Helpers
+
+
+@contextmanager
+def _decode_errors() -> Iterator[None]:
+    """Whatever Pillow raises on bytes an upstream sent, as ``ImageUnreadable``."""
+    try:
+        yield
+    except ImageUnreadable:
+        raise
+    except Image.DecompressionBombError:
+        raise ImageUnreadable("The generated image is too large to decode", retryable=False) from None
+    except Exception as exc:
+        raise ImageUnreadable(f"The generated image could not be decoded ({type(exc).__name__})") from None
 
 
 def _mb(n: int) -> int:

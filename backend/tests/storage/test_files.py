@@ -68,12 +68,53 @@ def _umask() -> int:
     return current
 
 
-@pytest.mark.parametrize("fmt", ["GIF", "BMP", "TIFF"])
-def test_rare_formats_are_kept_byte_for_byte(store: ImageStore, fmt: str) -> None:
-    data = encode(picture((64, 48)), fmt)
+def test_gif_is_kept_byte_for_byte(store: ImageStore) -> None:
+    data = encode(picture((64, 48)), "GIF")
     record = store.store_output(IMAGE_ID, data, created=CREATED, metadata=PARAMS)
+    assert record.rel_path.endswith(".gif")
     assert (store.output_dir / record.rel_path).read_bytes() == data
     assert (store.output_dir / record.thumb_rel_path).exists()
+
+
+@pytest.mark.parametrize(
+    ("fmt", "mode", "options"),
+    [
+        ("BMP", "RGB", {}),
+        ("BMP", "RGBA", {}),
+        ("BMP", "P", {}),
+        ("BMP", "1", {}),
+        ("TIFF", "RGB", {}),
+        ("TIFF", "RGBA", {"compression": "tiff_lzw"}),
+        ("TIFF", "L", {}),
+        ("TIFF", "I;16", {}),
+    ],
+)
+def test_bmp_and_tiff_are_stored_as_png_with_the_same_pixels(
+    store: ImageStore, fmt: str, mode: str, options: dict[str, str]
+) -> None:
+    """Browsers (and our nginx, which serves png/jpg/webp/gif only) do not show BMP or TIFF: they
+    are converted to PNG, which is lossless for every one of these modes."""
+    source = picture((64, 48), "L" if mode == "I;16" else mode)
+    if mode == "I;16":
+        source = source.point(lambda v: v * 257, "I").convert("I;16")
+    data = encode(source, fmt, **options)
+    record = store.store_output(IMAGE_ID, data, created=CREATED, metadata=PARAMS)
+    assert record.rel_path == f"2026/11/29/{IMAGE_ID}.png"
+    assert record.content_type == "image/png"
+    assert (record.width, record.height) == (64, 48)
+    stored = (store.output_dir / record.rel_path).read_bytes()
+    assert stored.startswith(b"\x89PNG")
+    original, converted = decode(data), decode(stored)
+    assert converted.format == "PNG"
+    assert converted.mode == original.mode
+    assert converted.get_flattened_data() == original.get_flattened_data()
+    # Now a PNG, the file carries its parameters like every other image.
+    assert metadata.read(stored)["prompt"] == PARAMS["prompt"]
+    assert _all_files(store.output_dir) == sorted([record.rel_path, record.thumb_rel_path])
+    # Stored again (a job run twice): the same file, nothing rewritten.
+    inode = (store.output_dir / record.rel_path).stat().st_ino
+    assert store.store_output(IMAGE_ID, data, created=CREATED, metadata=PARAMS) == record
+    assert (store.output_dir / record.rel_path).stat().st_ino == inode
 
 
 def test_second_store_of_same_bytes_rewrites_nothing(store: ImageStore) -> None:
