@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Connection, CursorResult, Engine, Result
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -98,6 +98,8 @@ class Database:
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = async_sessionmaker(self.write_engine, expire_on_commit=False)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        # The Alembic revision ``migrate`` brought the schema to; the health probe checks it.
+        self.expected_revision: str | None = None
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -133,10 +135,11 @@ class Database:
             return fn(session)
 
     async def ping(self) -> None:
-        """Raise unless the database answers, on the probe connection (never the busy pool)."""
+        """Raise unless the database answers with the schema we migrated to, on the probe
+        connection (never the busy pool): ``DatabaseProblem`` says what is wrong with it."""
         if isinstance(self._probe_engine, AsyncEngine):
             async with self._probe_engine.connect() as conn:
-                await conn.run_sync(_probe)
+                await conn.run_sync(_probe, self.expected_revision)
             return
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._probe_thread, self._sync_probe)
@@ -144,7 +147,7 @@ class Database:
     def _sync_probe(self) -> None:
         assert isinstance(self._probe_engine, Engine)
         with self._probe_engine.connect() as conn:
-            _probe(conn)
+            _probe(conn, self.expected_revision)
 
     async def migrate(self) -> None:
         """Bring the schema to the latest Alembic revision."""
@@ -153,6 +156,7 @@ class Database:
             Path(db_path).parent.mkdir(parents=True, exist_ok=True)
         async with self.write_engine.begin() as conn:
             await conn.run_sync(_upgrade_to_head)
+        self.expected_revision = _head_revision()
 
     async def dispose(self) -> None:
         await self.engine.dispose()
@@ -191,8 +195,20 @@ def _on_probe_connect(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def _probe(conn: Connection) -> None:
-    conn.execute(text("SELECT 1"))
+class DatabaseProblem(Exception):
+    """The database answers but is not the one we migrated (tables gone, schema moved)."""
+
+
+def _probe(conn: Connection, expected_revision: str | None) -> None:
+    # A few catalogue lookups and one indexed row: cheap enough to run on every /health.
+    if not inspect(conn).has_table("tasks"):
+        raise DatabaseProblem("the tasks table is missing (was the database emptied or replaced?)")
+    if expected_revision is not None:
+        revisions = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+        if revisions != [expected_revision]:
+            found = ", ".join(revisions) or "none"
+            raise DatabaseProblem(f"schema at revision {found}, expected {expected_revision}")
+    conn.execute(text("SELECT id FROM tasks LIMIT 1"))
 
 
 def _install_sync_sqlite_pragmas(engine: Engine, *, begin: str) -> None:
@@ -232,6 +248,12 @@ def _alembic_config(connection: Connection | None = None) -> Any:
     if connection is not None:
         cfg.attributes["connection"] = connection
     return cfg
+
+
+def _head_revision() -> str | None:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
 
 
 def _upgrade_to_head(connection: Connection) -> None:

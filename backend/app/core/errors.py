@@ -211,5 +211,9 @@ class UpstreamTaskLost(ProviderError):
     code = "upstream_error"
 
 
+class StartupRefused(RuntimeError):
+    """The service will not start on this data: starting would hide a problem (a lost database)."""
+
+
 class JobCancelled(Exception):
     """Raised inside a running job when the user cancelled it."""

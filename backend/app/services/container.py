@@ -21,6 +21,7 @@ from app.providers.download import ResultFetcher
 from app.providers.registry import ProviderRegistry
 from app.services.auth import AuthService, SlidingWindow
 from app.services.health import HealthService
+from app.services.rebuild import ensure_history_present
 from app.services.tasks import TaskService
 from app.storage.files import ImageStore
 
@@ -61,6 +62,11 @@ async def build_services(settings: Settings) -> Services:
     db = Database(settings.database_url, read_connections=settings.sqlite_read_connections)
     await db.migrate()
     store = ImageStore(settings.output_dir, settings.uploads_dir, min_free_bytes=settings.min_free_bytes)
+    try:
+        await ensure_history_present(db, store)
+    except BaseException:
+        await db.dispose()
+        raise
     catalog = Catalog.from_settings(settings)
     events = TaskEvents()
     session = upstream_session(settings)

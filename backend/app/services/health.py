@@ -18,7 +18,7 @@ from typing import Any, TypeVar, cast
 
 from app import __version__
 from app.core.config import Settings
-from app.core.db import Database
+from app.core.db import Database, DatabaseProblem
 from app.schemas.health import Health, ProviderHealth
 from app.storage.files import ImageStore
 
@@ -82,6 +82,8 @@ class HealthService:
             await self._shared("database", self.db.ping)
         except TimeoutError:
             return f"error: no answer within {self.probe_timeout:g} s"
+        except DatabaseProblem as exc:
+            return f"error: {exc}"
         except Exception as exc:  # any failure to reach the DB makes us unhealthy
             return f"error: {type(exc).__name__}"
         return "ok"

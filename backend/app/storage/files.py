@@ -202,6 +202,14 @@ class ImageStore:
                 thumbnail = make_thumbnail(im)
         return width, height, thumbnail
 
+    def write_thumbnail(self, thumb_rel_path: str, thumbnail: bytes) -> None:
+        """(Re)write a stored image's thumbnail, e.g. one lost with a restore from backup."""
+        path = self._output_path(thumb_rel_path)
+        if path is None or not thumb_rel_path.endswith(THUMB_SUFFIX):
+            raise ValueError(f"{thumb_rel_path!r} is not a thumbnail path")
+        self.ensure_space(len(thumbnail))
+        self._write_or_raise(path, thumbnail)
+
     def delete_output(self, rel_path: str, thumb_rel_path: str | None) -> None:
         """Remove an image and its thumbnail; missing files are fine (deletes may be retried)."""
         for rel in (rel_path, thumb_rel_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -60,3 +61,31 @@ async def test_health_answers_fast_while_heavy_searches_run(studio: Studio) -> N
     assert set(await asyncio.gather(*searches)) == {200}
     assert len(latencies) >= 2
     assert max(latencies) < 1.0, [round(x, 3) for x in latencies]
+
+
+def _sqlite(studio: Studio, sql: str) -> None:
+    con = sqlite3.connect(studio.services.settings.data_dir / "app.db")
+    try:
+        con.execute(sql)
+        con.commit()
+    finally:
+        con.close()
+
+
+async def test_health_reports_a_database_without_its_tables(studio: Studio) -> None:
+    assert (await studio.client.get("/health")).json()["database"] == "ok"
+    _sqlite(studio, "DROP TABLE images")
+    _sqlite(studio, "DROP TABLE tasks")
+    r = await studio.client.get("/health")
+    assert r.status_code == 503
+    assert r.json()["status"] == "unhealthy"
+    assert r.json()["database"] == "error: the tasks table is missing (was the database emptied or replaced?)"
+
+
+async def test_health_reports_a_schema_that_is_not_current(studio: Studio) -> None:
+    _sqlite(studio, "UPDATE alembic_version SET version_num = '0001'")
+    r = await studio.client.get("/health")
+    assert r.status_code == 503
+    assert r.json()["database"] == "error: schema at revision 0001, expected 0002"
+    _sqlite(studio, "DELETE FROM alembic_version")
+    assert (await studio.client.get("/health")).json()["database"] == "error: schema at revision none, expected 0002"
