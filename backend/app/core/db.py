@@ -9,6 +9,7 @@ writers (WAL). On PostgreSQL writes run concurrently; the queue uses ``FOR UPDAT
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -17,6 +18,7 @@ from typing import Any, TypeVar, cast
 
 from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Connection, CursorResult, Engine, Result
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -25,6 +27,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import Session
 from sqlalchemy.util import await_
+
+from app.core.errors import DatabaseFull
 
 BACKEND_DIR = Path(__file__).resolve().parents[2]
 DEFAULT_READ_CONNECTIONS = 3  # Settings.sqlite_read_connections
@@ -108,26 +112,40 @@ class Database:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
-        """A session whose transaction commits on success and rolls back on error."""
-        if self._write_lock is None:
-            async with self._write_sessions() as session, session.begin():
+        """A session whose transaction commits on success and rolls back on error.
+
+        A full volume raises ``DatabaseFull`` (a 507 with advice), not the driver's error.
+        """
+        try:
+            if self._write_lock is None:
+                async with self._write_sessions() as session, session.begin():
+                    yield session
+                return
+            async with self._write_lock, self._write_sessions() as session, session.begin():
                 yield session
-            return
-        async with self._write_lock, self._write_sessions() as session, session.begin():
-            yield session
+        except OperationalError as exc:
+            if _disk_full(exc):
+                raise DatabaseFull() from exc
+            raise
 
     async def run_write(self, fn: Callable[[Session], T]) -> T:
         """Run ``fn(session)`` in one write transaction (committed on return, rolled back on error).
 
         ``fn`` is synchronous and must not touch the event loop: on SQLite it runs on the writer
-        thread, on PostgreSQL through the async session's ``run_sync``.
+        thread, on PostgreSQL through the async session's ``run_sync``. A full volume raises
+        ``DatabaseFull``.
         """
-        if self._write_lock is None or self._writer_thread is None:
-            async with self._write_sessions() as session, session.begin():
-                return await session.run_sync(fn)
-        async with self._write_lock:
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._writer_thread, self._sync_transaction, fn)
+        try:
+            if self._write_lock is None or self._writer_thread is None:
+                async with self._write_sessions() as session, session.begin():
+                    return await session.run_sync(fn)
+            async with self._write_lock:
+                loop = asyncio.get_running_loop()
+                return await loop.run_in_executor(self._writer_thread, self._sync_transaction, fn)
+        except OperationalError as exc:
+            if _disk_full(exc):
+                raise DatabaseFull() from exc
+            raise
 
     def _sync_transaction(self, fn: Callable[[Session], T]) -> T:
         assert self._sync_write_engine is not None
@@ -193,6 +211,15 @@ def _on_probe_connect(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA query_only=1")
     cur.execute("PRAGMA busy_timeout=2000")
     cur.close()
+
+
+def _disk_full(exc: OperationalError) -> bool:
+    orig = exc.orig
+    # SQLite: SQLITE_FULL. PostgreSQL: SQLSTATE 53100 disk_full.
+    return getattr(orig, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "53100" in (
+        getattr(orig, "sqlstate", None),
+        getattr(orig, "pgcode", None),
+    )
 
 
 class DatabaseProblem(Exception):

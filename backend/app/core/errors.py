@@ -105,6 +105,17 @@ class StorageFull(StorageError):
     """No room (or no permission) to write: the disk, not the request, must change."""
 
 
+class DatabaseFull(StorageFull):
+    """The database's volume has no room to record a change (SQLite "database or disk is full")."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The data volume is full: the database cannot record this change. Free space on the "
+            "volume (or enlarge it), then try again.",
+            message_zh="数据卷已满，数据库无法保存此更改。请释放磁盘空间（或扩容）后重试。",
+        )
+
+
 class ImageUnreadable(StorageError):
     """Bytes handed to the store are not a whole image it can decode."""
 

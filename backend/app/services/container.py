@@ -21,9 +21,11 @@ from app.providers.download import ResultFetcher
 from app.providers.registry import ProviderRegistry
 from app.services.auth import AuthService, SlidingWindow
 from app.services.health import HealthService
+from app.services.housekeeping import Housekeeper
 from app.services.rebuild import ensure_history_present
 from app.services.tasks import TaskService
 from app.storage.files import ImageStore
+from app.storage.reserve import DiskReserve
 
 
 @dataclass(slots=True)
@@ -38,6 +40,7 @@ class Services:
     tasks: TaskService
     auth: AuthService
     health: HealthService
+    housekeeping: Housekeeper
     generation_limiter: SlidingWindow
     worker: Worker
     started: bool = field(default=False)
@@ -59,10 +62,14 @@ def upstream_session(settings: Settings) -> aiohttp.ClientSession:
 
 
 async def build_services(settings: Settings) -> Services:
-    db = Database(settings.database_url, read_connections=settings.sqlite_read_connections)
-    await db.migrate()
     store = ImageStore(settings.output_dir, settings.uploads_dir, min_free_bytes=settings.min_free_bytes)
+    reserve = DiskReserve(settings.disk_reserve_path, settings.disk_reserve_bytes, min_free=settings.min_free_bytes)
+    db = Database(settings.database_url, read_connections=settings.sqlite_read_connections)
+    housekeeping = Housekeeper(db, store, reserve, interval=settings.housekeeping_interval_seconds)
     try:
+        # Before the database opens: on a full volume the reserve goes first.
+        await housekeeping.run_once()
+        await db.migrate()
         await ensure_history_present(db, store)
     except BaseException:
         await db.dispose()
@@ -97,6 +104,7 @@ async def build_services(settings: Settings) -> Services:
         notify_cancel=worker.notify_cancel,
         max_upload_bytes=settings.max_upload_bytes,
         max_image_pixels=settings.max_image_pixels,
+        reserve=reserve,
     )
     auth = AuthService(settings.app_password)
     return Services(
@@ -110,12 +118,14 @@ async def build_services(settings: Settings) -> Services:
         tasks=tasks,
         auth=auth,
         health=HealthService(settings, db, store, auth_required=auth.required),
+        housekeeping=housekeeping,
         generation_limiter=SlidingWindow(settings.generation_rate_limit_per_minute, 60.0),
         worker=worker,
     )
 
 
 async def close_services(services: Services) -> None:
+    await services.housekeeping.stop()
     if services.started:
         await services.worker.stop()
     services.health.close()

@@ -10,18 +10,19 @@ import re
 import secrets
 import unicodedata
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
-from sqlalchemy import Select, delete, func, or_, select, update
+from sqlalchemy import Result, Select, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.core.db import Database, rowcount
 from app.core.errors import (
     Conflict,
+    DatabaseFull,
     InvalidRequest,
     ModelUnavailable,
     NotFound,
@@ -44,8 +45,10 @@ from app.schemas.task import (
 )
 from app.storage.archive import stream_zip
 from app.storage.files import ImageStore
+from app.storage.reserve import DiskReserve
 from app.storage.uploads import decode_data_uri, validate_upload
 
+T = TypeVar("T")
 SEED_LIMIT = 2**31  # upstream seeds are in [0, 2147483647]
 UPLOAD_ID = re.compile(r"^[0-9a-f]{64}$")
 
@@ -96,6 +99,7 @@ class TaskService:
         notify_cancel: Any,
         max_upload_bytes: int,
         max_image_pixels: int,
+        reserve: DiskReserve | None = None,
     ) -> None:
         self.db = db
         self.store = store
@@ -105,6 +109,7 @@ class TaskService:
         self._notify_cancel = notify_cancel
         self.max_upload_bytes = max_upload_bytes
         self.max_image_pixels = max_image_pixels
+        self.reserve = reserve
 
     # --- uploads --------------------------------------------------------------------------------
     async def save_upload(self, data: bytes) -> UploadRecord:
@@ -394,14 +399,27 @@ class TaskService:
             ).scalars().all()
         return total, list(items)
 
+    async def _freeing_space(self, write: Callable[[], Awaitable[T]]) -> T:
+        """Run a write the user needs on a full volume (deleting history is how they make room):
+        if the database has no room for it, give back the disk reserve once and try again."""
+        try:
+            return await write()
+        except DatabaseFull:
+            if self.reserve is None or not await asyncio.to_thread(self.reserve.release):
+                raise
+        return await write()
+
     async def set_favorite(self, task_id: str, favorite: bool) -> Task:
-        async with self.db.write() as session:
-            result = await session.execute(
-                update(Task)
-                .where(Task.id == task_id)
-                .values(favorite=favorite, updated_at=utcnow())
-                .execution_options(synchronize_session=False)
-            )
+        async def write() -> Result[Any]:
+            async with self.db.write() as session:
+                return await session.execute(
+                    update(Task)
+                    .where(Task.id == task_id)
+                    .values(favorite=favorite, updated_at=utcnow())
+                    .execution_options(synchronize_session=False)
+                )
+
+        result = await self._freeing_space(write)
         if not rowcount(result):
             raise _task_not_found(task_id)
         self.events.publish(task_id)
@@ -412,9 +430,13 @@ class TaskService:
         if not task.is_terminal:
             raise _still_active(task, "cancel it before deleting it", "请先取消再删除")
         files = [(img.rel_path, img.thumb_rel_path) for img in task.images]
-        async with self.db.write() as session:
-            await session.execute(delete(Image).where(Image.task_id == task_id))
-            await session.execute(delete(Task).where(Task.id == task_id))
+
+        async def write() -> None:
+            async with self.db.write() as session:
+                await session.execute(delete(Image).where(Image.task_id == task_id))
+                await session.execute(delete(Task).where(Task.id == task_id))
+
+        await self._freeing_space(write)
         # Rows first: a crash in between leaves orphan files (found by the storage scan), never a
         # history entry pointing at missing files.
         for rel_path, thumb in files:

@@ -332,8 +332,11 @@ class ImageStore:
                 os.write(fd, b"ok")
             finally:
                 os.close(fd)
-            probe.unlink()
+                # Also when the write failed: on a full disk the file exists, empty.
+                probe.unlink(missing_ok=True)
         except OSError as exc:
+            if exc.errno in _NO_SPACE_ERRNOS:
+                return f"Data volume is full: {exc.strerror}"
             return f"Output directory is not writable: {exc.strerror or type(exc).__name__}"
         return None
 

@@ -8,12 +8,9 @@ import io
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from PIL import Image
 from sqlalchemy import text
@@ -24,20 +21,12 @@ from app.main import create_app
 from app.providers.catalog.lookup import Catalog
 from app.services.rebuild import rebuild_history
 from app.storage.files import ImageStore
-from tests.conftest import Studio, make_settings
+from tests.conftest import Studio, make_settings, running_studio
 from tests.reliability.procs import clean_env
 
 BACKEND = Path(__file__).resolve().parents[2]
 # What the files cannot tell: kept by the database only.
 NOT_IN_FILES = {"favorite", "attempts", "started_at", "completed_at"}
-
-
-@asynccontextmanager
-async def running(data_dir: Path) -> AsyncIterator[Studio]:
-    app = create_app(make_settings(data_dir), start_worker=False)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
-            yield Studio(app=app, client=client, services=app.state.services)
 
 
 def _png(color: str) -> bytes:
@@ -68,7 +57,7 @@ def _recoverable(task: dict[str, Any]) -> dict[str, Any]:
 
 async def test_empty_database_beside_stored_images_refuses_to_start(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    async with running(data) as studio:
+    async with running_studio(data) as studio:
         await _make_history(studio)
     (data / "app.db").write_bytes(b"")  # truncate -s 0 app.db
 
@@ -82,13 +71,13 @@ async def test_empty_database_beside_stored_images_refuses_to_start(tmp_path: Pa
 
 
 async def test_an_empty_database_without_images_starts(tmp_path: Path) -> None:
-    async with running(tmp_path / "data") as studio:
+    async with running_studio(tmp_path / "data") as studio:
         assert (await studio.client.get("/health")).status_code == 200
 
 
 async def test_rebuild_command_restores_the_history(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    async with running(data) as studio:
+    async with running_studio(data) as studio:
         before = await _make_history(studio)
     (data / "app.db").write_bytes(b"")
 
@@ -99,7 +88,7 @@ async def test_rebuild_command_restores_the_history(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "3 tasks and 5 images added" in result.stdout, result.stdout
 
-    async with running(data) as studio:
+    async with running_studio(data) as studio:
         for task_id, task in before.items():
             after = await studio.task(task_id)
             assert _recoverable(after) == _recoverable(task)
@@ -116,7 +105,7 @@ async def test_rebuild_command_restores_the_history(tmp_path: Path) -> None:
 
 async def test_rebuild_is_idempotent_and_fills_only_what_is_missing(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    async with running(data) as studio:
+    async with running_studio(data) as studio:
         before = await _make_history(studio)
         services = studio.services
         # Nothing lost: nothing to add.
@@ -144,7 +133,7 @@ async def test_rebuild_is_idempotent_and_fills_only_what_is_missing(tmp_path: Pa
 
 async def test_rebuild_regenerates_missing_thumbnails_and_reports_what_it_cannot_read(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    async with running(data) as studio:
+    async with running_studio(data) as studio:
         before = await _make_history(studio)
         services = studio.services
         output = services.store.output_dir

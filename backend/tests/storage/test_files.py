@@ -355,6 +355,20 @@ def test_check_writable(store: ImageStore, tmp_path: Path) -> None:
     assert reason is not None and reason.startswith("Output directory is not writable")
 
 
+def test_check_writable_on_a_full_disk_leaves_no_probe_file(
+    store: ImageStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.output_dir.mkdir(parents=True)
+
+    def full(fd: int, data: bytes) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(files.os, "write", full)
+    for _ in range(3):
+        assert store.check_writable() == "Data volume is full: No space left on device"
+    assert list(store.output_dir.iterdir()) == []
+
+
 def test_find_orphans_and_clean_tmp(store: ImageStore) -> None:
     record = store.store_output(IMAGE_ID, encode(picture(), "PNG"), created=CREATED, metadata=PARAMS)
     day = store.output_dir / "2026/11/29"
