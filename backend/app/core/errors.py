@@ -66,6 +66,16 @@ class PayloadTooLarge(AppError):
     status_code = 413
     code = "payload_too_large"
 
+    @classmethod
+    def over_limit(cls, limit: int) -> PayloadTooLarge:
+        """A file found to be over ``limit`` bytes before it was read to its end."""
+        mb = limit / (1024 * 1024)
+        return cls(
+            f"The file is larger than the {mb:g} MB limit.",
+            message_zh=f"文件超过 {mb:g} MB 的上限。",
+            details={"max_bytes": limit},
+        )
+
 
 class UnsupportedMediaType(AppError):
     status_code = 415

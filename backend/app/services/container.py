@@ -12,6 +12,7 @@ import aiohttp
 
 from app.core.config import Settings
 from app.core.db import Database
+from app.core.memory import return_large_blocks_to_os
 from app.jobs.events import TaskEvents
 from app.jobs.handlers import JobRunner, JobServices
 from app.jobs.queue import JobQueue
@@ -62,6 +63,7 @@ def upstream_session(settings: Settings) -> aiohttp.ClientSession:
 
 
 async def build_services(settings: Settings) -> Services:
+    return_large_blocks_to_os()
     store = ImageStore(settings.output_dir, settings.uploads_dir, min_free_bytes=settings.min_free_bytes)
     reserve = DiskReserve(settings.disk_reserve_path, settings.disk_reserve_bytes, min_free=settings.min_free_bytes)
     db = Database(settings.database_url, read_connections=settings.sqlite_read_connections)

@@ -6,6 +6,7 @@ Services own their transactions; routes only parse input and shape output.
 from __future__ import annotations
 
 import asyncio
+import io
 import re
 import secrets
 import unicodedata
@@ -13,7 +14,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 import orjson
 from sqlalchemy import Result, Select, delete, func, or_, select, update
@@ -46,9 +47,11 @@ from app.schemas.task import (
 from app.storage.archive import stream_zip
 from app.storage.files import ImageStore
 from app.storage.reserve import DiskReserve
-from app.storage.uploads import decode_data_uri, validate_upload
+from app.storage.uploads import decode_data_uri, validate_upload_file
 
 T = TypeVar("T")
+# Uploads decoded at once (see receive_upload); measured in bench/uploads_memory.py.
+UPLOAD_DECODES = 2
 SEED_LIMIT = 2**31  # upstream seeds are in [0, 2147483647]
 UPLOAD_ID = re.compile(r"^[0-9a-f]{64}$")
 
@@ -110,13 +113,27 @@ class TaskService:
         self.max_upload_bytes = max_upload_bytes
         self.max_image_pixels = max_image_pixels
         self.reserve = reserve
+        self._decode_slots = asyncio.Semaphore(UPLOAD_DECODES)
 
     # --- uploads --------------------------------------------------------------------------------
     async def save_upload(self, data: bytes) -> UploadRecord:
-        info = await asyncio.to_thread(
-            validate_upload, data, max_bytes=self.max_upload_bytes, max_pixels=self.max_image_pixels
-        )
-        await asyncio.to_thread(self.store.save_upload, data, info)
+        """A reference image already in memory (a data: URI)."""
+        return await self.receive_upload(io.BytesIO(data))
+
+    async def receive_upload(self, src: BinaryIO) -> UploadRecord:
+        """Store a reference image read from ``src`` (an uploaded file): streamed to disk, validated
+        there, kept under its content hash; never held in memory whole."""
+        incoming = await asyncio.to_thread(self.store.receive_upload, src, self.max_upload_bytes)
+        try:
+            # Decoding every pixel is how a truncated file is caught, and it is the memory cost of
+            # an upload (width × height × channels): a few at a time, no slower on 2 cores.
+            async with self._decode_slots:
+                info = await asyncio.to_thread(
+                    validate_upload_file, incoming.path, sha256=incoming.sha256, max_pixels=self.max_image_pixels
+                )
+            await asyncio.to_thread(self.store.keep_upload, incoming, info)
+        finally:
+            await asyncio.to_thread(self.store.discard_upload, incoming)  # nothing left when kept
         record = UploadRecord(
             id=info.sha256, width=info.width, height=info.height, bytes=info.bytes, content_type=info.content_type
         )
@@ -168,7 +185,7 @@ class TaskService:
         *,
         mode: Mode,
         idempotency_key: str | None = None,
-        files: Sequence[bytes] = (),
+        uploaded: Sequence[str] = (),
     ) -> tuple[Task, bool]:
         """Validate and queue a request. Returns the task and whether it was created now."""
         if idempotency_key:
@@ -183,9 +200,8 @@ class TaskService:
             rid, ref = await self._reference(item, position)
             reference_ids.append(rid)
             references.append(ref)
-        for data in files:
-            record = await self.save_upload(data)
-            rid, ref = await self._reference(record.id, len(reference_ids))
+        for upload_id in uploaded:  # multipart files, already stored by receive_upload
+            rid, ref = await self._reference(upload_id, len(reference_ids))
             reference_ids.append(rid)
             references.append(ref)
         request = validate_request(

@@ -29,13 +29,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from PIL import Image
 
 from app.core.errors import (
     ImageUnreadable,
     NotFound,
+    PayloadTooLarge,
     StorageFull,
 )
 from app.core.images import BMP, PNG, TIFF, TYPE_BY_EXT, ImageType, sniff_image_type
@@ -62,6 +63,15 @@ _PNG_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "P", "PA", "RGB", "RGBA"}
 _NO_SPACE_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
 _UNWRITABLE_ERRNOS = {errno.EROFS, errno.EACCES, errno.EPERM}
 _WRITE_CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingUpload:
+    """An upload received into a tmp file, not yet validated nor named."""
+
+    path: Path
+    sha256: str
+    size: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,30 +266,58 @@ class ImageStore:
     # ----------------------------------------------------------------------------------------
     # Uploads
 
-    def save_upload(self, data: bytes, info: UploadInfo) -> Path:
-        """Store a validated reference image under its content hash (one copy per content)."""
-        if hashlib.sha256(data).hexdigest() != info.sha256 or info.ext not in TYPE_BY_EXT:
-            raise ValueError("upload info does not describe these bytes")
+    def receive_upload(self, src: BinaryIO, max_bytes: int) -> IncomingUpload:
+        """Copy an upload, chunk by chunk, into a tmp file under uploads/, hashing it on the way.
+
+        The file is never held in memory whole. ``PayloadTooLarge`` as soon as it passes
+        ``max_bytes``, ``StorageFull`` when the disk cannot take it; in both cases nothing is left
+        behind. The caller validates the tmp file, then ``keep_upload`` or ``discard_upload``.
+        """
+        self.ensure_space()
+        tmp = self.uploads_dir / f".incoming-{secrets.token_hex(8)}{TMP_SUFFIX}"
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            _ensure_dir(self.uploads_dir)
+            with open(tmp, "xb") as out:
+                while chunk := src.read(_WRITE_CHUNK):
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise PayloadTooLarge.over_limit(max_bytes)
+                    digest.update(chunk)
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+        except BaseException as exc:
+            tmp.unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                raise _upload_not_stored(exc) from None
+            raise
+        return IncomingUpload(tmp, digest.hexdigest(), size)
+
+    def keep_upload(self, incoming: IncomingUpload, info: UploadInfo) -> Path:
+        """Move a validated upload to its content-addressed name (one copy per content)."""
+        if incoming.sha256 != info.sha256 or info.ext not in TYPE_BY_EXT:
+            raise ValueError("upload info does not describe this file")
         path = self.uploads_dir / f"{info.sha256}.{info.ext}"
         try:
-            if path.stat().st_size == len(data):
+            if path.stat().st_size == incoming.size:
                 # Content-addressed and written atomically: same name and size is the same file.
+                self.discard_upload(incoming)
                 return path
         except FileNotFoundError:
             pass
-        self.ensure_space(len(data))
         try:
-            _atomic_write(path, data)
-        except _NoSpace:
-            raise _insufficient_storage() from None
+            os.replace(incoming.path, path)
+            _fsync_dir(path.parent)
         except OSError as exc:
-            if exc.errno not in _UNWRITABLE_ERRNOS:
-                raise
-            raise StorageFull(
-                f"The server cannot store uploads: its data directory is not writable ({exc.strerror})",
-                message_zh="服务器无法保存上传的图片：数据目录不可写",
-            ) from None
+            self.discard_upload(incoming)
+            raise _upload_not_stored(exc) from None
         return path
+
+    @staticmethod
+    def discard_upload(incoming: IncomingUpload) -> None:
+        incoming.path.unlink(missing_ok=True)
 
     def load_upload(self, upload_id: str) -> tuple[bytes, str]:
         """Bytes and content type of an upload; NotFound for unknown or malformed ids."""
@@ -399,6 +437,17 @@ def _decode_errors() -> Iterator[None]:
 
 def _mb(n: int) -> int:
     return -(-n // (1024 * 1024))
+
+
+def _upload_not_stored(exc: OSError) -> Exception:
+    if exc.errno in _NO_SPACE_ERRNOS:
+        return _insufficient_storage()
+    if exc.errno in _UNWRITABLE_ERRNOS:
+        return StorageFull(
+            f"The server cannot store uploads: its data directory is not writable ({exc.strerror})",
+            message_zh="服务器无法保存上传的图片：数据目录不可写",
+        )
+    return exc
 
 
 def _insufficient_storage() -> StorageFull:

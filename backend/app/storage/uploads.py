@@ -14,6 +14,7 @@ import io
 import re
 import struct
 from dataclasses import dataclass
+from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
@@ -83,14 +84,14 @@ def _undecodable() -> InvalidRequest:
     )
 
 
-def open_checked(data: bytes, image_type: ImageType, max_pixels: int) -> Image.Image:
+def open_checked(source: bytes | Path, image_type: ImageType, max_pixels: int) -> Image.Image:
     """Open with Pillow restricted to the sniffed format and check the header's pixel count.
 
     Restricting ``formats`` stops a polyglot from being read as some other format than the one
     its magic bytes announce. Nothing is decoded yet: Pillow reads only the header here.
     """
     try:
-        im = Image.open(io.BytesIO(data), formats=[image_type.pillow_format])
+        im = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source, formats=[image_type.pillow_format])
     except Image.DecompressionBombError:
         # Pillow's own ceiling (2 × Image.MAX_IMAGE_PIXELS) tripped before ours could.
         raise _too_many_pixels(None, max_pixels) from None
@@ -149,15 +150,7 @@ def validate_upload(
             message_zh=f"文件大小为 {len(data) / _MB:.1f} MB，超过 {limit_mb:g} MB 的上限",
         )
     image_type = accepted_type(data, allowed)
-    with open_checked(data, image_type, max_pixels) as im:
-        width, height = oriented_size(im)
-        if min(width, height) < MIN_SIDE:
-            raise InvalidRequest(
-                f"The image is {width}×{height} pixels; each side must be at least {MIN_SIDE} pixels",
-                message_zh=f"图片尺寸为 {width}×{height} 像素，每边至少需要 {MIN_SIDE} 像素",
-                code="invalid_request",
-            )
-        decode_fully(im)
+    width, height = _check_pixels(data, image_type, max_pixels)
     return UploadInfo(
         sha256=hashlib.sha256(data).hexdigest(),
         ext=image_type.ext,
@@ -166,6 +159,43 @@ def validate_upload(
         height=height,
         bytes=len(data),
     )
+
+
+def validate_upload_file(
+    path: Path,
+    *,
+    sha256: str,
+    max_pixels: int,
+    allowed: tuple[str, ...] = DEFAULT_ALLOWED,
+) -> UploadInfo:
+    """``validate_upload`` for an upload received into a file (its size limit already enforced,
+    its hash computed on the way): Pillow reads the file as it decodes, never all of it at once."""
+    with path.open("rb") as fh:
+        head = fh.read(64)
+    image_type = accepted_type(head, allowed)
+    width, height = _check_pixels(path, image_type, max_pixels)
+    return UploadInfo(
+        sha256=sha256,
+        ext=image_type.ext,
+        content_type=image_type.content_type,
+        width=width,
+        height=height,
+        bytes=path.stat().st_size,
+    )
+
+
+def _check_pixels(source: bytes | Path, image_type: ImageType, max_pixels: int) -> tuple[int, int]:
+    """Displayed size of a whole image within the pixel limits, or an ``AppError``."""
+    with open_checked(source, image_type, max_pixels) as im:
+        width, height = oriented_size(im)
+        if min(width, height) < MIN_SIDE:
+            raise InvalidRequest(
+                f"The image is {width}×{height} pixels; each side must be at least {MIN_SIDE} pixels",
+                message_zh=f"图片尺寸为 {width}×{height} 像素，每边至少需要 {MIN_SIDE} 像素",
+                code="invalid_request",
+            )
+        decode_fully(im)
+    return width, height
 
 
 _DATA_URI_RE = re.compile(r"^data:(?P<mime>image/[A-Za-z0-9.+-]+)(?P<params>(?:;[^;,]*)*?);base64,", re.IGNORECASE)

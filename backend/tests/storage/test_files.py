@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import io
 import os
 import threading
 from collections import namedtuple
@@ -14,11 +15,12 @@ from PIL import Image
 from app.core.errors import (
     ImageUnreadable,
     NotFound,
+    PayloadTooLarge,
     StorageFull,
 )
 from app.storage import files, metadata
 from app.storage.files import ImageStore, StoredImage
-from app.storage.uploads import validate_upload
+from app.storage.uploads import UploadInfo, validate_upload_file
 from tests.storage.images import decode, encode, picture
 
 CREATED = datetime(2026, 11, 29, 13, 45)
@@ -396,13 +398,21 @@ def test_find_orphans_and_clean_tmp(store: ImageStore) -> None:
 # Uploads
 
 
-def test_save_and_load_upload_deduplicates(store: ImageStore) -> None:
+def _receive(store: ImageStore, data: bytes, max_bytes: int = 10**7) -> tuple[files.IncomingUpload, UploadInfo]:
+    incoming = store.receive_upload(io.BytesIO(data), max_bytes)
+    return incoming, validate_upload_file(incoming.path, sha256=incoming.sha256, max_pixels=10**7)
+
+
+def test_receive_keep_and_load_upload_deduplicates(store: ImageStore) -> None:
     data = encode(picture((64, 48)), "WEBP")
-    info = validate_upload(data, max_bytes=10**7, max_pixels=10**7)
-    path = store.save_upload(data, info)
+    incoming, info = _receive(store, data)
+    assert (incoming.sha256, incoming.size) == (hashlib.sha256(data).hexdigest(), len(data))
+    assert incoming.path.parent == store.uploads_dir and incoming.path.name.endswith(".tmp")
+    path = store.keep_upload(incoming, info)
     assert path == store.uploads_dir / f"{info.sha256}.webp"
     inode = path.stat().st_ino
-    assert store.save_upload(data, info) == path and path.stat().st_ino == inode
+    again, info = _receive(store, data)
+    assert store.keep_upload(again, info) == path and path.stat().st_ino == inode
     assert sorted(p.name for p in store.uploads_dir.iterdir()) == [path.name]
     assert store.load_upload(info.sha256) == (data, "image/webp")
 
@@ -414,19 +424,29 @@ def test_load_upload_unknown_or_malformed_is_not_found(store: ImageStore, upload
     assert caught.value.status_code == 404 and caught.value.message_zh != caught.value.message
 
 
-def test_save_upload_checks_info_matches(store: ImageStore) -> None:
-    data = encode(picture((64, 48)), "PNG")
-    info = validate_upload(data, max_bytes=10**7, max_pixels=10**7)
+def test_keep_upload_checks_info_matches(store: ImageStore) -> None:
+    incoming, _ = _receive(store, encode(picture((64, 48)), "PNG"))
+    _, other = _receive(store, encode(picture((64, 48)), "JPEG"))
     with pytest.raises(ValueError):
-        store.save_upload(data + b"x", info)
+        store.keep_upload(incoming, other)
 
 
-def test_save_upload_disk_full_is_a_507(store: ImageStore, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_receive_upload_stops_at_the_limit_and_leaves_nothing(store: ImageStore) -> None:
+    with pytest.raises(PayloadTooLarge) as caught:
+        store.receive_upload(io.BytesIO(b"\0" * (3 * 1024 * 1024)), 2 * 1024 * 1024)
+    assert caught.value.message == "The file is larger than the 2 MB limit."
+    assert _all_files(store.uploads_dir) == []
+
+
+def test_receive_upload_disk_full_is_a_507(store: ImageStore, monkeypatch: pytest.MonkeyPatch) -> None:
     data = encode(picture((64, 48)), "PNG")
-    info = validate_upload(data, max_bytes=10**7, max_pixels=10**7)
-    monkeypatch.setattr(files.os, "write", _failing_write(1))
+
+    def full(fd: int) -> None:  # delayed allocation: the disk says it is full at fsync
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(files.os, "fsync", full)
     with pytest.raises(StorageFull) as caught:
-        store.save_upload(data, info)
+        store.receive_upload(io.BytesIO(data), 10**7)
     assert caught.value.status_code == 507
     assert _all_files(store.uploads_dir) == []
 
