@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None, *, start_worker: bool | None = 
         configure_logging(settings.log_level, settings.secret_values())
         services = await build_services(settings)
         app.state.services = services
+        services.housekeeping.start()
         if run_worker:
             await services.start_worker()
         if (settings.ark_configured or settings.visual_configured) and settings.app_password is None:

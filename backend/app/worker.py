@@ -18,6 +18,7 @@ async def run() -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    services.housekeeping.start()
     await services.start_worker()
     try:
         await stop.wait()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,9 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
         "retry_backoff_scale": 0.0,
         "visual_poll_interval": 0.0,
         "min_free_disk_mb": 1.0,
+        # pytest keeps the temp dirs of recent runs: no 16 MB reserve in each; tests that are about
+        # the reserve set it.
+        "disk_reserve_mb": 0.0,
         "generation_rate_limit_per_minute": 0,
         "log_level": "WARNING",
     }
@@ -91,6 +95,15 @@ class Studio:
 
 
 StudioFactory = Callable[..., Any]
+
+
+@asynccontextmanager
+async def running_studio(data_dir: Path, **overrides: Any) -> AsyncIterator[Studio]:
+    """A studio stopped when the block ends (to restart on the same data, as an operator would)."""
+    app = create_app(make_settings(data_dir, **overrides), start_worker=False)
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
+            yield Studio(app=app, client=client, services=app.state.services)
 
 
 @pytest.fixture

@@ -20,26 +20,17 @@ def client_key(request: Request) -> str:
     return peer
 
 
-def too_large(limit: int) -> PayloadTooLarge:
-    mb = limit / (1024 * 1024)
-    return PayloadTooLarge(
-        f"The file is larger than the {mb:g} MB limit.",
-        message_zh=f"文件超过 {mb:g} MB 的上限。",
-        details={"max_bytes": limit},
-    )
-
-
 def check_content_length(request: Request, limit: int) -> None:
     """Refuse before reading when the client announces a body far above the limit."""
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > limit:
-        raise too_large(limit)
+        raise PayloadTooLarge.over_limit(limit)
 
 
 async def read_upload(file: UploadFile, limit: int) -> bytes:
     data = await file.read(limit + 1)
     if len(data) > limit:
-        raise too_large(limit)
+        raise PayloadTooLarge.over_limit(limit)
     return data
 
 

@@ -80,6 +80,18 @@ class Settings(BaseSettings):
     max_upload_mb: float = Field(default=10.0, gt=0, validation_alias=AliasChoices("MAX_UPLOAD_MB"))
     max_image_pixels: int = Field(default=36_000_000, gt=0, validation_alias=AliasChoices("MAX_IMAGE_PIXELS"))
     min_free_disk_mb: float = Field(default=100.0, ge=0, validation_alias=AliasChoices("MIN_FREE_DISK_MB"))
+    # Kept as a file next to the SQLite database and given back when the volume is full, so that
+    # deleting history (which needs a few free blocks) still works there (app.storage.reserve).
+    disk_reserve_mb: float = Field(default=16.0, ge=0, validation_alias=AliasChoices("DISK_RESERVE_MB"))
+    # Seconds between housekeeping rounds: stale tmp files removed, the disk reserve made again.
+    housekeeping_interval_seconds: float = Field(
+        default=60.0, gt=0, validation_alias=AliasChoices("HOUSEKEEPING_INTERVAL_SECONDS")
+    )
+    # SQLite connections that serve reads at once. Prompt searches scan with the GIL released, one
+    # CPU each: more of them than cores only starves the event loop (bench/health_under_load.py).
+    sqlite_read_connections: int = Field(
+        default=3, ge=1, le=64, validation_alias=AliasChoices("SQLITE_READ_CONNECTIONS")
+    )
 
     # --- jobs ----------------------------------------------------------------------------------
     max_concurrent_jobs: int = Field(default=16, ge=1, le=10_000, validation_alias=AliasChoices("MAX_CONCURRENT_JOBS"))
@@ -179,6 +191,21 @@ class Settings(BaseSettings):
                 url = "sqlite+aiosqlite:///" + url[len("sqlite:///") :]
             return url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'app.db').resolve()}"
+
+    @cached_property
+    def disk_reserve_path(self) -> Path | None:
+        """Where the disk reserve lives: beside the SQLite database (PostgreSQL keeps its own disk)."""
+        prefix = "sqlite+aiosqlite:///"
+        if not self.database_url.startswith(prefix):
+            return None
+        database = self.database_url[len(prefix) :]
+        if not database or database.startswith(":memory:"):
+            return None
+        return Path(database).resolve().parent / ".disk-reserve"
+
+    @property
+    def disk_reserve_bytes(self) -> int:
+        return int(self.disk_reserve_mb * 1024 * 1024)
 
     @property
     def ark_configured(self) -> bool:

@@ -66,6 +66,16 @@ class PayloadTooLarge(AppError):
     status_code = 413
     code = "payload_too_large"
 
+    @classmethod
+    def over_limit(cls, limit: int) -> PayloadTooLarge:
+        """A file found to be over ``limit`` bytes before it was read to its end."""
+        mb = limit / (1024 * 1024)
+        return cls(
+            f"The file is larger than the {mb:g} MB limit.",
+            message_zh=f"文件超过 {mb:g} MB 的上限。",
+            details={"max_bytes": limit},
+        )
+
 
 class UnsupportedMediaType(AppError):
     status_code = 415
@@ -103,6 +113,17 @@ class StorageError(AppError):
 
 class StorageFull(StorageError):
     """No room (or no permission) to write: the disk, not the request, must change."""
+
+
+class DatabaseFull(StorageFull):
+    """The database's volume has no room to record a change (SQLite "database or disk is full")."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The data volume is full: the database cannot record this change. Free space on the "
+            "volume (or enlarge it), then try again.",
+            message_zh="数据卷已满，数据库无法保存此更改。请释放磁盘空间（或扩容）后重试。",
+        )
 
 
 class ImageUnreadable(StorageError):
@@ -209,6 +230,10 @@ class UpstreamTaskLost(ProviderError):
     """An async upstream task is gone (``not_found`` / ``expired``)."""
 
     code = "upstream_error"
+
+
+class StartupRefused(RuntimeError):
+    """The service will not start on this data: starting would hide a problem (a lost database)."""
 
 
 class JobCancelled(Exception):

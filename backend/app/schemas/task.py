@@ -20,6 +20,9 @@ class OutputPublic(BaseModel):
     seed: int | None
     bytes: int
     content_type: str
+    missing: bool = Field(
+        default=False, description="The stored file is gone (removed outside the app); the URL will not load"
+    )
 
 
 class FailurePublic(BaseModel):

@@ -13,6 +13,7 @@ import aiohttp
 from app.billing.prices import PriceTable
 from app.core.config import Settings
 from app.core.db import Database
+from app.core.memory import return_large_blocks_to_os
 from app.jobs.events import TaskEvents
 from app.jobs.handlers import JobRunner, JobServices
 from app.jobs.queue import JobQueue
@@ -21,9 +22,13 @@ from app.providers.catalog.lookup import Catalog
 from app.providers.download import ResultFetcher
 from app.providers.registry import ProviderRegistry
 from app.services.auth import AuthService, SlidingWindow
+from app.services.health import HealthService
+from app.services.housekeeping import Housekeeper
+from app.services.rebuild import ensure_history_present
 from app.services.tasks import TaskService
 from app.services.usage import UsageService
 from app.storage.files import ImageStore
+from app.storage.reserve import DiskReserve
 
 
 @dataclass(slots=True)
@@ -38,6 +43,8 @@ class Services:
     tasks: TaskService
     usage: UsageService
     auth: AuthService
+    health: HealthService
+    housekeeping: Housekeeper
     generation_limiter: SlidingWindow
     worker: Worker
     runner: JobRunner
@@ -60,9 +67,19 @@ def upstream_session(settings: Settings) -> aiohttp.ClientSession:
 
 
 async def build_services(settings: Settings) -> Services:
-    db = Database(settings.database_url)
-    await db.migrate()
+    return_large_blocks_to_os()
     store = ImageStore(settings.output_dir, settings.uploads_dir, min_free_bytes=settings.min_free_bytes)
+    reserve = DiskReserve(settings.disk_reserve_path, settings.disk_reserve_bytes, min_free=settings.min_free_bytes)
+    db = Database(settings.database_url, read_connections=settings.sqlite_read_connections)
+    housekeeping = Housekeeper(db, store, reserve, interval=settings.housekeeping_interval_seconds)
+    try:
+        # Before the database opens: on a full volume the reserve goes first.
+        await housekeeping.run_once()
+        await db.migrate()
+        await ensure_history_present(db, store)
+    except BaseException:
+        await db.dispose()
+        raise
     catalog = Catalog.from_settings(settings)
     events = TaskEvents()
     session = upstream_session(settings)
@@ -98,7 +115,9 @@ async def build_services(settings: Settings) -> Services:
         max_upload_bytes=settings.max_upload_bytes,
         max_image_pixels=settings.max_image_pixels,
         usage=usage,
+        reserve=reserve,
     )
+    auth = AuthService(settings.app_password)
     return Services(
         settings=settings,
         db=db,
@@ -109,7 +128,9 @@ async def build_services(settings: Settings) -> Services:
         registry=registry,
         tasks=tasks,
         usage=usage,
-        auth=AuthService(settings.app_password),
+        auth=auth,
+        health=HealthService(settings, db, store, auth_required=auth.required),
+        housekeeping=housekeeping,
         generation_limiter=SlidingWindow(settings.generation_rate_limit_per_minute, 60.0),
         worker=worker,
         runner=runner,
@@ -117,9 +138,11 @@ async def build_services(settings: Settings) -> Services:
 
 
 async def close_services(services: Services) -> None:
+    await services.housekeeping.stop()
     if services.started:
         await services.worker.stop()
     await services.runner.aclose()
+    services.health.close()
     await services.registry.aclose()
     await services.session.close()
     await services.db.dispose()

@@ -6,17 +6,18 @@ Services own their transactions; routes only parse input and shape output.
 from __future__ import annotations
 
 import asyncio
+import io
 import re
 import secrets
 import unicodedata
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, BinaryIO, TypeVar
 
 import orjson
-from sqlalchemy import Select, delete, func, or_, select, update
+from sqlalchemy import Result, Select, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -24,6 +25,7 @@ from app.billing.prices import cny_float
 from app.core.db import Database, rowcount
 from app.core.errors import (
     Conflict,
+    DatabaseFull,
     InvalidRequest,
     ModelUnavailable,
     NotFound,
@@ -47,8 +49,12 @@ from app.schemas.task import (
 from app.services.usage import UsageService
 from app.storage.archive import stream_zip
 from app.storage.files import ImageStore
-from app.storage.uploads import decode_data_uri, validate_upload
+from app.storage.reserve import DiskReserve
+from app.storage.uploads import decode_data_uri, validate_upload_file
 
+T = TypeVar("T")
+# Uploads decoded at once (see receive_upload); measured in bench/uploads_memory.py.
+UPLOAD_DECODES = 2
 SEED_LIMIT = 2**31  # upstream seeds are in [0, 2147483647]
 UPLOAD_ID = re.compile(r"^[0-9a-f]{64}$")
 
@@ -65,6 +71,17 @@ def _still_active(task: Task, hint_en: str, hint_zh: str) -> Conflict:
         f"Task {task.id} is still {task.status}; {hint_en}.",
         message_zh=f"任务 {task.id} 仍在{_STATUS_ZH.get(TaskStatus(task.status), task.status)}，{hint_zh}。",
     )
+
+
+def _missing_listing(names: list[str], stored_as: dict[str, str]) -> bytes:
+    lines = [
+        "These images are listed in metadata.json (\"missing\": true) but their files were no longer in",
+        "the studio's storage when this archive was made, so they are not in it.",
+        "以下图片列在 metadata.json 中（\"missing\": true），但打包时其文件已不在服务器存储中，因此未包含在压缩包内。",
+        "",
+        *(f"{name}\t{stored_as[name]}" for name in names),
+    ]
+    return ("\n".join(lines) + "\n").encode("utf-8")
 
 
 @dataclass(slots=True)
@@ -89,6 +106,7 @@ class TaskService:
         max_upload_bytes: int,
         max_image_pixels: int,
         usage: UsageService,
+        reserve: DiskReserve | None = None,
     ) -> None:
         self.db = db
         self.usage = usage
@@ -99,13 +117,28 @@ class TaskService:
         self._notify_cancel = notify_cancel
         self.max_upload_bytes = max_upload_bytes
         self.max_image_pixels = max_image_pixels
+        self.reserve = reserve
+        self._decode_slots = asyncio.Semaphore(UPLOAD_DECODES)
 
     # --- uploads --------------------------------------------------------------------------------
     async def save_upload(self, data: bytes) -> UploadRecord:
-        info = await asyncio.to_thread(
-            validate_upload, data, max_bytes=self.max_upload_bytes, max_pixels=self.max_image_pixels
-        )
-        await asyncio.to_thread(self.store.save_upload, data, info)
+        """A reference image already in memory (a data: URI)."""
+        return await self.receive_upload(io.BytesIO(data))
+
+    async def receive_upload(self, src: BinaryIO) -> UploadRecord:
+        """Store a reference image read from ``src`` (an uploaded file): streamed to disk, validated
+        there, kept under its content hash; never held in memory whole."""
+        incoming = await asyncio.to_thread(self.store.receive_upload, src, self.max_upload_bytes)
+        try:
+            # Decoding every pixel is how a truncated file is caught, and it is the memory cost of
+            # an upload (width × height × channels): a few at a time, no slower on 2 cores.
+            async with self._decode_slots:
+                info = await asyncio.to_thread(
+                    validate_upload_file, incoming.path, sha256=incoming.sha256, max_pixels=self.max_image_pixels
+                )
+            await asyncio.to_thread(self.store.keep_upload, incoming, info)
+        finally:
+            await asyncio.to_thread(self.store.discard_upload, incoming)  # nothing left when kept
         record = UploadRecord(
             id=info.sha256, width=info.width, height=info.height, bytes=info.bytes, content_type=info.content_type
         )
@@ -157,7 +190,7 @@ class TaskService:
         *,
         mode: Mode,
         idempotency_key: str | None = None,
-        files: Sequence[bytes] = (),
+        uploaded: Sequence[str] = (),
     ) -> tuple[Task, bool]:
         """Validate and queue a request. Returns the task and whether it was created now."""
         if idempotency_key:
@@ -172,9 +205,8 @@ class TaskService:
             rid, ref = await self._reference(item, position)
             reference_ids.append(rid)
             references.append(ref)
-        for data in files:
-            record = await self.save_upload(data)
-            rid, ref = await self._reference(record.id, len(reference_ids))
+        for upload_id in uploaded:  # multipart files, already stored by receive_upload
+            rid, ref = await self._reference(upload_id, len(reference_ids))
             reference_ids.append(rid)
             references.append(ref)
         request = validate_request(
@@ -421,14 +453,27 @@ class TaskService:
             ).scalars().all()
         return total, list(items)
 
+    async def _freeing_space(self, write: Callable[[], Awaitable[T]]) -> T:
+        """Run a write the user needs on a full volume (deleting history is how they make room):
+        if the database has no room for it, give back the disk reserve once and try again."""
+        try:
+            return await write()
+        except DatabaseFull:
+            if self.reserve is None or not await asyncio.to_thread(self.reserve.release):
+                raise
+        return await write()
+
     async def set_favorite(self, task_id: str, favorite: bool) -> Task:
-        async with self.db.write() as session:
-            result = await session.execute(
-                update(Task)
-                .where(Task.id == task_id)
-                .values(favorite=favorite, updated_at=utcnow())
-                .execution_options(synchronize_session=False)
-            )
+        async def write() -> Result[Any]:
+            async with self.db.write() as session:
+                return await session.execute(
+                    update(Task)
+                    .where(Task.id == task_id)
+                    .values(favorite=favorite, updated_at=utcnow())
+                    .execution_options(synchronize_session=False)
+                )
+
+        result = await self._freeing_space(write)
         if not rowcount(result):
             raise _task_not_found(task_id)
         self.events.publish(task_id)
@@ -439,9 +484,13 @@ class TaskService:
         if not task.is_terminal:
             raise _still_active(task, "cancel it before deleting it", "请先取消再删除")
         files = [(img.rel_path, img.thumb_rel_path) for img in task.images]
-        async with self.db.write() as session:
-            await session.execute(delete(Image).where(Image.task_id == task_id))
-            await session.execute(delete(Task).where(Task.id == task_id))
+
+        async def write() -> None:
+            async with self.db.write() as session:
+                await session.execute(delete(Image).where(Image.task_id == task_id))
+                await session.execute(delete(Task).where(Task.id == task_id))
+
+        await self._freeing_space(write)
         # Rows first: a crash in between leaves orphan files (found by the storage scan), never a
         # history entry pointing at missing files.
         for rel_path, thumb in files:
@@ -460,7 +509,8 @@ class TaskService:
                 details={"missing": missing},
             )
         entries = []
-        metadata = []
+        metadata: list[dict[str, Any]] = []
+        stored_as: dict[str, str] = {}
         for task_id in unique:
             task = found[task_id]
             stamp = task.created_at.strftime("%Y%m%d-%H%M%S")
@@ -469,6 +519,7 @@ class TaskService:
                 ext = img.rel_path.rsplit(".", 1)[-1]
                 name = f"{stamp}_{task.id[:8]}_{img.index}.{ext}"
                 entries.append((name, path))
+                stored_as[name] = self.store.url_for(img.rel_path)
                 metadata.append(
                     {
                         "file": name,
@@ -484,8 +535,19 @@ class TaskService:
                         "created_at": task.created_at.isoformat(),
                     }
                 )
-        extra = {"metadata.json": orjson.dumps(metadata, option=orjson.OPT_INDENT_2)}
-        return stream_zip(entries, extra)
+
+        def trailer(missing: list[str]) -> dict[str, bytes]:
+            # Decided while streaming, so a file deleted during the download is reported too.
+            gone = set(missing)
+            for item in metadata:
+                if item["file"] in gone:
+                    item["missing"] = True
+            extra = {"metadata.json": orjson.dumps(metadata, option=orjson.OPT_INDENT_2)}
+            if missing:
+                extra["MISSING.txt"] = _missing_listing(missing, stored_as)
+            return extra
+
+        return stream_zip(entries, trailer)
 
     # --- presentation -----------------------------------------------------------------------------
     def to_public(self, task: Task) -> TaskPublic:
@@ -500,6 +562,7 @@ class TaskService:
                 seed=img.seed,
                 bytes=img.bytes,
                 content_type=img.content_type,
+                missing=not self.store.output_exists(img.rel_path),
             )
             for img in task.images
         ]

@@ -17,7 +17,7 @@ import re
 import struct
 import time
 import zlib
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -85,19 +85,25 @@ def sanitize_arcname(name: str) -> str:
     return "/".join(parts) or "file"
 
 
+Trailer = Mapping[str, bytes] | Callable[[list[str]], Mapping[str, bytes]]
+
+
 async def stream_zip(
     entries: Iterable[tuple[str, Path]],
-    extra: Mapping[str, bytes] | None = None,
+    extra: Trailer | None = None,
     *,
     chunk_size: int = CHUNK_SIZE,
 ) -> AsyncIterator[bytes]:
     """Yield a ZIP of ``entries`` (arcname, file) followed by ``extra`` (arcname, bytes).
 
-    A file that vanished before it was reached (deleted meanwhile) is left out and logged: the
-    response has already started, so failing the whole download would be worse.
+    A file that is gone when it is reached (deleted behind the app's back, or meanwhile) is left
+    out and logged: the response has already started, so failing the whole download would be
+    worse. ``extra`` may be a function of the arcnames so left out, called after the last file, so
+    the trailing entries can say what is missing.
     """
     names = ArcnameAllocator()
     written: list[_Written] = []
+    missing: list[str] = []
     offset = 0
     pending = bytearray()
 
@@ -105,6 +111,7 @@ async def stream_zip(
         opened = await asyncio.to_thread(_open_with_crc, Path(path))
         if opened is None:
             logger.warning("zip_entry_missing", extra={"arcname": arcname})
+            missing.append(arcname)
             continue
         fh, size, crc, mtime = opened
         try:
@@ -133,7 +140,8 @@ async def stream_zip(
             fh.close()
         written.append(entry)
 
-    for arcname, data in (extra or {}).items():
+    trailer = extra(missing) if callable(extra) else extra
+    for arcname, data in (trailer or {}).items():
         entry = _entry(names.allocate(arcname), zlib.crc32(data), len(data), offset, time.time())
         header = _local_header(entry)
         pending += header

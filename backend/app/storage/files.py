@@ -1,7 +1,8 @@
 """Image files on disk: generated outputs, their thumbnails, and uploaded reference images.
 
 Layout (DESIGN 4), every path built from ids, never from user input:
-    output/YYYY/MM/DD/<image_id>.<ext>          the image as received, plus our metadata
+    output/YYYY/MM/DD/<image_id>.<ext>          the image as received, plus our metadata (BMP and
+                                                TIFF, which browsers do not show, as lossless PNG)
     output/YYYY/MM/DD/<image_id>.thumb.webp     its thumbnail
     uploads/<sha256>.<ext>                      reference images, deduplicated by content
 
@@ -23,22 +24,25 @@ import secrets
 import shutil
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from PIL import Image
 
 from app.core.errors import (
     ImageUnreadable,
     NotFound,
+    PayloadTooLarge,
     StorageFull,
 )
-from app.core.images import TYPE_BY_EXT, ImageType, sniff_image_type
+from app.core.images import BMP, PNG, TIFF, TYPE_BY_EXT, ImageType, sniff_image_type
 from app.storage import metadata as image_metadata
 from app.storage.thumbnails import make_thumbnail
-from app.storage.uploads import UploadInfo, oriented_size
+from app.storage.uploads import EXIF_ORIENTATION_TAG, UploadInfo, exif_orientation, oriented_size
 
 logger = logging.getLogger(__name__)
 
@@ -52,9 +56,22 @@ _OUTPUT_REL_RE = re.compile(
     r"(?:\.thumb\.webp|\.(?:" + "|".join(TYPE_BY_EXT) + r"))$"
 )
 DEFAULT_MAX_OUTPUT_PIXELS = 36_000_000
+# Upstream results in these formats are stored as PNG: browsers do not show them.
+_NOT_FOR_BROWSERS = (BMP, TIFF)
+# Modes Pillow writes to PNG as they are.
+_PNG_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "P", "PA", "RGB", "RGBA"}
 _NO_SPACE_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
 _UNWRITABLE_ERRNOS = {errno.EROFS, errno.EACCES, errno.EPERM}
 _WRITE_CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingUpload:
+    """An upload received into a tmp file, not yet validated nor named."""
+
+    path: Path
+    sha256: str
+    size: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +127,9 @@ class ImageStore:
         image_type = sniff_image_type(data)
         if image_type is None:
             raise ImageUnreadable("The generated image is not a PNG, JPEG, WebP, GIF, BMP or TIFF file")
+        if image_type in _NOT_FOR_BROWSERS:
+            data = self._to_png(data, image_type)
+            image_type = PNG
 
         rel_dir = created.strftime("%Y/%m/%d")
         rel_path = f"{rel_dir}/{image_id}.{image_type.ext}"
@@ -149,17 +169,40 @@ class ImageStore:
             logger.warning("image_metadata_skipped", extra={"reason": str(exc), "type": image_type.ext})
             return data
 
+    def _to_png(self, data: bytes, image_type: ImageType) -> bytes:
+        """BMP or TIFF re-encoded as PNG, which browsers show (and nginx serves): the same pixels
+        for every mode PNG holds (1, L, LA, I;16, P, RGB, RGBA, the modes these files come in);
+        anything else (CMYK, float) is converted to RGB(A). The ICC profile and the orientation
+        tag are carried over; a multi-page TIFF keeps its first page."""
+        out = io.BytesIO()
+        with _decode_errors(), Image.open(io.BytesIO(data), formats=[image_type.pillow_format]) as im:
+            self._check_pixels(*im.size)
+            im.load()
+            options: dict[str, Any] = {}
+            if icc_profile := im.info.get("icc_profile"):
+                options["icc_profile"] = icc_profile
+            if (orientation := exif_orientation(im)) != 1:
+                exif = Image.Exif()
+                exif[EXIF_ORIENTATION_TAG] = orientation
+                options["exif"] = exif
+            pixels: Image.Image = im
+            if im.mode not in _PNG_MODES:
+                pixels = im.convert("RGBA" if "A" in im.getbands() else "RGB")
+            pixels.save(out, "PNG", **options)
+        return out.getvalue()
+
+    def _check_pixels(self, width: int, height: int) -> None:
+        if width * height > self.max_output_pixels:
+            raise ImageUnreadable(
+                f"The generated image is {width}×{height} pixels, above the {self.max_output_pixels} pixel limit",
+                retryable=False,
+            )
+
     def _decode_and_thumbnail(self, data: bytes, image_type: ImageType) -> tuple[int, int, bytes]:
         """Prove the image decodes (the thumbnail decodes every byte of it) and make the thumbnail."""
-        try:
+        with _decode_errors():
             with Image.open(io.BytesIO(data), formats=[image_type.pillow_format]) as im:
-                width, height = im.size
-                if width * height > self.max_output_pixels:
-                    raise ImageUnreadable(
-                        f"The generated image is {width}×{height} pixels, above the "
-                        f"{self.max_output_pixels} pixel limit",
-                        retryable=False,
-                    )
+                self._check_pixels(*im.size)
                 if image_type.pillow_format == "PNG":
                     # verify() checks every chunk CRC, which decoding alone would not; it must
                     # run before anything else reads from the file, hence a second open below.
@@ -167,13 +210,15 @@ class ImageStore:
             with Image.open(io.BytesIO(data), formats=[image_type.pillow_format]) as im:
                 width, height = oriented_size(im)
                 thumbnail = make_thumbnail(im)
-        except ImageUnreadable:
-            raise
-        except Image.DecompressionBombError:
-            raise ImageUnreadable("The generated image is too large to decode", retryable=False) from None
-        except Exception as exc:
-            raise ImageUnreadable(f"The generated image could not be decoded ({type(exc).__name__})") from None
         return width, height, thumbnail
+
+    def write_thumbnail(self, thumb_rel_path: str, thumbnail: bytes) -> None:
+        """(Re)write a stored image's thumbnail, e.g. one lost with a restore from backup."""
+        path = self._output_path(thumb_rel_path)
+        if path is None or not thumb_rel_path.endswith(THUMB_SUFFIX):
+            raise ValueError(f"{thumb_rel_path!r} is not a thumbnail path")
+        self.ensure_space(len(thumbnail))
+        self._write_or_raise(path, thumbnail)
 
     def delete_output(self, rel_path: str, thumb_rel_path: str | None) -> None:
         """Remove an image and its thumbnail; missing files are fine (deletes may be retried)."""
@@ -204,6 +249,11 @@ class ImageStore:
             return None
         return real
 
+    def output_exists(self, rel_path: str) -> bool:
+        """Whether a stored image's file is there: one stat, cheap enough per output of a page."""
+        path = self._output_path(rel_path)
+        return path is not None and path.is_file()
+
     def _output_path(self, rel_path: str) -> Path | None:
         if not isinstance(rel_path, str) or not _OUTPUT_REL_RE.fullmatch(rel_path):
             return None
@@ -216,30 +266,58 @@ class ImageStore:
     # ----------------------------------------------------------------------------------------
     # Uploads
 
-    def save_upload(self, data: bytes, info: UploadInfo) -> Path:
-        """Store a validated reference image under its content hash (one copy per content)."""
-        if hashlib.sha256(data).hexdigest() != info.sha256 or info.ext not in TYPE_BY_EXT:
-            raise ValueError("upload info does not describe these bytes")
+    def receive_upload(self, src: BinaryIO, max_bytes: int) -> IncomingUpload:
+        """Copy an upload, chunk by chunk, into a tmp file under uploads/, hashing it on the way.
+
+        The file is never held in memory whole. ``PayloadTooLarge`` as soon as it passes
+        ``max_bytes``, ``StorageFull`` when the disk cannot take it; in both cases nothing is left
+        behind. The caller validates the tmp file, then ``keep_upload`` or ``discard_upload``.
+        """
+        self.ensure_space()
+        tmp = self.uploads_dir / f".incoming-{secrets.token_hex(8)}{TMP_SUFFIX}"
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            _ensure_dir(self.uploads_dir)
+            with open(tmp, "xb") as out:
+                while chunk := src.read(_WRITE_CHUNK):
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise PayloadTooLarge.over_limit(max_bytes)
+                    digest.update(chunk)
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+        except BaseException as exc:
+            tmp.unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                raise _upload_not_stored(exc) from None
+            raise
+        return IncomingUpload(tmp, digest.hexdigest(), size)
+
+    def keep_upload(self, incoming: IncomingUpload, info: UploadInfo) -> Path:
+        """Move a validated upload to its content-addressed name (one copy per content)."""
+        if incoming.sha256 != info.sha256 or info.ext not in TYPE_BY_EXT:
+            raise ValueError("upload info does not describe this file")
         path = self.uploads_dir / f"{info.sha256}.{info.ext}"
         try:
-            if path.stat().st_size == len(data):
+            if path.stat().st_size == incoming.size:
                 # Content-addressed and written atomically: same name and size is the same file.
+                self.discard_upload(incoming)
                 return path
         except FileNotFoundError:
             pass
-        self.ensure_space(len(data))
         try:
-            _atomic_write(path, data)
-        except _NoSpace:
-            raise _insufficient_storage() from None
+            os.replace(incoming.path, path)
+            _fsync_dir(path.parent)
         except OSError as exc:
-            if exc.errno not in _UNWRITABLE_ERRNOS:
-                raise
-            raise StorageFull(
-                f"The server cannot store uploads: its data directory is not writable ({exc.strerror})",
-                message_zh="服务器无法保存上传的图片：数据目录不可写",
-            ) from None
+            self.discard_upload(incoming)
+            raise _upload_not_stored(exc) from None
         return path
+
+    @staticmethod
+    def discard_upload(incoming: IncomingUpload) -> None:
+        incoming.path.unlink(missing_ok=True)
 
     def load_upload(self, upload_id: str) -> tuple[bytes, str]:
         """Bytes and content type of an upload; NotFound for unknown or malformed ids."""
@@ -292,8 +370,11 @@ class ImageStore:
                 os.write(fd, b"ok")
             finally:
                 os.close(fd)
-            probe.unlink()
+                # Also when the write failed: on a full disk the file exists, empty.
+                probe.unlink(missing_ok=True)
         except OSError as exc:
+            if exc.errno in _NO_SPACE_ERRNOS:
+                return f"Data volume is full: {exc.strerror}"
             return f"Output directory is not writable: {exc.strerror or type(exc).__name__}"
         return None
 
@@ -341,8 +422,32 @@ class ImageStore:
 # Helpers
 
 
+@contextmanager
+def _decode_errors() -> Iterator[None]:
+    """Whatever Pillow raises on bytes an upstream sent, as ``ImageUnreadable``."""
+    try:
+        yield
+    except ImageUnreadable:
+        raise
+    except Image.DecompressionBombError:
+        raise ImageUnreadable("The generated image is too large to decode", retryable=False) from None
+    except Exception as exc:
+        raise ImageUnreadable(f"The generated image could not be decoded ({type(exc).__name__})") from None
+
+
 def _mb(n: int) -> int:
     return -(-n // (1024 * 1024))
+
+
+def _upload_not_stored(exc: OSError) -> Exception:
+    if exc.errno in _NO_SPACE_ERRNOS:
+        return _insufficient_storage()
+    if exc.errno in _UNWRITABLE_ERRNOS:
+        return StorageFull(
+            f"The server cannot store uploads: its data directory is not writable ({exc.strerror})",
+            message_zh="服务器无法保存上传的图片：数据目录不可写",
+        )
+    return exc
 
 
 def _insufficient_storage() -> StorageFull:

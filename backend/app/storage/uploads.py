@@ -14,6 +14,7 @@ import io
 import re
 import struct
 from dataclasses import dataclass
+from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
@@ -83,14 +84,14 @@ def _undecodable() -> InvalidRequest:
     )
 
 
-def open_checked(data: bytes, image_type: ImageType, max_pixels: int) -> Image.Image:
+def open_checked(source: bytes | Path, image_type: ImageType, max_pixels: int) -> Image.Image:
     """Open with Pillow restricted to the sniffed format and check the header's pixel count.
 
     Restricting ``formats`` stops a polyglot from being read as some other format than the one
     its magic bytes announce. Nothing is decoded yet: Pillow reads only the header here.
     """
     try:
-        im = Image.open(io.BytesIO(data), formats=[image_type.pillow_format])
+        im = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source, formats=[image_type.pillow_format])
     except Image.DecompressionBombError:
         # Pillow's own ceiling (2 × Image.MAX_IMAGE_PIXELS) tripped before ours could.
         raise _too_many_pixels(None, max_pixels) from None
@@ -119,6 +120,21 @@ def decode_fully(im: Image.Image) -> None:
         raise _undecodable() from None
 
 
+def accepted_type(data: bytes, allowed: tuple[str, ...] = DEFAULT_ALLOWED) -> ImageType:
+    """The image type of bytes a caller sent, from their leading bytes: ``InvalidRequest`` when there
+    are none, ``UnsupportedMediaType`` when they are not an image type we accept."""
+    if not data:
+        raise InvalidRequest("The file is empty", message_zh="文件为空", code="invalid_request")
+    image_type = sniff_image_type(data)
+    if image_type is None or image_type.content_type not in allowed:
+        names = ", ".join(ct.removeprefix("image/").upper() for ct in allowed)
+        raise UnsupportedMediaType(
+            f"Unsupported file type; accepted image types: {names}",
+            message_zh=f"不支持的文件类型；支持的图片格式：{names}",
+        )
+    return image_type
+
+
 def validate_upload(
     data: bytes,
     *,
@@ -127,30 +143,14 @@ def validate_upload(
     allowed: tuple[str, ...] = DEFAULT_ALLOWED,
 ) -> UploadInfo:
     """Check a reference image a caller sent; raise an ``AppError`` a user can act on."""
-    if not data:
-        raise InvalidRequest("The file is empty", message_zh="文件为空", code="invalid_request")
     if len(data) > max_bytes:
         limit_mb = max_bytes / _MB
         raise PayloadTooLarge(
             f"The file is {len(data) / _MB:.1f} MB; the limit is {limit_mb:g} MB",
             message_zh=f"文件大小为 {len(data) / _MB:.1f} MB，超过 {limit_mb:g} MB 的上限",
         )
-    image_type = sniff_image_type(data)
-    if image_type is None or image_type.content_type not in allowed:
-        names = ", ".join(ct.removeprefix("image/").upper() for ct in allowed)
-        raise UnsupportedMediaType(
-            f"Unsupported file type; accepted image types: {names}",
-            message_zh=f"不支持的文件类型；支持的图片格式：{names}",
-        )
-    with open_checked(data, image_type, max_pixels) as im:
-        width, height = oriented_size(im)
-        if min(width, height) < MIN_SIDE:
-            raise InvalidRequest(
-                f"The image is {width}×{height} pixels; each side must be at least {MIN_SIDE} pixels",
-                message_zh=f"图片尺寸为 {width}×{height} 像素，每边至少需要 {MIN_SIDE} 像素",
-                code="invalid_request",
-            )
-        decode_fully(im)
+    image_type = accepted_type(data, allowed)
+    width, height = _check_pixels(data, image_type, max_pixels)
     return UploadInfo(
         sha256=hashlib.sha256(data).hexdigest(),
         ext=image_type.ext,
@@ -159,6 +159,43 @@ def validate_upload(
         height=height,
         bytes=len(data),
     )
+
+
+def validate_upload_file(
+    path: Path,
+    *,
+    sha256: str,
+    max_pixels: int,
+    allowed: tuple[str, ...] = DEFAULT_ALLOWED,
+) -> UploadInfo:
+    """``validate_upload`` for an upload received into a file (its size limit already enforced,
+    its hash computed on the way): Pillow reads the file as it decodes, never all of it at once."""
+    with path.open("rb") as fh:
+        head = fh.read(64)
+    image_type = accepted_type(head, allowed)
+    width, height = _check_pixels(path, image_type, max_pixels)
+    return UploadInfo(
+        sha256=sha256,
+        ext=image_type.ext,
+        content_type=image_type.content_type,
+        width=width,
+        height=height,
+        bytes=path.stat().st_size,
+    )
+
+
+def _check_pixels(source: bytes | Path, image_type: ImageType, max_pixels: int) -> tuple[int, int]:
+    """Displayed size of a whole image within the pixel limits, or an ``AppError``."""
+    with open_checked(source, image_type, max_pixels) as im:
+        width, height = oriented_size(im)
+        if min(width, height) < MIN_SIDE:
+            raise InvalidRequest(
+                f"The image is {width}×{height} pixels; each side must be at least {MIN_SIDE} pixels",
+                message_zh=f"图片尺寸为 {width}×{height} 像素，每边至少需要 {MIN_SIDE} 像素",
+                code="invalid_request",
+            )
+        decode_fully(im)
+    return width, height
 
 
 _DATA_URI_RE = re.compile(r"^data:(?P<mime>image/[A-Za-z0-9.+-]+)(?P<params>(?:;[^;,]*)*?);base64,", re.IGNORECASE)

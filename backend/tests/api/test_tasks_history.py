@@ -104,6 +104,49 @@ async def test_zip_download(studio: Studio) -> None:
     assert r.status_code == 422
 
 
+async def test_image_deleted_behind_the_apps_back_shows_as_missing(studio: Studio) -> None:
+    task_id = await _completed(studio, "two images", num_images=2)
+    await studio.run_jobs()
+    task = await studio.task(task_id)
+    assert [o["missing"] for o in task["outputs"]] == [False, False]
+    gone = task["outputs"][1]
+    (studio.services.store.output_dir / gone["url"].removeprefix("/images/")).unlink()
+
+    task = await studio.task(task_id)
+    assert task["status"] == "completed"
+    assert [o["missing"] for o in task["outputs"]] == [False, True]
+    page = (await studio.client.get("/api/v1/history")).json()
+    assert [o["missing"] for o in page["items"][0]["outputs"]] == [False, True]
+
+
+async def test_zip_says_which_images_are_missing(studio: Studio) -> None:
+    a = await _completed(studio, "kept and lost", num_images=2)
+    b = await _completed(studio, "kept")
+    await studio.run_jobs()
+    lost = (await studio.task(a))["outputs"][0]
+    (studio.services.store.output_dir / lost["url"].removeprefix("/images/")).unlink()
+
+    r = await studio.client.post("/api/v1/history/download", json={"ids": [a, b]})
+    assert r.status_code == 200
+    archive = zipfile.ZipFile(io.BytesIO(r.content))
+    meta = orjson.loads(archive.read("metadata.json"))
+    by_file = {m["file"]: m for m in meta}
+    images = sorted(n for n in archive.namelist() if n.endswith(".png"))
+    assert len(meta) == 3 and len(images) == 2
+    missing = [m for m in meta if m.get("missing")]
+    assert [(m["task_id"], m["index"]) for m in missing] == [(a, 0)]
+    assert missing[0]["file"] not in archive.namelist()
+    assert all(by_file[name].get("missing") is None for name in images)
+    listing = archive.read("MISSING.txt").decode()
+    assert missing[0]["file"] in listing
+    assert lost["url"] in listing
+    # Nothing missing: no MISSING.txt, and no "missing" key in metadata.json.
+    r = await studio.client.post("/api/v1/history/download", json={"ids": [b]})
+    archive = zipfile.ZipFile(io.BytesIO(r.content))
+    assert "MISSING.txt" not in archive.namelist()
+    assert all("missing" not in m for m in orjson.loads(archive.read("metadata.json")))
+
+
 async def test_sse_stream_of_a_finished_task(studio: Studio) -> None:
     task_id = await _completed(studio, "events")
     await studio.run_jobs()

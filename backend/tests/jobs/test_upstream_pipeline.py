@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -48,6 +50,41 @@ async def test_ark_text2image_stores_the_downloaded_image(ark_studio: Studio, fa
     assert body["watermark"] is False
     assert body["size"] == "1280x720"
     assert ARK_KEY not in str(task)
+
+
+def _nginx_serves(url: str) -> bool:
+    """Whether the committed nginx config serves this /images URL (it 404s anything else)."""
+    conf = (Path(__file__).resolve().parents[3] / "nginx" / "nginx.conf").read_text()
+    pattern = re.search(r'if \(\$uri !~ "(\^/images/[^"]+)"\)', conf)
+    assert pattern is not None, "the /images location of nginx/nginx.conf changed shape"
+    return re.match(pattern.group(1), url) is not None
+
+
+@pytest.mark.parametrize("fmt", ["BMP", "TIFF"])
+async def test_ark_results_in_bmp_or_tiff_are_stored_as_png(
+    ark_studio: Studio, fake_ark: FakeArkServer, monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
+    sent: list[bytes] = []
+
+    def render(width: int, height: int) -> bytes:
+        out = io.BytesIO()
+        Image.effect_mandelbrot((96, 64), (-2.0, -1.2, 0.8, 1.2), 60).convert("RGB").save(out, fmt)
+        sent.append(out.getvalue())
+        return out.getvalue()
+
+    monkeypatch.setattr(fake_ark, "render", render)
+    task_id = await ark_studio.submit({"model": SEEDREAM_40, "prompt": "a lighthouse", "size": "2K"})
+    await ark_studio.run_jobs()
+    task = await ark_studio.task(task_id)
+    assert task["status"] == "completed", task
+    out = task["outputs"][0]
+    assert out["content_type"] == "image/png" and out["url"].endswith(".png"), out
+    assert _nginx_serves(out["url"]) and _nginx_serves(out["thumbnail_url"])
+    response = await ark_studio.client.get(out["url"])
+    assert response.status_code == 200
+    stored = Image.open(io.BytesIO(response.content))
+    assert stored.format == "PNG"
+    assert stored.get_flattened_data() == Image.open(io.BytesIO(sent[0])).get_flattened_data()
 
 
 async def test_ark_group_keeps_images_around_a_partial_failure(ark_studio: Studio, fake_ark: FakeArkServer) -> None:

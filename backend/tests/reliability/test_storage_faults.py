@@ -4,6 +4,7 @@ directory that is read-only from the start. The database lives outside the tmpfs
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import sqlite3
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from tests.conftest import Studio, StudioFactory
+from tests.conftest import Studio, StudioFactory, running_studio
 from tests.reliability.conftest import (
     JIMENG_30,
     SEEDREAM_40,
@@ -30,10 +31,10 @@ from tests.reliability.conftest import (
 KB = 1024
 
 
-def _mount(path: Path, *options: str) -> None:
+def _mount(path: Path, *options: str, size: str = "2m") -> None:
     path.mkdir(parents=True, exist_ok=True)
     result = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", ",".join(("size=2m", *options)), "tmpfs", str(path)],
+        ["mount", "-t", "tmpfs", "-o", ",".join((f"size={size}", *options)), "tmpfs", str(path)],
         capture_output=True, text=True,
     )
     if result.returncode != 0:
@@ -61,6 +62,20 @@ def _fill(path: Path, leave: int) -> Path:
     size = max(_free(path) - leave, 0)
     with filler.open("ab") as fh:
         fh.write(b"\0" * size)
+    return filler
+
+
+def _fill_completely(path: Path) -> Path:
+    """Write a filler file until the file system refuses another byte."""
+    filler = path / "filler.bin"
+    with filler.open("ab", buffering=0) as fh:
+        for chunk in (1024 * KB, 64 * KB, 4 * KB, 512, 1):
+            try:
+                while True:
+                    fh.write(b"\0" * chunk)
+            except OSError as exc:
+                assert exc.errno == errno.ENOSPC, exc
+    assert _free(path) == 0
     return filler
 
 
@@ -176,5 +191,88 @@ async def test_read_only_data_dir_at_start_is_unhealthy(tmp_path: Path, studio_f
         assert task["status"] == "failed", task
         assert task["error"]["code"] == "insufficient_storage", task
         assert "not writable" in task["error"]["message"], task
+    finally:
+        subprocess.run(["umount", "-l", str(data)], capture_output=True)
+
+
+async def test_a_full_data_volume_still_lets_the_user_free_space(tmp_path: Path, studio_factory: StudioFactory) -> None:
+    """DATA_DIR (database included, as by default) on an 8 MB tmpfs filled to the last byte: the
+    user can still mark and delete history, which is what every 507 tells them to do; /health
+    leaves nothing behind; and once space returns, everything works again."""
+    data = tmp_path / "data"
+    _mount(data, size="8m")
+    try:
+        log = StatusLog()
+        studio = await recorded_studio(studio_factory, log, data_dir=data, min_free_disk_mb=1, disk_reserve_mb=1)
+        assert (data / ".disk-reserve").stat().st_size == 1024 * KB
+        ids = [await studio.submit({"model": "demo", "prompt": f"keep {i}", "width": 256, "height": 256})
+               for i in range(3)]
+        await studio.run_jobs()
+        output = studio.services.store.output_dir
+        first = await studio.task(ids[0])
+        # A restart on the full volume would begin with an empty write-ahead log: so does this test.
+        con = sqlite3.connect(data / "app.db")
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        con.close()
+        filler = _fill_completely(data)
+
+        response = await studio.client.patch(f"/api/v1/history/{ids[0]}", json={"favorite": True})
+        assert response.status_code == 200, response.text
+        assert response.json()["favorite"] is True
+        assert not (data / ".disk-reserve").exists()  # released so the write could land
+        response = await studio.client.delete(f"/api/v1/history/{ids[0]}")
+        assert response.status_code == 204, response.text
+        assert not (output / first["outputs"][0]["url"].removeprefix("/images/")).exists()
+        response = await studio.client.delete(f"/api/v1/history/{ids[1]}")
+        assert response.status_code == 204, response.text
+        items = (await studio.client.get("/api/v1/history")).json()["items"]
+        assert [i["task_id"] for i in items] == [ids[2]]
+
+        # Health on a full disk says so, and leaves no probe file behind.
+        _fill_completely(data)
+        for _ in range(3):
+            health = await studio.client.get("/health")
+            assert health.status_code == 503, health.text
+        assert [p.name for p in files_under(output) if p.name.startswith(".health-")] == []
+        refused = await studio.client.post(
+            "/api/v1/generate/text2image", json={"model": "demo", "prompt": "no room", "width": 256, "height": 256}
+        )
+        assert refused.status_code == 507, refused.text
+        assert "delete old history" in refused.json()["error"]["message"]
+
+        # Space returns: housekeeping puts the reserve back, health and generation recover.
+        filler.unlink()
+        await studio.services.housekeeping.run_once()
+        assert (data / ".disk-reserve").stat().st_size == 1024 * KB
+        assert (await studio.client.get("/health")).status_code == 200
+        await studio.submit({"model": "demo", "prompt": "again", "width": 256, "height": 256})
+        await studio.run_jobs()
+        assert len((await studio.client.get("/api/v1/history")).json()["items"]) == 2
+        assert log.server_errors == [], log.seen
+    finally:
+        subprocess.run(["umount", "-l", str(data)], capture_output=True)
+
+
+async def test_a_restart_on_a_full_data_volume_starts_and_frees_space(
+    tmp_path: Path, studio_factory: StudioFactory
+) -> None:
+    """Stopped with a full volume, started again: SQLite must open its write-ahead log, which needs
+    blocks, so the reserve is given back before the database opens."""
+    data = tmp_path / "data"
+    _mount(data, size="8m")
+    try:
+        async with running_studio(data, min_free_disk_mb=1, disk_reserve_mb=1) as studio:
+            task_id = await studio.submit({"model": "demo", "prompt": "keep", "width": 256, "height": 256})
+            await studio.run_jobs()
+        assert not (data / "app.db-wal").exists()  # closed cleanly: the next start makes a new one
+        _fill_completely(data)
+
+        log = StatusLog()
+        again = await recorded_studio(studio_factory, log, data_dir=data, min_free_disk_mb=1, disk_reserve_mb=1)
+        assert not (data / ".disk-reserve").exists()
+        assert (await again.client.get("/health")).status_code == 503
+        response = await again.client.delete(f"/api/v1/history/{task_id}")
+        assert response.status_code == 204, response.text
+        assert log.server_errors == [], log.seen
     finally:
         subprocess.run(["umount", "-l", str(data)], capture_output=True)

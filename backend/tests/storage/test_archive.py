@@ -90,6 +90,23 @@ async def test_missing_files_are_skipped(sample_files: dict[str, Path], tmp_path
         assert zf.namelist() == ["small.png"]
 
 
+async def test_extra_entries_are_told_which_files_were_missing(sample_files: dict[str, Path], tmp_path: Path) -> None:
+    """A file gone by the time it is reached (deleted behind the app's back, or meanwhile) is named
+    to the code that writes the trailing entries, so the archive can say so."""
+    entries = [("gone.png", tmp_path / "gone.png"), ("small.png", sample_files["small.png"]), ("x/also.png", tmp_path)]
+    seen: list[list[str]] = []
+
+    def trailer(missing: list[str]) -> dict[str, bytes]:
+        seen.append(missing)
+        return {"MISSING.txt": "\n".join(missing).encode()}
+
+    data, _ = await _collect(entries, trailer)
+    assert seen == [["gone.png", "x/also.png"]]
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        assert zf.namelist() == ["small.png", "MISSING.txt"]
+        assert zf.read("MISSING.txt") == b"gone.png\nx/also.png"
+
+
 async def test_entries_are_consumed_lazily(sample_files: dict[str, Path]) -> None:
     def generate():
         for index in range(3):

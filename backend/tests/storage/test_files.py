@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import io
 import os
 import threading
 from collections import namedtuple
@@ -14,11 +15,12 @@ from PIL import Image
 from app.core.errors import (
     ImageUnreadable,
     NotFound,
+    PayloadTooLarge,
     StorageFull,
 )
 from app.storage import files, metadata
 from app.storage.files import ImageStore, StoredImage
-from app.storage.uploads import validate_upload
+from app.storage.uploads import UploadInfo, validate_upload_file
 from tests.storage.images import decode, encode, picture
 
 CREATED = datetime(2026, 11, 29, 13, 45)
@@ -68,12 +70,53 @@ def _umask() -> int:
     return current
 
 
-@pytest.mark.parametrize("fmt", ["GIF", "BMP", "TIFF"])
-def test_rare_formats_are_kept_byte_for_byte(store: ImageStore, fmt: str) -> None:
-    data = encode(picture((64, 48)), fmt)
+def test_gif_is_kept_byte_for_byte(store: ImageStore) -> None:
+    data = encode(picture((64, 48)), "GIF")
     record = store.store_output(IMAGE_ID, data, created=CREATED, metadata=PARAMS)
+    assert record.rel_path.endswith(".gif")
     assert (store.output_dir / record.rel_path).read_bytes() == data
     assert (store.output_dir / record.thumb_rel_path).exists()
+
+
+@pytest.mark.parametrize(
+    ("fmt", "mode", "options"),
+    [
+        ("BMP", "RGB", {}),
+        ("BMP", "RGBA", {}),
+        ("BMP", "P", {}),
+        ("BMP", "1", {}),
+        ("TIFF", "RGB", {}),
+        ("TIFF", "RGBA", {"compression": "tiff_lzw"}),
+        ("TIFF", "L", {}),
+        ("TIFF", "I;16", {}),
+    ],
+)
+def test_bmp_and_tiff_are_stored_as_png_with_the_same_pixels(
+    store: ImageStore, fmt: str, mode: str, options: dict[str, str]
+) -> None:
+    """Browsers (and our nginx, which serves png/jpg/webp/gif only) do not show BMP or TIFF: they
+    are converted to PNG, which is lossless for every one of these modes."""
+    source = picture((64, 48), "L" if mode == "I;16" else mode)
+    if mode == "I;16":
+        source = source.point(lambda v: v * 257, "I").convert("I;16")
+    data = encode(source, fmt, **options)
+    record = store.store_output(IMAGE_ID, data, created=CREATED, metadata=PARAMS)
+    assert record.rel_path == f"2026/11/29/{IMAGE_ID}.png"
+    assert record.content_type == "image/png"
+    assert (record.width, record.height) == (64, 48)
+    stored = (store.output_dir / record.rel_path).read_bytes()
+    assert stored.startswith(b"\x89PNG")
+    original, converted = decode(data), decode(stored)
+    assert converted.format == "PNG"
+    assert converted.mode == original.mode
+    assert converted.get_flattened_data() == original.get_flattened_data()
+    # Now a PNG, the file carries its parameters like every other image.
+    assert metadata.read(stored)["prompt"] == PARAMS["prompt"]
+    assert _all_files(store.output_dir) == sorted([record.rel_path, record.thumb_rel_path])
+    # Stored again (a job run twice): the same file, nothing rewritten.
+    inode = (store.output_dir / record.rel_path).stat().st_ino
+    assert store.store_output(IMAGE_ID, data, created=CREATED, metadata=PARAMS) == record
+    assert (store.output_dir / record.rel_path).stat().st_ino == inode
 
 
 def test_second_store_of_same_bytes_rewrites_nothing(store: ImageStore) -> None:
@@ -229,6 +272,15 @@ def test_delete_output(store: ImageStore) -> None:
     store.delete_output(record.rel_path, None)
 
 
+def test_output_exists(store: ImageStore) -> None:
+    record = store.store_output(IMAGE_ID, encode(picture(), "PNG"), created=CREATED, metadata=PARAMS)
+    assert store.output_exists(record.rel_path)
+    (store.output_dir / record.rel_path).unlink()
+    assert not store.output_exists(record.rel_path)
+    assert store.output_exists(record.thumb_rel_path)
+    assert not store.output_exists("../../etc/passwd")
+
+
 @pytest.mark.parametrize("rel_path", ["../x.png", "2026/11/29/../../../../etc/passwd", "/etc/passwd", "app.db"])
 def test_delete_refuses_paths_outside_the_layout(store: ImageStore, rel_path: str) -> None:
     with pytest.raises(ValueError):
@@ -305,6 +357,20 @@ def test_check_writable(store: ImageStore, tmp_path: Path) -> None:
     assert reason is not None and reason.startswith("Output directory is not writable")
 
 
+def test_check_writable_on_a_full_disk_leaves_no_probe_file(
+    store: ImageStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.output_dir.mkdir(parents=True)
+
+    def full(fd: int, data: bytes) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(files.os, "write", full)
+    for _ in range(3):
+        assert store.check_writable() == "Data volume is full: No space left on device"
+    assert list(store.output_dir.iterdir()) == []
+
+
 def test_find_orphans_and_clean_tmp(store: ImageStore) -> None:
     record = store.store_output(IMAGE_ID, encode(picture(), "PNG"), created=CREATED, metadata=PARAMS)
     day = store.output_dir / "2026/11/29"
@@ -332,13 +398,21 @@ def test_find_orphans_and_clean_tmp(store: ImageStore) -> None:
 # Uploads
 
 
-def test_save_and_load_upload_deduplicates(store: ImageStore) -> None:
+def _receive(store: ImageStore, data: bytes, max_bytes: int = 10**7) -> tuple[files.IncomingUpload, UploadInfo]:
+    incoming = store.receive_upload(io.BytesIO(data), max_bytes)
+    return incoming, validate_upload_file(incoming.path, sha256=incoming.sha256, max_pixels=10**7)
+
+
+def test_receive_keep_and_load_upload_deduplicates(store: ImageStore) -> None:
     data = encode(picture((64, 48)), "WEBP")
-    info = validate_upload(data, max_bytes=10**7, max_pixels=10**7)
-    path = store.save_upload(data, info)
+    incoming, info = _receive(store, data)
+    assert (incoming.sha256, incoming.size) == (hashlib.sha256(data).hexdigest(), len(data))
+    assert incoming.path.parent == store.uploads_dir and incoming.path.name.endswith(".tmp")
+    path = store.keep_upload(incoming, info)
     assert path == store.uploads_dir / f"{info.sha256}.webp"
     inode = path.stat().st_ino
-    assert store.save_upload(data, info) == path and path.stat().st_ino == inode
+    again, info = _receive(store, data)
+    assert store.keep_upload(again, info) == path and path.stat().st_ino == inode
     assert sorted(p.name for p in store.uploads_dir.iterdir()) == [path.name]
     assert store.load_upload(info.sha256) == (data, "image/webp")
 
@@ -350,19 +424,29 @@ def test_load_upload_unknown_or_malformed_is_not_found(store: ImageStore, upload
     assert caught.value.status_code == 404 and caught.value.message_zh != caught.value.message
 
 
-def test_save_upload_checks_info_matches(store: ImageStore) -> None:
-    data = encode(picture((64, 48)), "PNG")
-    info = validate_upload(data, max_bytes=10**7, max_pixels=10**7)
+def test_keep_upload_checks_info_matches(store: ImageStore) -> None:
+    incoming, _ = _receive(store, encode(picture((64, 48)), "PNG"))
+    _, other = _receive(store, encode(picture((64, 48)), "JPEG"))
     with pytest.raises(ValueError):
-        store.save_upload(data + b"x", info)
+        store.keep_upload(incoming, other)
 
 
-def test_save_upload_disk_full_is_a_507(store: ImageStore, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_receive_upload_stops_at_the_limit_and_leaves_nothing(store: ImageStore) -> None:
+    with pytest.raises(PayloadTooLarge) as caught:
+        store.receive_upload(io.BytesIO(b"\0" * (3 * 1024 * 1024)), 2 * 1024 * 1024)
+    assert caught.value.message == "The file is larger than the 2 MB limit."
+    assert _all_files(store.uploads_dir) == []
+
+
+def test_receive_upload_disk_full_is_a_507(store: ImageStore, monkeypatch: pytest.MonkeyPatch) -> None:
     data = encode(picture((64, 48)), "PNG")
-    info = validate_upload(data, max_bytes=10**7, max_pixels=10**7)
-    monkeypatch.setattr(files.os, "write", _failing_write(1))
+
+    def full(fd: int) -> None:  # delayed allocation: the disk says it is full at fsync
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(files.os, "fsync", full)
     with pytest.raises(StorageFull) as caught:
-        store.save_upload(data, info)
+        store.receive_upload(io.BytesIO(data), 10**7)
     assert caught.value.status_code == 507
     assert _all_files(store.uploads_dir) == []
 

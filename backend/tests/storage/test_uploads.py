@@ -3,6 +3,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import time
+from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -16,7 +18,7 @@ from app.core.errors import (
 )
 from app.core.images import sniff_image_type
 from app.storage import uploads
-from app.storage.uploads import decode_data_uri, validate_upload
+from app.storage.uploads import decode_data_uri, validate_upload, validate_upload_file
 from tests.storage.images import encode, picture, png_header_only
 
 MB = 1024 * 1024
@@ -174,3 +176,24 @@ def test_data_uri_at_the_exact_limit_is_accepted() -> None:
     assert decode_data_uri("data:image/png;base64," + base64.b64encode(payload).decode(), 1000) == payload
     with pytest.raises(PayloadTooLarge):
         decode_data_uri("data:image/png;base64," + base64.b64encode(payload).decode(), 999)
+
+
+@pytest.mark.parametrize(("fmt", "kwargs"), [("PNG", {}), ("JPEG", {"quality": 90}), ("WEBP", {}), ("TIFF", {})])
+def test_a_file_validates_as_its_bytes_do(tmp_path: Path, fmt: str, kwargs: dict[str, Any]) -> None:
+    data = encode(picture((120, 80)), fmt, **kwargs)
+    path = tmp_path / "upload.tmp"
+    path.write_bytes(data)
+    from_bytes = validate_upload(data, **LIMITS)
+    assert validate_upload_file(path, sha256=from_bytes.sha256, max_pixels=LIMITS["max_pixels"]) == from_bytes
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [(b"", InvalidRequest), (b"plain text", UnsupportedMediaType), (b"\x89PNG\r\n\x1a\n" + b"\0" * 40, InvalidRequest)],
+    ids=["empty", "not-an-image", "truncated"],
+)
+def test_a_file_is_refused_as_its_bytes_are(tmp_path: Path, data: bytes, error: type[AppError]) -> None:
+    path = tmp_path / "upload.tmp"
+    path.write_bytes(data)
+    with pytest.raises(error):
+        validate_upload_file(path, sha256="0" * 64, max_pixels=LIMITS["max_pixels"])

@@ -768,6 +768,12 @@ export interface components {
             id: string;
             /** Index */
             index: number;
+            /**
+             * Missing
+             * @description The stored file is gone (removed outside the app); the URL will not load
+             * @default false
+             */
+            missing?: boolean;
             /** Seed */
             seed: number | null;
             /** Thumbnail Url */
@@ -1526,6 +1532,15 @@ export interface operations {
             };
             /** @description Request Entity Too Large */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData, UploadFile
 
 from app.api.deps import ServicesDep, ZhDep
-from app.api.requests import check_content_length, rate_limit, read_upload
+from app.api.requests import check_content_length, rate_limit
 from app.api.responses import task_created
 from app.core.errors import InvalidRequest
 from app.models.task import Task
@@ -93,13 +93,13 @@ async def image2image(
     rate_limit(services, request)
     settings = services.settings
     content_type = request.headers.get("content-type", "")
-    files: list[bytes] = []
+    uploaded: list[str] = []
     if content_type.startswith("multipart/form-data"):
         check_content_length(request, settings.max_upload_bytes * 14 + 1024 * 1024)
         async with request.form(max_files=14, max_fields=100) as form:
             for value in form.getlist("images"):
                 if isinstance(value, UploadFile):
-                    files.append(await read_upload(value, settings.max_upload_bytes))
+                    uploaded.append((await services.tasks.receive_upload(value.file)).id)
             raw: Any = _form_to_body(form)
     else:
         check_content_length(request, int(settings.max_upload_bytes * 1.4) * 14 + 1024 * 1024)
@@ -119,9 +119,9 @@ async def image2image(
             message_zh=f"参数有误：{field}: {err['msg']}",
             details={"field": field, "errors": [{"field": ".".join(map(str, e["loc"])), "message": e["msg"]} for e in exc.errors()]},
         ) from exc
-    if len(body.images) + len(files) > 14:
+    if len(body.images) + len(uploaded) > 14:
         raise InvalidRequest(
             "At most 14 reference images are accepted.", message_zh="参考图最多 14 张。", details={"field": "images"}
         )
-    task, fresh = await services.tasks.submit(body, mode="image2image", idempotency_key=idempotency_key, files=files)
+    task, fresh = await services.tasks.submit(body, mode="image2image", idempotency_key=idempotency_key, uploaded=uploaded)
     return _created(task, fresh, zh)

@@ -11,6 +11,7 @@ from app.core.errors import NotFound
 from app.schemas.errors import ErrorResponse
 from app.schemas.task import InspectResult
 from app.storage import metadata as image_metadata
+from app.storage.uploads import accepted_type
 
 router = APIRouter(tags=["images"])
 
@@ -18,13 +19,14 @@ router = APIRouter(tags=["images"])
 @router.post(
     "/api/v1/images/inspect",
     response_model=InspectResult,
-    responses={code: {"model": ErrorResponse} for code in (413, 422)},
+    responses={code: {"model": ErrorResponse} for code in (413, 415, 422)},
 )
 async def inspect_image(services: ServicesDep, request: Request, file: UploadFile = File(...)) -> InspectResult:
     """Read back the generation parameters embedded in an image made by this studio."""
     limit = max(services.settings.max_upload_bytes, 64 * 1024 * 1024)
     check_content_length(request, limit + 64 * 1024)
     data = await read_upload(file, limit)
+    accepted_type(data)  # not an image at all is the caller's mistake, not "no metadata found"
     found = await asyncio.to_thread(image_metadata.read, data)
     return InspectResult(found=found is not None, metadata=found)
 

@@ -5,7 +5,7 @@ from typing import Any
 from fastapi import APIRouter, File, Request, UploadFile
 
 from app.api.deps import ServicesDep
-from app.api.requests import check_content_length, read_upload
+from app.api.requests import check_content_length
 from app.schemas.errors import ErrorResponse
 from app.schemas.task import UploadPublic
 
@@ -18,8 +18,7 @@ async def upload_image(services: ServicesDep, request: Request, file: UploadFile
     """Store a reference image after checking its real type, size and pixel count."""
     limit = services.settings.max_upload_bytes
     check_content_length(request, limit + 64 * 1024)
-    data = await read_upload(file, limit)
-    record = await services.tasks.save_upload(data)
+    record = await services.tasks.receive_upload(file.file)
     return UploadPublic(
         id=record.id, width=record.width, height=record.height, bytes=record.bytes, content_type=record.content_type
     )

@@ -1,0 +1,97 @@
+"""Housekeeping of the data volume: at start-up and then every HOUSEKEEPING_INTERVAL_SECONDS.
+
+- tmp files a crash left behind (older than an hour: younger ones may be a write in progress, of
+  this process or of another replica on a shared volume) are removed;
+- the disk reserve (``app.storage.reserve``) is given back on a full volume and made again once
+  there is room;
+- once, after start-up, files under output/ that no history row references are counted and logged
+  (never deleted: after a database loss they are the history, see ``app.rebuild_history``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+
+from app.core.db import Database
+from app.models.task import Image
+from app.services.rebuild import REBUILD_COMMAND
+from app.storage.files import TMP_SUFFIX, ImageStore
+from app.storage.reserve import DiskReserve, ReserveState
+
+logger = logging.getLogger("app.housekeeping")
+
+TMP_MAX_AGE_SECONDS = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class Round:
+    removed_tmp: list[Path]
+    reserve: ReserveState
+
+
+class Housekeeper:
+    def __init__(self, db: Database, store: ImageStore, reserve: DiskReserve, *, interval: float) -> None:
+        self.db = db
+        self.store = store
+        self.reserve = reserve
+        self.interval = interval
+        self._task: asyncio.Task[None] | None = None
+
+    def run_sync(self) -> Round:
+        """One round, blocking (start-up runs it before the database is opened: on a full volume
+        the reserve must be given back first, or SQLite cannot even open its write-ahead log)."""
+        removed = self.store.clean_tmp(TMP_MAX_AGE_SECONDS)
+        state = self.reserve.maintain()
+        if removed:
+            logger.info("housekeeping.tmp_removed", extra={"count": len(removed)})
+        return Round(removed, state)
+
+    async def run_once(self) -> Round:
+        return await asyncio.to_thread(self.run_sync)
+
+    async def find_orphans(self) -> list[str]:
+        """Stored files no history row references (tmp files aside), logged when there are any."""
+        async with self.db.read() as session:
+            rows = (await session.execute(select(Image.rel_path, Image.thumb_rel_path))).all()
+        known = {path for row in rows for path in row if path}
+        found = await asyncio.to_thread(self.store.find_orphans, known)
+        orphans = [rel for rel in found if not rel.endswith(TMP_SUFFIX)]
+        if orphans:
+            logger.warning(
+                "storage.orphans",
+                extra={
+                    "count": len(orphans),
+                    "examples": orphans[:5],
+                    "hint": f"`{REBUILD_COMMAND}` adds the images that carry their parameters to the history",
+                },
+            )
+        return orphans
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._loop(), name="housekeeping")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _loop(self) -> None:
+        try:
+            await self.find_orphans()
+        except Exception:
+            logger.exception("housekeeping.failed")
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                await self.run_once()
+            except Exception:  # a bad round must not end housekeeping for good
+                logger.exception("housekeeping.failed")

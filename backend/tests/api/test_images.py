@@ -1,0 +1,56 @@
+"""POST /api/v1/images/inspect: the parameters embedded in an image, and a clear refusal of what is
+not an image."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+
+from tests.conftest import Studio
+
+
+def _png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (32, 32), "teal").save(out, format="PNG")
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("data", "filename"),
+    [
+        (b"just some text, certainly not an image\n", "notes.png"),
+        (b'<svg xmlns="http://www.w3.org/2000/svg"/>', "x.svg"),
+        (b"%PDF-1.7\n" + b"\0" * 64, "doc.jpg"),
+    ],
+    ids=["text", "svg", "pdf"],
+)
+async def test_inspect_refuses_bytes_that_are_not_an_image(studio: Studio, data: bytes, filename: str) -> None:
+    r = await studio.client.post("/api/v1/images/inspect", files={"file": (filename, data, "image/png")})
+    assert r.status_code == 415, r.text
+    assert r.json() == {
+        "error": {
+            "code": "unsupported_media_type",
+            "message": "Unsupported file type; accepted image types: PNG, JPEG, WEBP, BMP, TIFF, GIF",
+        }
+    }
+    zh = await studio.client.post(
+        "/api/v1/images/inspect",
+        files={"file": (filename, data, "image/png")},
+        headers={"Accept-Language": "zh-CN,zh;q=0.9"},
+    )
+    assert zh.status_code == 415
+    assert zh.json()["error"]["message"] == "不支持的文件类型；支持的图片格式：PNG, JPEG, WEBP, BMP, TIFF, GIF"
+
+
+async def test_inspect_refuses_an_empty_file(studio: Studio) -> None:
+    r = await studio.client.post("/api/v1/images/inspect", files={"file": ("e.png", b"", "image/png")})
+    assert r.status_code == 422, r.text
+    assert r.json()["error"] == {"code": "invalid_request", "message": "The file is empty"}
+
+
+async def test_inspect_an_image_without_our_metadata_is_found_false(studio: Studio) -> None:
+    r = await studio.client.post("/api/v1/images/inspect", files={"file": ("p.png", _png(), "image/png")})
+    assert r.status_code == 200
+    assert r.json() == {"found": False, "metadata": None}
