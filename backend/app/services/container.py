@@ -19,7 +19,8 @@ from app.jobs.worker import Worker
 from app.providers.catalog.lookup import Catalog
 from app.providers.download import ResultFetcher
 from app.providers.registry import ProviderRegistry
-from app.services.auth import AuthService, SlidingWindow
+from app.services.auth import AuthService, FailureCounter, SlidingWindow
+from app.services.sessions import SessionStore, password_fingerprint
 from app.services.tasks import TaskService
 from app.storage.files import ImageStore
 
@@ -92,6 +93,15 @@ async def build_services(settings: Settings) -> Services:
         max_upload_bytes=settings.max_upload_bytes,
         max_image_pixels=settings.max_image_pixels,
     )
+    password = settings.app_password
+    sessions = SessionStore(db, password_fingerprint(password.get_secret_value()) if password else "")
+    # Sessions of an older password (or of none) can never be valid again.
+    await sessions.purge()
+    auth = AuthService(
+        password,
+        sessions,
+        FailureCounter(settings.auth_failures_per_minute, settings.auth_failures_global_per_minute),
+    )
     return Services(
         settings=settings,
         db=db,
@@ -101,7 +111,7 @@ async def build_services(settings: Settings) -> Services:
         session=session,
         registry=registry,
         tasks=tasks,
-        auth=AuthService(settings.app_password),
+        auth=auth,
         generation_limiter=SlidingWindow(settings.generation_rate_limit_per_minute, 60.0),
         worker=worker,
         runner=runner,

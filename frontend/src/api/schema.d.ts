@@ -4,6 +4,31 @@
  */
 
 export interface paths {
+    "/api/v1/auth/check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Check
+         * @description 204 when the caller may see stored images, else 401; never a body.
+         *
+         *     nginx asks this (``auth_request``) before it serves ``/images/...``, and caches the answer for
+         *     a few seconds per session cookie. ``X-Image-Cache-Control`` tells it how the image may be
+         *     cached: privately behind a password, publicly without one. A client locked out for wrong
+         *     secrets gets 401 too: ``auth_request`` understands no 429.
+         */
+        get: operations["auth-check"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/login": {
         parameters: {
             query?: never;
@@ -30,8 +55,32 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Logout */
+        /**
+         * Logout
+         * @description End this session: its cookie stops working everywhere, copies included.
+         */
         post: operations["auth-logout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/logout-all": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Logout All
+         * @description Sign out everywhere: end every session (this one included). Needs a session or the Bearer
+         *     password, like every other route.
+         */
+        post: operations["auth-logout_all"];
         delete?: never;
         options?: never;
         head?: never;
@@ -337,7 +386,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Health */
+        /**
+         * Health
+         * @description The detail only without APP_PASSWORD or with a session; otherwise just the status (and its
+         *     HTTP status, which container health checks read).
+         */
         get: operations["health-health"];
         put?: never;
         post?: never;
@@ -477,6 +530,17 @@ export interface components {
             volcengine_configured: boolean;
             /** Warnings */
             warnings: string[];
+        };
+        /**
+         * HealthStatus
+         * @description What /health tells someone without a session when APP_PASSWORD is set.
+         */
+        HealthStatus: {
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "healthy" | "unhealthy";
         };
         /** HistoryPage */
         HistoryPage: {
@@ -867,6 +931,31 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    "auth-check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No valid session or Bearer password (no body). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     "auth-login": {
         parameters: {
             query?: never;
@@ -931,6 +1020,42 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    "auth-logout_all": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
             };
         };
     };
@@ -1660,7 +1785,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Health"];
+                    "application/json": components["schemas"]["Health"] | components["schemas"]["HealthStatus"];
                 };
             };
             /** @description Service Unavailable */
@@ -1669,7 +1794,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Health"];
+                    "application/json": components["schemas"]["Health"] | components["schemas"]["HealthStatus"];
                 };
             };
         };
