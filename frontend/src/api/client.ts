@@ -9,6 +9,7 @@ import type {
   AuthStatus,
   GenerateRequest,
   Health,
+  HealthStatus,
   HistoryPage,
   HistoryQuery,
   Image2ImageRequest,
@@ -189,7 +190,8 @@ export function createApiClient(options: ClientOptions = {}) {
   return {
     configure,
     request,
-    health: (signal?: AbortSignal) => request<Health>('GET', '/health', { signal, alsoOk: [503] }),
+    /** The detail, or only the status when the server has a password and this browser no session. */
+    health: (signal?: AbortSignal) => request<Health | HealthStatus>('GET', '/health', { signal, alsoOk: [503] }),
     models: () => request<ModelCatalog>('GET', '/api/v1/models'),
     generate: (type: TaskType, body: GenerateRequest | Image2ImageRequest, idempotencyKey: string) =>
       request<TaskCreated>('POST', `/api/v1/generate/${type}`, {
@@ -217,6 +219,8 @@ export function createApiClient(options: ClientOptions = {}) {
     login: (password: string) =>
       request<void>('POST', '/api/v1/auth/login', { json: { password }, quiet401: true }),
     logout: () => request<void>('POST', '/api/v1/auth/logout', { quiet401: true }),
+    /** Ends every session, this one included ("sign out everywhere"). */
+    logoutAll: () => request<void>('POST', '/api/v1/auth/logout-all'),
   }
 }
 

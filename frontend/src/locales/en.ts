@@ -254,6 +254,8 @@ const en: MessageSchema = {
     aboutText: 'A self-hosted studio for Volcengine image models: Seedream, SeedEdit and Jimeng.',
     apiDocs: 'API documentation (/docs)',
     logout: 'Sign out',
+    logoutAll: 'Sign out everywhere',
+    logoutAllHelp: 'Ends every session: other browsers, devices and copied cookies included.',
   },
   login: {
     intro: 'This server requires an access password.',

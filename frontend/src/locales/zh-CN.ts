@@ -252,6 +252,8 @@ const zhCN = {
     aboutText: '自托管的火山引擎图像生成工作台，支持 Seedream、SeedEdit 与即梦系列模型。',
     apiDocs: 'API 文档（/docs）',
     logout: '退出登录',
+    logoutAll: '在所有设备上退出',
+    logoutAllHelp: '结束所有会话，包括其他浏览器、其他设备以及被复制的 Cookie。',
   },
   login: {
     intro: '此服务器已启用访问密码。',
