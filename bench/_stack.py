@@ -50,7 +50,7 @@ class Stack:
         return None
 
 
-def stack_env(port: int, api_port: int, run_dir: Path, data_dir: Path) -> dict[str, str]:
+def stack_env(port: int, api_port: int, run_dir: Path, data_dir: Path, **settings: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if k not in ("ARK_API_KEY", "VOLCENGINE_ACCESS_KEY", "VOLCENGINE_SECRET_KEY", "APP_PASSWORD", "DATABASE_URL",
                         "OUTPUT_DIR")}
@@ -58,14 +58,16 @@ def stack_env(port: int, api_port: int, run_dir: Path, data_dir: Path) -> dict[s
         "PORT": str(port), "API_PORT": str(api_port), "RUN_DIR": str(run_dir), "DATA_DIR": str(data_dir),
         "STUDIO_ENV_FILE": "", "HEALTH_TIMEOUT": "90", "GENERATION_RATE_LIMIT_PER_MINUTE": "0",
     })
+    env.update(settings)
     return env
 
 
-def start_stack(procs: Procs, name: str = "stack") -> Stack:
+def start_stack(procs: Procs, name: str = "stack", **settings: str) -> Stack:
+    """The stack of `make run`; ``settings`` (APP_PASSWORD=...) go into its environment."""
     run_dir = procs.tmp / f"run-{name}"
     data_dir = procs.tmp / f"data-{name}"
     port, api_port = free_port(), free_port()
-    env = stack_env(port, api_port, run_dir, data_dir)
+    env = stack_env(port, api_port, run_dir, data_dir, **settings)
     procs.cleanups.append(lambda: subprocess.run([str(ROOT / "scripts" / "stop-local.sh"), "--quiet"], env=env,
                                                  cwd=ROOT, timeout=60, capture_output=True))
     t0 = time.monotonic()

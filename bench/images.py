@@ -9,6 +9,13 @@ b) Requests/s for one stored image: nginx (/images/..., straight from disk) agai
    Expectation: nginx >= 10x the backend.
 c) Bytes of one gallery page through nginx: GET /api/v1/history?page_size=50 (as sent, gzip) + its
    50 thumbnails. Target <= 1.5 MB.
+d) Behind APP_PASSWORD: nginx asks the API (auth_request to /api/v1/auth/check) before serving an
+   image and caches the answer 5 s per session cookie; a Bearer password is never cached (asked
+   every time). Requests/s of nginx with a session cookie, with the Bearer password, of the backend
+   serving the image to the same session, and of the check alone on uvicorn (its cost).
+   Expectation: nginx >= 10x the backend here too.
+e) open_file_cache (dropped so a deleted image stops being served at once): nginx requests/s for
+   the image with and without it.
 
 Run: cd backend && ../.venv/bin/python ../bench/images.py
 """
@@ -24,12 +31,14 @@ import shutil
 import subprocess
 import tempfile
 import time
+import urllib.request
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
 from _common import UVICORN, Procs, free_port, header, install_signal_handlers, percentile, table, verdict, wait_healthy
-from _stack import seed_gallery, start_stack
+from _stack import Stack, seed_gallery, start_stack
 from PIL import Image, ImageDraw, ImageFilter
 
 METADATA = {
@@ -96,12 +105,13 @@ def store_costs(reps: dict[int, int]) -> list[list[str]]:
     return rows
 
 
-def load(url: str, seconds: float, connections: int) -> tuple[float, str]:
+def load(url: str, seconds: float, connections: int, headers: dict[str, str] | None = None) -> tuple[float, str]:
     """Requests/s against ``url``; wrk when installed, else aiohttp."""
     wrk = shutil.which("wrk")
     if wrk:
-        out = subprocess.run([wrk, "-t2", f"-c{connections}", f"-d{seconds:g}s", url], capture_output=True, text=True,
-                             timeout=seconds + 30).stdout
+        extra = [arg for key, value in (headers or {}).items() for arg in ("-H", f"{key}: {value}")]
+        out = subprocess.run([wrk, "-t2", f"-c{connections}", f"-d{seconds:g}s", *extra, url], capture_output=True,
+                             text=True, timeout=seconds + 30).stdout
         m = re.search(r"Requests/sec:\s+([\d.]+)", out)
         errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
         return (float(m.group(1)) if m else float("nan")), ("wrk" + (f", {errors.group(1)} non-2xx" if errors else ""))
@@ -109,7 +119,7 @@ def load(url: str, seconds: float, connections: int) -> tuple[float, str]:
     async def go() -> float:
         count = 0
         deadline = time.perf_counter() + seconds
-        async with aiohttp.ClientSession() as session:
+        async with aiohttp.ClientSession(headers=headers) as session:
             async def one() -> None:
                 nonlocal count
                 while time.perf_counter() < deadline:
@@ -183,6 +193,110 @@ def main() -> None:
                       f"{nginx_rps / backend_rps:.1f}x" if backend_rps else "n/a", verdict(nginx_rps >= 10 * backend_rps)]],
                     ["image", "nginx req/s", "backend req/s", "ratio", ">=10x"]))
         print(f"  load: {tool}, {args.connections} connections, {args.seconds:g} s each, same machine as the servers")
+
+        image = lambda: load(stack.origin + path, args.seconds, args.connections)  # noqa: E731
+        with_cache, _ = with_site_patch(stack, OPEN_FILE_CACHE, image)
+        without_check, _ = with_site_patch(stack, NO_SESSION_CHECK, image)
+        again, _ = image()  # the machine is shared: the site as it is, measured once more after the others
+        now = max(nginx_rps, again)
+        print()
+        print(table([[f"{nginx_rps:.0f} / {again:.0f}", f"{with_cache:.0f} ({(with_cache / now - 1) * 100:+.0f} %)",
+                      f"{without_check:.0f} ({(without_check / now - 1) * 100:+.0f} %)"]],
+                    ["nginx req/s as shipped (before / after)", "+ open_file_cache max=1000 inactive=60s",
+                     "- the session check (auth_request)"]))
+        print("  no password: the check is asked, cached under the empty cookie; % against the better of the two runs")
+
+        print()
+        print(table(auth_figures(procs, args), ["behind APP_PASSWORD", "req/s", "vs backend", "note"]))
+
+
+PASSWORD = "bench-password-7c1"
+
+
+# Edits of the running nginx's site, to measure what a line costs: (old, new) text replacements.
+OPEN_FILE_CACHE = [("        tcp_nopush on;\n", "        tcp_nopush on;\n        open_file_cache max=1000 inactive=60s;\n")]
+NO_SESSION_CHECK = [
+    ("        auth_request /_studio/session-check;\n", ""),
+    ("        auth_request_set $studio_image_cache_control $upstream_http_x_image_cache_control;\n",
+     '        set $studio_image_cache_control "public, max-age=31536000, immutable";\n'),
+]
+
+
+def with_site_patch(stack: Stack, edits: list[tuple[str, str]], measure: Callable[[], tuple[float, str]]) -> tuple[float, str]:
+    """``measure()`` with ``edits`` made to the running nginx's site (reloaded, then put back)."""
+    site = stack.run_dir / "nginx" / "conf.d" / "default.conf"
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    main_conf = str(stack.run_dir / "nginx" / "nginx.conf")
+    original = site.read_text()
+    patched = original
+    for old, new in edits:
+        if old not in patched:
+            raise RuntimeError(f"bench: {old.strip()!r} is no longer in the site; update bench/images.py")
+        patched = patched.replace(old, new, 1)
+    site.write_text(patched)
+    try:
+        subprocess.run([nginx, "-c", main_conf, "-s", "reload"], check=True, capture_output=True)
+        time.sleep(1.0)  # the new workers
+        return measure()
+    finally:
+        site.write_text(original)
+        subprocess.run([nginx, "-c", main_conf, "-s", "reload"], capture_output=True)
+        time.sleep(1.0)
+
+
+def auth_figures(procs: Procs, args: argparse.Namespace) -> list[list[str]]:
+    stack = start_stack(procs, "guarded", APP_PASSWORD=PASSWORD)
+    bearer = {"Authorization": f"Bearer {PASSWORD}"}
+    request = urllib.request.Request(stack.origin + "/api/v1/auth/login", data=json.dumps({"password": PASSWORD}).encode(),
+                                     headers={"Content-Type": "application/json"}, method="POST")
+    with urllib.request.urlopen(request, timeout=30) as resp:
+        cookie = {"Cookie": resp.headers["Set-Cookie"].split(";", 1)[0]}
+    task = asyncio.run(_one_image(stack.origin, bearer))
+    path = task["images"][0]
+    port = free_port()
+    backend = procs.start("uvicorn-images-guarded", [str(UVICORN), "app.main:app", "--host", "127.0.0.1", "--port", str(port),
+                                                     "--no-access-log", "--log-level", "warning"],
+                          env={"DATA_DIR": str(stack.data_dir), "SERVE_IMAGES": "true", "RUN_WORKER": "false",
+                               "ARK_API_KEY": "", "DATABASE_URL": "", "OUTPUT_DIR": "", "APP_PASSWORD": PASSWORD})
+    wait_healthy(f"http://127.0.0.1:{port}/health", 60, backend)
+    figures = {
+        "nginx, session cookie": load(stack.origin + path, args.seconds, args.connections, cookie),
+        "nginx, Bearer password": load(stack.origin + path, args.seconds, args.connections, bearer),
+        "backend, session cookie": load(f"http://127.0.0.1:{port}{path}", args.seconds, args.connections, cookie),
+        "check alone (uvicorn), cookie": load(f"http://127.0.0.1:{stack.api_port}/api/v1/auth/check", args.seconds,
+                                              args.connections, cookie),
+        "check alone (uvicorn), Bearer": load(f"http://127.0.0.1:{stack.api_port}/api/v1/auth/check", args.seconds,
+                                              args.connections, bearer),
+    }
+    base = figures["backend, session cookie"][0]
+    notes = {
+        "nginx, session cookie": "auth_request, answer cached 5 s per cookie",
+        "nginx, Bearer password": "auth_request asked every time (never cached)",
+        "backend, session cookie": "uvicorn FileResponse, SERVE_IMAGES=true",
+        "check alone (uvicorn), cookie": "GET /api/v1/auth/check -> 204, session from the in-process cache",
+        "check alone (uvicorn), Bearer": "the same, password compared (sha256)",
+    }
+    rows = []
+    for name, (rps, tool) in figures.items():
+        ratio = f"{rps / base:.1f}x" if base else "n/a"
+        if name == "nginx, session cookie":
+            ratio += f" {verdict(rps >= 10 * base)}"
+        rows.append([name, f"{rps:.0f}", ratio, f"{notes[name]} ({tool})"])
+    return rows
+
+
+async def _one_image(origin: str, headers: dict[str, str]) -> dict:
+    async with aiohttp.ClientSession(headers=headers) as session:
+        async with session.post(f"{origin}/api/v1/generate/text2image",
+                                json={"model": "demo", "prompt": "a guarded lighthouse", "size": "1024x1024"}) as resp:
+            task_id = (await resp.json())["task_id"]
+        for _ in range(600):
+            async with session.get(f"{origin}/api/v1/tasks/{task_id}") as resp:
+                task = await resp.json()
+            if task["status"] in ("completed", "failed", "cancelled"):
+                return task
+            await asyncio.sleep(0.1)
+    raise TimeoutError(task_id)
 
 
 async def _get(url: str) -> bytes:

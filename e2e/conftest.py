@@ -8,6 +8,7 @@ Screenshots land in e2e/artifacts/screenshots (printed at the end of the session
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -46,7 +47,8 @@ ARK_LATENCY_MS = 1500
 # Settings that must not leak from the developer's environment into the stack under test.
 LEAKY_SETTINGS = re.compile(
     r"^(ARK_|VOLCENGINE_|VOLC_|VISUAL_|APP_PASSWORD|DATABASE_URL|DATA_DIR|OUTPUT_DIR|DEFAULT_MODEL|"
-    r"RESULT_URL_HOSTS|CORS_ORIGINS|PORT|BIND|API_PORT|RUN_DIR|MAX_|SERVE_IMAGES|RUN_WORKER)"
+    r"RESULT_URL_HOSTS|CORS_ORIGINS|PORT|BIND|API_PORT|RUN_DIR|MAX_|SERVE_IMAGES|RUN_WORKER|ALLOWED_HOSTS|"
+    r"TRUSTED_PROXIES|AUTH_FAILURES)"
 )
 
 
@@ -63,6 +65,7 @@ class Stack:
     data_dir: Path
     run_dir: Path
     ark_url: str
+    api_port: int  # uvicorn, behind nginx
 
     def url(self, path: str) -> str:
         return self.base_url + path
@@ -75,9 +78,14 @@ class Stack:
         except urllib.error.HTTPError as exc:
             return exc.code, dict(exc.headers), exc.read()
 
-    def post_json(self, path: str, body: dict, method: str = "POST") -> tuple[int, dict]:
+    def post_json(
+        self, path: str, body: dict, headers: dict | None = None, method: str = "POST"
+    ) -> tuple[int, dict]:
         request = urllib.request.Request(
-            self.url(path), data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method=method
+            self.url(path),
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json", **(headers or {})},
+            method=method,
         )
         try:
             with urllib.request.urlopen(request, timeout=30) as resp:
@@ -85,14 +93,14 @@ class Stack:
         except urllib.error.HTTPError as exc:
             return exc.code, json.loads(exc.read() or b"{}")
 
-    def generate(self, prompt: str, model: str = "demo", timeout: float = 60.0) -> dict:
+    def generate(self, prompt: str, model: str = "demo", timeout: float = 60.0, headers: dict | None = None) -> dict:
         """Submit a text-to-image task through nginx and wait until it is finished."""
-        status, body = self.post_json("/api/v1/generate/text2image", {"model": model, "prompt": prompt})
+        status, body = self.post_json("/api/v1/generate/text2image", {"model": model, "prompt": prompt}, headers)
         assert status == 202, body
         task_id = body["task_id"]
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            _, _, raw = self.get(f"/api/v1/tasks/{task_id}")
+            _, _, raw = self.get(f"/api/v1/tasks/{task_id}", headers)
             task = json.loads(raw)
             if task["status"] in ("completed", "failed", "cancelled"):
                 assert task["status"] == "completed", task
@@ -126,8 +134,9 @@ def _start_fake_ark() -> tuple[subprocess.Popen, str]:
     raise RuntimeError("the fake Ark server did not start:\n" + "".join(seen))
 
 
-@pytest.fixture(scope="session")
-def stack() -> Iterator[Stack]:
+@contextlib.contextmanager
+def running_stack(**settings: str) -> Iterator[Stack]:
+    """A native stack as `make run` starts it, with a fake Ark; `settings` go into its environment."""
     if not (BACKEND / "app" / "main.py").exists():
         pytest.skip("backend/app/main.py does not exist yet")
     if not (BACKEND / "tests" / "fakes" / "ark.py").exists():
@@ -137,12 +146,12 @@ def stack() -> Iterator[Stack]:
     root.chmod(0o755)
     data_dir, run_dir = root / "data", root / "run"
     fake, ark_url = _start_fake_ark()
-    port = free_port()
+    port, api_port = free_port(), free_port()
     env = {key: value for key, value in os.environ.items() if not LEAKY_SETTINGS.match(key)}
     env.update(
         PORT=str(port),
         BIND="127.0.0.1",
-        API_PORT=str(free_port()),
+        API_PORT=str(api_port),
         DATA_DIR=str(data_dir),
         RUN_DIR=str(run_dir),
         STUDIO_ENV_FILE="",  # never the developer's .env (real keys)
@@ -152,6 +161,7 @@ def stack() -> Iterator[Stack]:
         RETRY_BACKOFF_SCALE="0",
         LOG_LEVEL="INFO",
         HEALTH_TIMEOUT="90",
+        **settings,
     )
     started = subprocess.run(
         [str(REPO / "scripts" / "run-local.sh")], env=env, capture_output=True, text=True, timeout=180
@@ -161,7 +171,7 @@ def stack() -> Iterator[Stack]:
         pytest.fail(f"the stack did not start:\n{started.stdout}\n{started.stderr}")
     print(f"\n[e2e] stack on http://127.0.0.1:{port} (data {data_dir}, logs {run_dir}/logs, fake Ark {ark_url})")
     try:
-        yield Stack(f"http://127.0.0.1:{port}", port, data_dir, run_dir, ark_url)
+        yield Stack(f"http://127.0.0.1:{port}", port, data_dir, run_dir, ark_url, api_port)
     finally:
         subprocess.run(
             [str(REPO / "scripts" / "stop-local.sh")], env={**env, "RUN_DIR": str(run_dir)}, capture_output=True, timeout=120
@@ -173,6 +183,13 @@ def stack() -> Iterator[Stack]:
             fake.kill()
         if os.environ.get("E2E_KEEP", "") == "":
             shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    """The default stack: no APP_PASSWORD, no ALLOWED_HOSTS."""
+    with running_stack() as running:
+        yield running
 
 
 @pytest.fixture(scope="session")

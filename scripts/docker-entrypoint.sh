@@ -3,6 +3,9 @@
 #  - /app/data may be a bind mount owned by someone else: make it the `app` user's, who writes it
 #    (only what is not theirs yet is changed, so a large volume costs one walk of stat calls).
 #  - nginx serves images from /app/data/output; an OUTPUT_DIR elsewhere would make them 404.
+#  - nginx answers only the host names of ALLOWED_HOSTS (default: loopback and this container's
+#    names): the backend's own code writes the list nginx includes, so both agree. Reaching the
+#    studio by a LAN address or a domain needs ALLOWED_HOSTS (published ports arrive as localhost).
 set -eu
 
 if [ "$(id -u)" = 0 ]; then
@@ -13,4 +16,9 @@ if [ -n "${OUTPUT_DIR:-}" ]; then
   echo "docker-entrypoint: OUTPUT_DIR=$OUTPUT_DIR is ignored in this image; images live in /app/data/output" >&2
   unset OUTPUT_DIR
 fi
+# Always run (no root needed when the file is writable), so a bad ALLOWED_HOSTS stops the container
+# here, with the reason, instead of leaving nginx and the API to disagree.
+hosts_file=${STUDIO_HOSTS_FILE:-/etc/nginx/studio/hosts.conf}
+(cd /app && python -m app.core.hosts nginx-map) > "$hosts_file.tmp"
+mv "$hosts_file.tmp" "$hosts_file"
 exec "$@"

@@ -9,7 +9,8 @@
 # Settings, first found wins: the environment, then (--restart) the running stack's, then .env
 # (STUDIO_ENV_FILE; empty = none), then:
 #   PORT=3000              nginx's port
-#   BIND=127.0.0.1         nginx's address (0.0.0.0 to let other machines in: set APP_PASSWORD then)
+#   BIND=127.0.0.1         nginx's address (0.0.0.0 to let other machines in: set APP_PASSWORD then,
+#                          and ALLOWED_HOSTS for the names they reach it by)
 #   DATA_DIR=./data        database, images and uploads (OUTPUT_DIR: images, default DATA_DIR/output)
 #   API_PORT=PORT+5000     uvicorn's port on 127.0.0.1 (8000 for the default PORT)
 #   RUN_DIR=./run          rendered configs, lock, recorded settings, pid file, socket and logs

@@ -4,18 +4,17 @@ middleware → routers. ``app`` at the bottom is what uvicorn serves."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
-from urllib.parse import urlsplit
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
 from app import __version__
-from app.api.deps import prefers_zh
-from app.api.errors import error_response, install_error_handlers
+from app.api.access import AccessControl, ForwardedClient
+from app.api.errors import install_error_handlers
 from app.api.routes import (
     auth,
     events,
@@ -30,12 +29,9 @@ from app.api.routes import (
 )
 from app.core.config import Settings
 from app.core.logging import configure_logging
-from app.services.auth import COOKIE_NAME
-from app.services.container import Services, build_services, close_services
+from app.services.container import build_services, close_services
 
 logger = logging.getLogger("app")
-
-SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -76,32 +72,8 @@ def create_app(settings: Settings | None = None, *, start_worker: bool | None = 
     )
     install_error_handlers(app)
 
-    @app.middleware("http")
-    async def access_control(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        path = request.url.path
-        if path.startswith("/api/"):
-            zh = prefers_zh(request)
-            origin = request.headers.get("origin")
-            if request.method not in SAFE_METHODS and origin and not _same_origin(origin, request, settings):
-                return error_response(
-                    403,
-                    "unauthorized",
-                    "跨站请求被拒绝。" if zh else "Cross-origin request refused.",
-                )
-            services: Services | None = getattr(request.app.state, "services", None)
-            if services is not None and services.auth.required and not path.startswith("/api/v1/auth/"):
-                auth = services.auth
-                if not (
-                    auth.verify_cookie(request.cookies.get(COOKIE_NAME))
-                    or auth.verify_bearer(request.headers.get("authorization"))
-                ):
-                    return error_response(
-                        401,
-                        "unauthorized",
-                        "请先登录。" if zh else "Sign in first (or send Authorization: Bearer <APP_PASSWORD>).",
-                    )
-        return await call_next(request)
-
+    # Outermost last: ForwardedClient names the client, CORS answers preflights, then AccessControl.
+    app.add_middleware(AccessControl, settings=settings)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -110,6 +82,7 @@ def create_app(settings: Settings | None = None, *, start_worker: bool | None = 
             allow_methods=["*"],
             allow_headers=["*"],
         )
+    app.add_middleware(ForwardedClient, trusted=settings.trusted_proxy_networks)
 
     for router in (
         health.router, models.router, generate.router, tasks.router, events.router, history.router, uploads.router,
@@ -145,13 +118,6 @@ def _document_extra_models(app: FastAPI) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-
-
-def _same_origin(origin: str, request: Request, settings: Settings) -> bool:
-    if origin in settings.cors_origins:
-        return True
-    host = request.headers.get("x-forwarded-host") or request.headers.get("host", "")
-    return urlsplit(origin).netloc == host
 
 
 app = create_app()

@@ -67,6 +67,8 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
         "disk_reserve_mb": 0.0,
         "generation_rate_limit_per_minute": 0,
         "log_level": "WARNING",
+        # The host name of the in-process client (httpx ASGITransport), allowed explicitly.
+        "allowed_hosts": "testserver",
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)

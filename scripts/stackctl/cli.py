@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from . import commands, template
+from .hosts import HostsError, resolve_hosts
 from .render import RenderError, RenderPlan, render
 from .template import REPO, TemplateError
 
@@ -96,6 +97,11 @@ def generate(*, check_only: bool) -> int:
 
 def render_only(args: argparse.Namespace) -> int:
     data_dir = args.data_dir.resolve()
+    try:
+        hosts = resolve_hosts(args.venv.absolute() / "bin" / "python", os.environ, bind=args.bind)
+    except HostsError as exc:
+        print(f"stackctl: {exc}", file=sys.stderr)
+        return 1
     plan = RenderPlan(
         run_dir=args.run_dir.resolve(),
         port=args.port,
@@ -110,11 +116,12 @@ def render_only(args: argparse.Namespace) -> int:
         nginx_user=args.nginx_user or None,
         layout=args.layout,
         foreground=args.foreground,
+        host_map=hosts.nginx_map,
     )
     try:
         render(plan)
     except (RenderError, TemplateError, OSError) as exc:
         print(f"stackctl: {exc}", file=sys.stderr)
         return 1
-    print(f"rendered {plan.run_dir}/nginx/nginx.conf, nginx/conf.d/default.conf, supervisord.conf")
+    print(f"rendered {plan.run_dir}/nginx/nginx.conf, nginx/conf.d/default.conf, nginx/hosts.conf, supervisord.conf")
     return 0

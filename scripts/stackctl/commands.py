@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TextIO
 
 from . import users as users_module
+from .hosts import HostsError, open_bind_hint, resolve_hosts
 from .instance import Instance, children, process_alive
 from .render import RenderError, RenderPlan, render
 from .rpc import Supervisor
@@ -163,6 +164,10 @@ def start(ctx: Context, instance: Instance, settings: StackSettings, env: Mappin
     )
     for warning in chosen.warnings:
         ctx.warn(warning)
+    try:
+        hosts = resolve_hosts(python, env, bind=settings.bind)
+    except HostsError as exc:
+        raise Refused(str(exc)) from None
     plan = RenderPlan(
         run_dir=instance.run_dir,
         port=settings.port,
@@ -175,6 +180,7 @@ def start(ctx: Context, instance: Instance, settings: StackSettings, env: Mappin
         nginx_bin=nginx_bin,
         app_user=chosen.app_user,
         nginx_user=chosen.nginx_user,
+        host_map=hosts.nginx_map,
     )
     try:
         render(plan)
@@ -193,7 +199,13 @@ def start(ctx: Context, instance: Instance, settings: StackSettings, env: Mappin
     )
     for log in instance.logs.glob("*.log"):
         log.unlink()
-    child_env = {**env, "DATA_DIR": str(settings.data_dir), "OUTPUT_DIR": str(settings.output_dir)}
+    # The API gets the very list nginx was given (BIND's address included).
+    child_env = {
+        **env,
+        "DATA_DIR": str(settings.data_dir),
+        "OUTPUT_DIR": str(settings.output_dir),
+        "ALLOWED_HOSTS": ",".join(hosts.hosts),
+    }
     started = subprocess.run(
         [str(supervisord), "-c", str(instance.supervisord_conf)], env=child_env, capture_output=True, text=True
     )
@@ -226,6 +238,9 @@ def start(ctx: Context, instance: Instance, settings: StackSettings, env: Mappin
         raise
 
     ctx.say(f"healthy: {settings.shown_url}  (logs: {instance.logs}, status: make status, stop: make stop)")
+    open_hint = open_bind_hint(settings.bind, settings.port, hosts)
+    if open_hint:
+        ctx.warn(open_hint)
     if not env.get("ARK_API_KEY") and not (env.get("VOLCENGINE_ACCESS_KEY") or env.get("VOLC_ACCESSKEY")):
         ctx.say("no Volcengine credentials configured: the offline demo model is the default (see .env.example)")
     elif not env.get("APP_PASSWORD") and settings.host not in ("127.0.0.1", "[::1]"):

@@ -9,7 +9,8 @@ committed file that would silently escape the rendering breaks the build instead
 RUN_DIR after `render`:
     nginx/nginx.conf            main config (pid, temp folders, include of the site below)
     nginx/conf.d/default.conf   the site
-    nginx/tmp/                  nginx's temp folders
+    nginx/hosts.conf            the host allow-list the site includes (hosts.py: ALLOWED_HOSTS)
+    nginx/tmp/                  nginx's temp folders (and studio-auth/, its cache of session checks)
     supervisord.conf            supervisord as a daemon, logs in logs/, socket and pid in RUN_DIR
     logs/
 """
@@ -49,6 +50,7 @@ class RenderPlan:
     nginx_user: str | None = None  # nginx workers' user; None = nginx's own choice
     layout: str = "fullstack"  # "separated" only for the config checks
     foreground: bool = False
+    host_map: str = ""  # nginx map of the allowed host names (hosts.resolve_hosts); required by render
 
 
 def replace_exact(text: str, old: str, new: str, *, count: int = 1, source: str) -> str:
@@ -81,6 +83,8 @@ def site_values(plan: RenderPlan) -> SiteValues:
         root=nginx_quote(plan.html_dir),
         images=nginx_quote(str(plan.output_dir).rstrip("/") + "/"),
         api=f"127.0.0.1:{plan.api_port}",
+        hosts=nginx_quote(plan.run_dir / "nginx" / "hosts.conf"),
+        auth_cache=nginx_quote(plan.run_dir / "nginx" / "tmp" / "studio-auth"),
     )
 
 
@@ -204,6 +208,8 @@ def find_mime_types(nginx_bin: str) -> Path:
 def render(plan: RenderPlan) -> None:
     """Write the configs of `plan` into its RUN_DIR (and create the folders they name)."""
     run_dir = plan.run_dir
+    if "$studio_host_allowed" not in plan.host_map:
+        raise RenderError("no host allow-list to render (RenderPlan.host_map, from hosts.resolve_hosts)")
     main_conf = render_nginx_main(
         (REPO / "nginx" / "nginx-main.conf").read_text(),
         run_dir=run_dir,
@@ -222,6 +228,7 @@ def render(plan: RenderPlan) -> None:
     (run_dir / "nginx" / "conf.d" / "default.conf").write_text(
         header.format(f"nginx/site.conf.template (layout {plan.layout})") + site_conf
     )
+    (run_dir / "nginx" / "hosts.conf").write_text(plan.host_map)
     target = run_dir / "supervisord.conf"
     target.write_text(supervisord_conf)
     target.chmod(0o600)

@@ -3,7 +3,8 @@
 The settings that say where a stack is (recorded in RUN_DIR so `make restart` can bring it back in
 the same place):
     PORT=3000            nginx's port
-    BIND=127.0.0.1       nginx's address (0.0.0.0 lets other machines in: set APP_PASSWORD then)
+    BIND=127.0.0.1       nginx's address (0.0.0.0 lets other machines in: set APP_PASSWORD then, and
+                         ALLOWED_HOSTS for the names they use; hosts.py)
     DATA_DIR=./data      database, images and uploads
     OUTPUT_DIR           images (default DATA_DIR/output)
     API_PORT             uvicorn's port on 127.0.0.1 (default PORT + 5000: 8000 for 3000)

@@ -42,14 +42,22 @@ class SiteValues:
     root: str
     images: str  # the folder /images/ maps to, with its trailing slash
     api: str  # host:port of uvicorn
+    hosts: str  # the file with the host allow-list's map, written at start-up (ALLOWED_HOSTS)
+    auth_cache: str  # the folder of nginx's cache of session checks
 
 
-# The images' paths (Dockerfile.fullstack, nginx/Dockerfile, docker-compose*.yml).
+# The images' paths (Dockerfile.fullstack, nginx/Dockerfile, docker-compose*.yml). Their entrypoints
+# write the hosts file at start (scripts/docker-entrypoint.sh, scripts/nginx-entrypoint.sh).
+_IMAGE_PATHS = {
+    "listen": "80",
+    "root": "/usr/share/nginx/html",
+    "images": "/app/data/output/",
+    "hosts": "/etc/nginx/studio/hosts.conf",
+    "auth_cache": "/var/lib/nginx/studio-auth",
+}
 IMAGE_VALUES = {
-    "fullstack": SiteValues(
-        listen="80", root="/usr/share/nginx/html", images="/app/data/output/", api="127.0.0.1:8000"
-    ),
-    "separated": SiteValues(listen="80", root="/usr/share/nginx/html", images="/app/data/output/", api="backend:8000"),
+    "fullstack": SiteValues(api="127.0.0.1:8000", **_IMAGE_PATHS),
+    "separated": SiteValues(api="backend:8000", **_IMAGE_PATHS),
 }
 
 

@@ -16,8 +16,11 @@ IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 # scripts/stackctl is a package run as `python scripts/stackctl`; the tests import it by name.
 sys.path.insert(0, str(REPO / "scripts"))
+from stackctl.hosts import resolve_hosts  # noqa: E402
 from stackctl.render import RenderPlan  # noqa: E402
 from stackctl.render import render as render_plan  # noqa: E402
+
+VENV_PYTHON = REPO / ".venv" / "bin" / "python"
 
 
 def free_port() -> int:
@@ -57,9 +60,14 @@ def render(
     data_dir: Path | None = None,
     html_dir: Path | None = None,
     app_user: str | None = None,
+    allowed_hosts: str | None = None,
 ) -> None:
-    """A native run's configs in `run_dir`, as `make run` renders them."""
+    """A native run's configs in `run_dir`, as `make run` renders them; ALLOWED_HOSTS = `allowed_hosts`
+    (None: the backend's default list)."""
     data_dir = data_dir or run_dir / "data"
+    env = {key: value for key, value in os.environ.items() if key != "ALLOWED_HOSTS"}
+    if allowed_hosts is not None:
+        env["ALLOWED_HOSTS"] = allowed_hosts
     render_plan(
         RenderPlan(
             run_dir=run_dir,
@@ -75,5 +83,6 @@ def render(
             # Workers as root when the tests run as root: pytest's tmp folders are private to their owner.
             nginx_user="root" if os.geteuid() == 0 else None,
             layout=layout,
+            host_map=resolve_hosts(VENV_PYTHON, env).nginx_map,
         )
     )

@@ -74,10 +74,14 @@ def test_main_config_compresses_text_types() -> None:
 
 
 class StandIn(BaseHTTPRequestHandler):
-    """Plays uvicorn: the few answers the nginx rules are tested with."""
+    """Plays uvicorn: the few answers the nginx rules are tested with.
+
+    Its session check (what nginx asks before serving an image) plays a studio without a password:
+    everybody may see images, cached publicly; `GuardedStandIn` plays one with a password."""
 
     protocol_version = "HTTP/1.1"
     seen: list[dict] = []
+    password = False
 
     def log_message(self, *args: object) -> None:
         pass
@@ -92,10 +96,29 @@ class StandIn(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def _empty(self, status: int, extra: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        for key, value in (extra or {}).items():
+            self.send_header(key, value)
+        if status != 204:
+            self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def _check(self) -> None:
+        cookie = self.headers.get("Cookie", "")
+        if not self.password:
+            self._empty(204, {"X-Image-Cache-Control": "public, max-age=31536000, immutable"})
+        elif "studio_session=good-" in cookie or self.headers.get("Authorization") == "Bearer right":
+            self._empty(204, {"X-Image-Cache-Control": "private, max-age=31536000, immutable"})
+        else:
+            self._empty(401)
+
     def do_GET(self) -> None:
-        StandIn.seen.append({"path": self.path, "headers": dict(self.headers)})
+        type(self).seen.append({"path": self.path, "headers": dict(self.headers)})
         if self.path == "/health":
             self._json(200, {"status": "healthy"})
+        elif self.path == "/api/v1/auth/check":
+            self._check()
         elif self.path == "/api/v1/models":
             self._json(200, {"models": [{"id": f"model-{i}", "label": "x" * 40} for i in range(200)]})
         elif re.fullmatch(r"/api/v1/(tasks/[^/]+/)?events", self.path):
@@ -116,13 +139,21 @@ class StandIn(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", "0"))
         self.rfile.read(length)
-        StandIn.seen.append({"path": self.path, "headers": dict(self.headers), "bytes": length})
+        type(self).seen.append({"path": self.path, "headers": dict(self.headers), "bytes": length})
         self._json(201, {"bytes": length})
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory, nginx_bin: str) -> Iterator[dict]:
-    root = tmp_path_factory.mktemp("nginx-site")
+class GuardedStandIn(StandIn):
+    seen: list[dict] = []
+    password = True
+
+
+# Names the sites below answer to, as ALLOWED_HOSTS gives them (the default is the backend's: loopback
+# and this machine's names; tests/core/test_hosts.py).
+SITE_HOSTS = "localhost,127.0.0.1,::1,studio.example,*.lan.example"
+
+
+def start_site(root: Path, nginx_bin: str, handler: type[StandIn]) -> Iterator[dict]:
     html = root / "html"
     (html / "assets").mkdir(parents=True)
     (html / "index.html").write_text("<!doctype html><title>studio</title><div id=app></div>")
@@ -134,21 +165,40 @@ def site(tmp_path_factory: pytest.TempPathFactory, nginx_bin: str) -> Iterator[d
     (day / ".hidden.png").write_bytes(PNG)
     (data / "app.db").write_bytes(b"SQLite format 3\x00 secret")
 
-    api = ThreadingHTTPServer(("127.0.0.1", 0), StandIn)
+    api = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=api.serve_forever, daemon=True).start()
     port = free_port()
-    render(root, nginx_bin=nginx_bin, port=port, api_port=api.server_address[1], data_dir=data, html_dir=html)
+    render(
+        root,
+        nginx_bin=nginx_bin,
+        port=port,
+        api_port=api.server_address[1],
+        data_dir=data,
+        html_dir=html,
+        allowed_hosts=SITE_HOSTS,
+    )
     proc = subprocess.Popen(
         [nginx_bin, "-c", str(root / "nginx" / "nginx.conf"), "-e", "stderr", "-g", "daemon off;"],
         stderr=subprocess.PIPE,
     )
     try:
         wait_for_port(port)
-        yield {"port": port, "data": data}
+        yield {"port": port, "data": data, "day": day}
     finally:
         proc.terminate()
         proc.wait(timeout=10)
         api.shutdown()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory, nginx_bin: str) -> Iterator[dict]:
+    yield from start_site(tmp_path_factory.mktemp("nginx-site"), nginx_bin, StandIn)
+
+
+@pytest.fixture(scope="module")
+def guarded_site(tmp_path_factory: pytest.TempPathFactory, nginx_bin: str) -> Iterator[dict]:
+    """The same site in front of a studio with APP_PASSWORD set."""
+    yield from start_site(tmp_path_factory.mktemp("nginx-guarded"), nginx_bin, GuardedStandIn)
 
 
 def request(port: int, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
@@ -280,3 +330,127 @@ def test_server_sent_events_are_not_buffered(site: dict, path: str) -> None:
     assert b"event: end" in rest
     # The stand-in waits 1.5 s between the two events; a buffering proxy would deliver both at the end.
     assert first_at < 1.0 and end_at - first_at > 1.0, (first_at, end_at)
+
+
+# --- access (issue 10) ---------------------------------------------------------------------------------
+
+REBIND = "rebind.attacker.example"
+IMAGE = "/images/2025/01/02/abcdef0123.png"
+
+
+def test_a_foreign_host_is_refused_before_anything_is_served(site: dict) -> None:
+    """DNS rebinding: a page on the attacker's name, resolved to this machine, gets nothing."""
+    StandIn.seen.clear()
+    port = site["port"]
+    for method, path in (("GET", "/"), ("GET", "/settings"), ("GET", "/api/v1/history"), ("GET", "/health"),
+                         ("GET", IMAGE), ("GET", "/assets/index-abc123.js"), ("GET", "/docs"),
+                         ("POST", "/api/v1/generate/text2image")):
+        resp, body = request(port, method, path, body=b"{}" if method == "POST" else None,
+                             headers={"Host": f"{REBIND}:{port}", "Origin": f"http://{REBIND}:{port}"})
+        assert resp.status == 421, (method, path, resp.status)
+        assert resp.getheader("Content-Type").startswith("application/json"), path
+        error = json.loads(body)["error"]
+        assert error["code"] == "host_not_allowed" and "ALLOWED_HOSTS" in error["message"], path
+        assert resp.getheader("X-Frame-Options") == "DENY"
+    resp, body = request(port, "GET", "/api/v1/history", headers={"Host": REBIND, "Accept-Language": "zh-CN,zh"})
+    assert resp.status == 421 and "ALLOWED_HOSTS" in json.loads(body)["error"]["message"]
+    assert "主机名" in json.loads(body)["error"]["message"]
+    assert StandIn.seen == []  # nothing reached the API
+
+
+@pytest.mark.parametrize(
+    ("host", "status"),
+    [
+        ("localhost", 200), ("LocalHost:{port}", 200), ("127.0.0.1:{port}", 200), ("[::1]:{port}", 200),
+        ("studio.example", 200), ("studio.example.:{port}", 200), ("pc.lan.example:3000", 200),
+        ("a.b.lan.example", 200),
+        ("lan.example", 421), ("localhost.attacker.example", 421), ("127.0.0.2", 421), ("studio.example.evil", 421),
+        ("[::2]:{port}", 421),
+    ],
+)
+def test_host_names_on_the_list_pass(site: dict, host: str, status: int) -> None:
+    resp, _ = request(site["port"], "GET", "/health", headers={"Host": host.format(port=site["port"])})
+    assert resp.status == status, host
+
+
+def test_the_separated_images_healthcheck_names_an_allowed_host(site: dict) -> None:
+    """nginx/Dockerfile's HEALTHCHECK (HTTP/1.0) must send a Host on the default list, or it gets 421."""
+    text = (REPO / "nginx" / "Dockerfile").read_text()
+    command = json.loads(re.search(r"^HEALTHCHECK [^\n]*\\\n\s*CMD (\[[^\n]*\])$", text, re.M).group(1))
+    assert command[:2] == ["bash", "-c"]
+    script = command[2].replace("/dev/tcp/127.0.0.1/80", f"/dev/tcp/127.0.0.1/{site['port']}")
+    assert subprocess.run(["bash", "-c", script], timeout=10).returncode == 0
+
+
+def test_client_supplied_forwarding_headers_never_reach_the_api(site: dict) -> None:
+    """The API counts failed logins and generations per X-Real-IP: it must be the address nginx saw."""
+    StandIn.seen.clear()
+    spoofed = {"X-Forwarded-For": "203.0.113.7", "X-Real-IP": "198.51.100.1", "X-Forwarded-Proto": "https"}
+    request(site["port"], "GET", "/api/v1/models", headers=spoofed)
+    request(site["port"], "GET", IMAGE, headers={**spoofed, "Cookie": "studio_session=spoof-1"})
+    assert [seen["path"] for seen in StandIn.seen] == ["/api/v1/models", "/api/v1/auth/check"]
+    for seen in StandIn.seen:
+        headers = seen["headers"]
+        assert headers["X-Real-IP"] == "127.0.0.1", seen
+        assert headers["X-Forwarded-For"] == "127.0.0.1", seen
+        assert headers["X-Forwarded-Proto"] == "http", seen
+
+
+def test_images_need_a_session_when_the_studio_has_a_password(guarded_site: dict) -> None:
+    port = guarded_site["port"]
+    for headers in ({}, {"Cookie": "studio_session=bad-1"}, {"Authorization": "Bearer wrong"}):
+        resp, body = request(port, "GET", IMAGE, headers=headers)
+        assert resp.status == 401, headers
+        assert b"\x89PNG" not in body
+        assert json.loads(body)["error"]["code"] == "unauthorized"
+        assert resp.getheader("Cache-Control") is None
+    for headers in ({"Cookie": "theme=dark; studio_session=good-1"}, {"Authorization": "Bearer right"}):
+        resp, body = request(port, "GET", IMAGE, headers=headers)
+        assert resp.status == 200 and body == PNG, headers
+        assert resp.getheader("Cache-Control") == "private, max-age=31536000, immutable"
+    # Without a session nothing says whether an image exists.
+    resp, _ = request(port, "GET", "/images/2025/01/02/nothere0123.png")
+    assert resp.status == 401
+    resp, _ = request(port, "GET", "/images/2025/01/02/nothere0123.png", headers={"Cookie": "studio_session=good-1"})
+    assert resp.status == 404
+    # The check is asked like any API request: client address, Host and the cookie.
+    check = next(seen for seen in GuardedStandIn.seen if "good-1" in seen["headers"].get("Cookie", ""))
+    assert check["path"] == "/api/v1/auth/check"
+    assert check["headers"]["X-Real-IP"] == "127.0.0.1"
+    assert check["headers"]["Host"] == f"127.0.0.1:{port}"
+    assert "Content-Length" not in check["headers"] or check["headers"]["Content-Length"] == "0"
+
+
+def test_the_session_check_is_cached_per_cookie_for_a_few_seconds(guarded_site: dict) -> None:
+    port = guarded_site["port"]
+    GuardedStandIn.seen.clear()
+    for _ in range(20):
+        resp, _ = request(port, "GET", IMAGE, headers={"Cookie": "studio_session=good-cached"})
+        assert resp.status == 200
+    resp, _ = request(port, "GET", IMAGE, headers={"Cookie": "studio_session=bad-cached"})
+    assert resp.status == 401
+    assert [seen["headers"].get("Cookie") for seen in GuardedStandIn.seen] == [
+        "studio_session=good-cached",
+        "studio_session=bad-cached",
+    ]
+    # A Bearer password is never a cache key (nginx writes keys into its cache files): asked each time.
+    GuardedStandIn.seen.clear()
+    for _ in range(3):
+        assert request(port, "GET", IMAGE, headers={"Authorization": "Bearer right"})[0].status == 200
+    assert len(GuardedStandIn.seen) == 3
+
+
+def test_images_stay_public_without_a_password(site: dict) -> None:
+    resp, body = request(site["port"], "GET", IMAGE)
+    assert resp.status == 200 and body == PNG
+    assert resp.getheader("Cache-Control") == "public, max-age=31536000, immutable"
+
+
+def test_a_deleted_image_is_not_served_again(site: dict) -> None:
+    image = site["day"] / "deleted0123.png"
+    image.write_bytes(PNG)
+    path = "/images/2025/01/02/deleted0123.png"
+    # Several times, new connections each: every nginx worker has seen it (each had its own cache).
+    assert [request(site["port"], "GET", path)[0].status for _ in range(8)] == [200] * 8
+    image.unlink()
+    assert [request(site["port"], "GET", path)[0].status for _ in range(8)] == [404] * 8

@@ -62,6 +62,7 @@ def test_layouts_differ_only_in_where_the_api_lives() -> None:
         "keepalive 16;",
         "set $studio_backend http://studio_api;",
         'proxy_set_header Connection "";',
+        'proxy_set_header Connection "";',  # the session check's, too
     ]
     assert only_separated == [
         "resolver 127.0.0.11 valid=10s ipv6=off;",
@@ -69,6 +70,8 @@ def test_layouts_differ_only_in_where_the_api_lives() -> None:
         "set $studio_backend http://backend:8000;",
     ]
     assert fullstack.count("proxy_pass $studio_backend;") == separated.count("proxy_pass $studio_backend;") == 4
+    check = "proxy_pass $studio_backend/api/v1/auth/check;"
+    assert fullstack.count(check) == separated.count(check) == 1
 
 
 TEMPLATE_NOTE = "# note\n\n"
@@ -84,7 +87,7 @@ TEMPLATE_NOTE = "# note\n\n"
     ],
 )
 def test_template_syntax(body: str, fullstack: str, separated: str) -> None:
-    values = SiteValues(listen="80", root="/r", images="/i/", api="x:1")
+    values = SiteValues(listen="80", root="/r", images="/i/", api="x:1", hosts="/h", auth_cache="/c")
     assert render_site("fullstack", values, text=TEMPLATE_NOTE + body) == fullstack
     assert render_site("separated", values, text=TEMPLATE_NOTE + body) == separated
 
@@ -102,7 +105,7 @@ def test_template_syntax(body: str, fullstack: str, separated: str) -> None:
 )
 def test_template_mistakes_are_refused(body: str, error: str) -> None:
     with pytest.raises(TemplateError, match=error.replace("{", r"\{").replace("(", r"\(")):
-        render_site("fullstack", SiteValues(listen="80", root="/r", images="/i/", api="x:1"), text=TEMPLATE_NOTE + body)
+        render_site("fullstack", SiteValues(listen="80", root="/r", images="/i/", api="x:1", hosts="/h", auth_cache="/c"), text=TEMPLATE_NOTE + body)
 
 
 def test_template_note_is_not_copied() -> None:

@@ -52,12 +52,18 @@ def test_render_listen_address(bind: str, listen: str) -> None:
 def test_native_site_differs_from_the_image_only_in_its_values() -> None:
     image = render_site("fullstack", IMAGE_VALUES["fullstack"])
     native = render_site(
-        "fullstack", render.SiteValues(listen="127.0.0.1:3100", root="/r", images="/i/", api="127.0.0.1:8100")
+        "fullstack",
+        render.SiteValues(
+            listen="127.0.0.1:3100", root="/r", images="/i/", api="127.0.0.1:8100", hosts="/h.conf", auth_cache="/c"
+        ),
     )
     changed = [(a, b) for a, b in zip(image.splitlines(), native.splitlines(), strict=True) if a != b]
     assert [b.strip() for _, b in changed] == [
         "#   /api/ /health /docs /redoc /openapi.json /metrics  -> uvicorn on 127.0.0.1:8100",
+        "# Only host names on ALLOWED_HOSTS are answered (421 otherwise): /h.conf holds them, written at",
         "server 127.0.0.1:8100;",
+        "include /h.conf;",
+        "proxy_cache_path /c levels=1 keys_zone=studio_auth:1m max_size=16m inactive=1m use_temp_path=off;",
         "listen 127.0.0.1:3100 default_server;",
         "root /r;",
         "alias /i/;",

@@ -49,7 +49,7 @@ def test_image_config_loads_in_supervisor(monkeypatch: pytest.MonkeyPatch) -> No
     groups = {group.name: group for group in options.process_group_configs}
     assert set(groups) == {"uvicorn", "nginx", "exit-on-fatal"}
     uvicorn = groups["uvicorn"].process_configs[0]
-    assert uvicorn.command.startswith("/opt/venv/bin/uvicorn app.main:app --host 127.0.0.1 --port 8000 --proxy-headers")
+    assert uvicorn.command.startswith("/opt/venv/bin/uvicorn app.main:app --host 127.0.0.1 --port 8000 --no-proxy-headers")
     assert uvicorn.directory == "/app"
     assert uvicorn.uid == 1000  # not root
     assert uvicorn.autorestart is not False

@@ -1,5 +1,5 @@
-"""Reading requests, shared by the routers: client identity, the generation rate limit, bounded
-body reading."""
+"""Reading requests, shared by the routers: client identity and credentials, the generation rate
+limit, bounded body reading."""
 
 from __future__ import annotations
 
@@ -7,17 +7,21 @@ from fastapi import Request
 from starlette.datastructures import UploadFile
 
 from app.core.errors import PayloadTooLarge, RateLimited
+from app.services.auth import COOKIE_NAME, Verdict
 from app.services.container import Services
 
 
 def client_key(request: Request) -> str:
-    """The client's address; behind our own nginx (loopback peer) the forwarded one."""
-    peer = request.client.host if request.client else "unknown"
-    if peer in ("127.0.0.1", "::1"):
-        forwarded = request.headers.get("x-real-ip") or request.headers.get("x-forwarded-for", "").split(",")[0]
-        if forwarded.strip():
-            return forwarded.strip()
-    return peer
+    """The client's address: the peer's, or the one a trusted proxy named (``ForwardedClient`` in
+    app/api/access.py has already put it in ``request.client``)."""
+    return request.client.host if request.client else "unknown"
+
+
+async def authenticate(services: Services, request: Request) -> Verdict:
+    """What the request's session cookie or Bearer password is worth (every wrong one counts)."""
+    return await services.auth.authenticate(
+        client_key(request), request.cookies.get(COOKIE_NAME), request.headers.get("authorization")
+    )
 
 
 def check_content_length(request: Request, limit: int) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
@@ -9,6 +10,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from app.core import hosts
+
+# Peers whose X-Real-IP / X-Forwarded-Proto are believed: our own nginx, on loopback.
+DEFAULT_TRUSTED_PROXIES = ("127.0.0.1", "::1")
 
 DEFAULT_RESULT_URL_HOSTS = (
     # Volcengine object storage domains that Ark and Visual result URLs point at.
@@ -119,6 +125,20 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, validation_alias=AliasChoices("CORS_ORIGINS")
     )
+    # Host names the studio answers to (app/core/hosts.py); empty = loopback + this machine's names.
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias=AliasChoices("ALLOWED_HOSTS")
+    )
+    # Addresses (or networks) of the proxies whose X-Real-IP names the client; nobody else's does.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_TRUSTED_PROXIES), validation_alias=AliasChoices("TRUSTED_PROXIES")
+    )
+    # Wrong secrets (password at login, Bearer header, session cookie) per minute: per client, and
+    # from everyone together. Above either, secrets are not even checked until the window moves on.
+    auth_failures_per_minute: int = Field(default=5, ge=1, validation_alias=AliasChoices("AUTH_FAILURES_PER_MINUTE"))
+    auth_failures_global_per_minute: int = Field(
+        default=30, ge=1, validation_alias=AliasChoices("AUTH_FAILURES_GLOBAL_PER_MINUTE")
+    )
     generation_rate_limit_per_minute: int = Field(
         default=120, ge=0, validation_alias=AliasChoices("GENERATION_RATE_LIMIT_PER_MINUTE")
     )
@@ -128,10 +148,30 @@ class Settings(BaseSettings):
     )
     default_model: str | None = Field(default=None, validation_alias=AliasChoices("DEFAULT_MODEL"))
 
-    @field_validator("ark_extra_models", "result_url_hosts", "cors_origins", mode="before")
+    @field_validator(
+        "ark_extra_models", "result_url_hosts", "cors_origins", "allowed_hosts", "trusted_proxies", mode="before"
+    )
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _host_names(cls, value: list[str]) -> list[str]:
+        try:
+            names = hosts.unique(hosts.normalize_entry(entry) for entry in value)
+        except ValueError as exc:
+            # Checked strictly: the list is also written into nginx's config.
+            raise ValueError(f"ALLOWED_HOSTS: {exc}") from None
+        return [hosts.ANY] if hosts.ANY in names else names
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        try:
+            return [str(ipaddress.ip_network(entry.strip("[]"), strict=False)) for entry in value]
+        except ValueError as exc:
+            raise ValueError(f"TRUSTED_PROXIES: {exc} (addresses or networks, e.g. 10.0.0.0/8)") from None
 
     @field_validator(
         "output_dir_override", "database_url_override", "default_model", "budget_daily_cny", "budget_monthly_cny",
@@ -206,6 +246,25 @@ class Settings(BaseSettings):
     @property
     def disk_reserve_bytes(self) -> int:
         return int(self.disk_reserve_mb * 1024 * 1024)
+
+    @property
+    def allowed_hosts_given(self) -> bool:
+        return bool(self.allowed_hosts)
+
+    @cached_property
+    def allowed_host_names(self) -> tuple[str, ...]:
+        """The loopback names and ALLOWED_HOSTS, or when unset the default list (loopback and this
+        machine's names). Loopback is always answered: health checks and `make run` ask there, and
+        no page elsewhere can make a browser send it."""
+        if hosts.ANY in self.allowed_hosts:
+            return (hosts.ANY,)
+        if self.allowed_hosts:
+            return tuple(hosts.unique([*hosts.LOOPBACK_HOSTS, *self.allowed_hosts]))
+        return tuple(hosts.default_allowed_hosts())
+
+    @cached_property
+    def trusted_proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(ipaddress.ip_network(entry) for entry in self.trusted_proxies)
 
     @property
     def ark_configured(self) -> bool:

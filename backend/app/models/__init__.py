@@ -1,4 +1,5 @@
 from app.models.base import Base
+from app.models.session import LoginSession
 from app.models.task import AppSetting, Image, Task, Upload
 
-__all__ = ["AppSetting", "Base", "Image", "Task", "Upload"]
+__all__ = ["AppSetting", "Base", "Image", "LoginSession", "Task", "Upload"]

@@ -19,3 +19,9 @@ class Health(BaseModel):
     disk_free_bytes: int | None
     auth_required: bool
     warnings: list[str]
+
+
+class HealthStatus(BaseModel):
+    """What /health tells someone without a session when APP_PASSWORD is set."""
+
+    status: Literal["healthy", "unhealthy"]

@@ -1,7 +1,16 @@
-"""Optional access control (APP_PASSWORD) and per-client rate limiting.
+"""Optional access control (APP_PASSWORD): sessions, secrets and one counter of wrong ones.
 
-Sessions are stateless signed cookies: ``<expiry>.<nonce>.<hmac>``, keyed by a hash of the
-password, so changing the password logs everyone out and a restart does not.
+A secret reaches the studio three ways: the password in the login form, the password in an
+``Authorization: Bearer`` header, and a session cookie. Every wrong one counts against one limit
+per client (``AUTH_FAILURES_PER_MINUTE``) and one for everybody together
+(``AUTH_FAILURES_GLOBAL_PER_MINUTE``), so neither one address nor many can guess faster:
+- a client over its limit is answered 429 whatever it presents, the right password included;
+- over the global limit no password is checked for anyone (429); sessions still are, since a
+  session token cannot be guessed and those already signed in should not be locked out by an
+  attacker;
+- the same wrong secret presented again within the window counts once: a browser holding a cookie
+  from before "sign out everywhere" sends it with every request of a page, and that is one stale
+  secret, not a guesser (who needs a new value for every try).
 """
 
 from __future__ import annotations
@@ -12,11 +21,19 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from pydantic import SecretStr
 
+from app.core.errors import RateLimited, Unauthorized
+from app.services.sessions import SESSION_SECONDS, SessionStore
+
 COOKIE_NAME = "studio_session"
-SESSION_SECONDS = 30 * 24 * 3600
+__all__ = ["COOKIE_NAME", "SESSION_SECONDS", "AuthService", "FailureCounter", "SlidingWindow", "Verdict"]
+
+IMAGE_CACHE_PUBLIC = "public, max-age=31536000, immutable"
+# Behind a password, stored images are the user's: kept by their browser, never by shared caches.
+IMAGE_CACHE_PRIVATE = "private, max-age=31536000, immutable"
 
 
 class SlidingWindow:
@@ -57,46 +74,113 @@ class SlidingWindow:
         return 0.0
 
 
-class AuthService:
-    def __init__(self, password: SecretStr | None, *, clock: Callable[[], float] = time.time) -> None:
-        self._password = password.get_secret_value().encode() if password else None
-        self._key = hashlib.sha256(b"studio-session\0" + self._password).digest() if self._password else b""
+class FailureCounter:
+    """Wrong secrets per client and in total, each distinct secret counted once per window."""
+
+    ALL = "*"
+
+    def __init__(
+        self, per_client: int, in_total: int, *, window: float = 60.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.window = window
         self.clock = clock
-        self.login_failures = SlidingWindow(limit=5, window=60.0)
+        self._client = SlidingWindow(per_client, window, clock)
+        self._total = SlidingWindow(in_total, window, clock)
+        self._seen: dict[tuple[str, bytes], float] = {}
+        self._key = secrets.token_bytes(16)  # the secrets themselves are never kept
+
+    def client_wait(self, client: str) -> float:
+        return self._client.retry_after(client)
+
+    def total_wait(self) -> float:
+        return self._total.retry_after(self.ALL)
+
+    def record(self, client: str, secret: str) -> None:
+        now = self.clock()
+        mark = (client, hmac.new(self._key, secret.encode(), hashlib.sha256).digest()[:16])
+        if self._seen.get(mark, 0.0) > now:
+            return
+        if len(self._seen) >= 10_000:
+            self._seen = {k: until for k, until in self._seen.items() if until > now}
+        self._seen[mark] = now + self.window
+        self._client.hit(client)
+        self._total.hit(self.ALL)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What the secrets of one request are worth."""
+
+    ok: bool
+    retry_after: float = 0.0  # > 0: refused without looking (429)
+    bad_cookie: bool = False  # a session cookie was sent and is not valid (clear it)
+
+
+OPEN = Verdict(ok=True)
+
+
+def bearer_secret(header: str | None) -> str | None:
+    if header and header[:7].lower() == "bearer ":
+        return header[7:].strip()
+    return None
+
+
+class AuthService:
+    def __init__(self, password: SecretStr | None, sessions: SessionStore, failures: FailureCounter) -> None:
+        self._digest = hashlib.sha256(password.get_secret_value().encode()).digest() if password else None
+        self.sessions = sessions
+        self.failures = failures
 
     @property
     def required(self) -> bool:
-        return self._password is not None
+        return self._digest is not None
 
-    def check_password(self, candidate: str) -> bool:
-        if self._password is None:
-            return True
-        return hmac.compare_digest(candidate.encode(), self._password)
+    @property
+    def image_cache_control(self) -> str:
+        return IMAGE_CACHE_PRIVATE if self.required else IMAGE_CACHE_PUBLIC
 
-    def issue(self) -> str:
-        expiry = int(self.clock()) + SESSION_SECONDS
-        payload = f"{expiry}.{secrets.token_urlsafe(16)}"
-        return f"{payload}.{self._sign(payload)}"
+    def _password_matches(self, candidate: str) -> bool:
+        assert self._digest is not None
+        # Digests of equal length: the comparison's time says nothing about the password's length.
+        return hmac.compare_digest(hashlib.sha256(candidate.encode()).digest(), self._digest)
 
-    def _sign(self, payload: str) -> str:
-        return hmac.new(self._key, payload.encode(), hashlib.sha256).hexdigest()
+    async def authenticate(self, client: str, cookie: str | None, authorization: str | None) -> Verdict:
+        """Whether a request's session cookie or Bearer password lets it in."""
+        if self._digest is None:
+            return OPEN
+        wait = self.failures.client_wait(client)
+        if wait:
+            return Verdict(ok=False, retry_after=wait)
+        if cookie and await self.sessions.valid(cookie):
+            return OPEN
+        password = bearer_secret(authorization)
+        if password is not None:
+            wait = self.failures.total_wait()
+            if wait:
+                return Verdict(ok=False, retry_after=wait, bad_cookie=bool(cookie))
+            if self._password_matches(password):
+                return OPEN
+            self.failures.record(client, password)
+        if cookie:
+            self.failures.record(client, cookie)
+        return Verdict(ok=False, bad_cookie=bool(cookie))
 
-    def verify_cookie(self, value: str | None) -> bool:
-        if self._password is None:
-            return True
-        if not value or value.count(".") != 2:
-            return False
-        payload, _, signature = value.rpartition(".")
-        if not hmac.compare_digest(self._sign(payload), signature):
-            return False
-        try:
-            return int(payload.split(".", 1)[0]) > self.clock()
-        except ValueError:
-            return False
+    async def login(self, client: str, password: str, user_agent: str | None) -> str | None:
+        """A new session's token (None when no password is set); raises RateLimited / Unauthorized."""
+        if self._digest is None:
+            return None
+        wait = self.failures.client_wait(client) or self.failures.total_wait()
+        if wait:
+            raise locked_out(wait)
+        if not self._password_matches(password):
+            self.failures.record(client, password)
+            raise Unauthorized("Wrong password.", message_zh="密码错误。")
+        return await self.sessions.create(user_agent)
 
-    def verify_bearer(self, header: str | None) -> bool:
-        if self._password is None:
-            return True
-        if not header or not header.lower().startswith("bearer "):
-            return False
-        return self.check_password(header[7:].strip())
+
+def locked_out(wait: float) -> RateLimited:
+    return RateLimited(
+        f"Too many wrong passwords; try again in {int(wait) + 1} s.",
+        message_zh=f"密码错误次数过多，请在 {int(wait) + 1} 秒后再试。",
+        details={"retry_after": wait},
+    )

@@ -21,10 +21,11 @@ from app.jobs.worker import Worker
 from app.providers.catalog.lookup import Catalog
 from app.providers.download import ResultFetcher
 from app.providers.registry import ProviderRegistry
-from app.services.auth import AuthService, SlidingWindow
+from app.services.auth import AuthService, FailureCounter, SlidingWindow
 from app.services.health import HealthService
 from app.services.housekeeping import Housekeeper
 from app.services.rebuild import ensure_history_present
+from app.services.sessions import SessionStore, password_fingerprint
 from app.services.tasks import TaskService
 from app.services.usage import UsageService
 from app.storage.files import ImageStore
@@ -117,7 +118,15 @@ async def build_services(settings: Settings) -> Services:
         usage=usage,
         reserve=reserve,
     )
-    auth = AuthService(settings.app_password)
+    password = settings.app_password
+    sessions = SessionStore(db, password_fingerprint(password.get_secret_value()) if password else "")
+    # Sessions of an older password (or of none) can never be valid again.
+    await sessions.purge()
+    auth = AuthService(
+        password,
+        sessions,
+        FailureCounter(settings.auth_failures_per_minute, settings.auth_failures_global_per_minute),
+    )
     return Services(
         settings=settings,
         db=db,

@@ -7,20 +7,22 @@ from pathlib import Path
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine
+from sqlalchemy import inspect
 
 from app.core.db import Database, _alembic_config
 from app.models import Base
 
 
-async def test_migrated_schema_matches_the_models(tmp_path: Path) -> None:
+async def test_migrations_match_the_models(tmp_path: Path) -> None:
     db = Database(f"sqlite+aiosqlite:///{tmp_path / 'app.db'}")
-    await db.migrate()
-    await db.dispose()
-    engine = create_engine(f"sqlite:///{tmp_path / 'app.db'}")
-    with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
-        heads = ScriptDirectory.from_config(_alembic_config(conn)).get_heads()
-    engine.dispose()
+    try:
+        await db.migrate()
+        async with db.engine.connect() as conn:
+            diff = await conn.run_sync(lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata))
+            tables = await conn.run_sync(lambda sync: set(inspect(sync).get_table_names()))
+            heads = await conn.run_sync(lambda sync: ScriptDirectory.from_config(_alembic_config(sync)).get_heads())
+    finally:
+        await db.dispose()
     assert diff == []
+    assert {"tasks", "images", "uploads", "sessions", "app_settings"} <= tables
     assert len(heads) == 1

@@ -14,7 +14,8 @@ from tests.conftest import Studio, StudioFactory
 from tests.reliability.conftest import APP_PASSWORD, ARK_KEY
 
 DEMO = {"model": "demo", "prompt": "guarded", "width": 256, "height": 256}
-OPEN = ("/health", "/api/v1/auth/")
+# Routes anyone may call: signing in and out, and asking whether one is (the check answers 401).
+OPEN = ("/api/v1/auth/login", "/api/v1/auth/logout", "/api/v1/auth/status")
 
 
 @pytest.fixture
@@ -41,8 +42,12 @@ async def test_every_api_route_needs_a_session_or_bearer(guarded: Studio) -> Non
     assert len(routes) >= 15
     for method, path in routes:
         response = await client.request(method, path)
-        if path.startswith(OPEN):
+        if path in OPEN:
             assert response.status_code != 401, (method, path)
+            continue
+        if path == "/api/v1/auth/check":
+            assert response.status_code == 401 and response.content == b""
+            assert (await client.get(path, headers={"Authorization": f"Bearer {APP_PASSWORD}"})).status_code == 204
             continue
         assert response.status_code == 401, (method, path, response.status_code)
         assert response.json()["error"]["code"] == "unauthorized"
@@ -55,7 +60,8 @@ async def test_every_api_route_needs_a_session_or_bearer(guarded: Studio) -> Non
         right = await client.request(method, path, headers={"Authorization": f"Bearer {APP_PASSWORD}"})
         assert right.status_code != 401, (method, path)
         assert right.status_code < 500, (method, path, right.text[:200])
-    health = await client.get("/health")
+    assert (await client.get("/health")).json() == {"status": "healthy"}
+    health = await client.get("/health", headers={"Authorization": f"Bearer {APP_PASSWORD}"})
     assert health.status_code == 200 and health.json()["auth_required"] is True
     assert (await client.get("/api/v1/auth/status")).json() == {"auth_required": True, "authenticated": False}
 
@@ -86,8 +92,8 @@ async def test_login_sets_a_strict_httponly_cookie(guarded: Studio) -> None:
 
 async def test_login_attempts_are_throttled(guarded: Studio) -> None:
     client = guarded.client
-    for _ in range(5):
-        assert (await client.post("/api/v1/auth/login", json={"password": "guess"})).status_code == 401
+    for i in range(5):
+        assert (await client.post("/api/v1/auth/login", json={"password": f"guess-{i}"})).status_code == 401
     blocked = await client.post("/api/v1/auth/login", json={"password": APP_PASSWORD})
     assert blocked.status_code == 429, blocked.text
     assert blocked.json()["error"]["code"] == "rate_limited"
@@ -100,7 +106,8 @@ async def test_login_attempts_are_throttled(guarded: Studio) -> None:
 async def test_foreign_origin_is_refused_on_state_changing_requests(guarded: Studio) -> None:
     client = guarded.client
     bearer = {"Authorization": f"Bearer {APP_PASSWORD}"}
-    for origin in ("https://evil.example", "null", "http://testserver.evil.example", "http://testserver:8080"):
+    # (Ports are not compared: the allow-list names hosts, tests/api/test_access.py.)
+    for origin in ("https://evil.example", "null", "http://testserver.evil.example", "ftp://testserver"):
         for method, path, body in (
             ("POST", "/api/v1/generate/text2image", DEMO),
             ("POST", "/api/v1/auth/login", {"password": APP_PASSWORD}),
@@ -155,6 +162,7 @@ async def test_warning_when_credentials_without_password(
 
 async def test_no_warning_with_a_password_or_without_credentials(studio_factory: StudioFactory, tmp_path: Path) -> None:
     guarded: Studio = await studio_factory(app_password=APP_PASSWORD, ark_api_key=ARK_KEY)
-    assert (await guarded.client.get("/health")).json()["warnings"] == []
+    health = await guarded.client.get("/health", headers={"Authorization": f"Bearer {APP_PASSWORD}"})
+    assert health.json()["warnings"] == []
     demo_only: Studio = await studio_factory(data_dir=tmp_path / "other")
     assert (await demo_only.client.get("/health")).json()["warnings"] == []

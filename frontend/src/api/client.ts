@@ -11,6 +11,7 @@ import type {
   BudgetsUpdate,
   GenerateRequest,
   Health,
+  HealthStatus,
   HistoryPage,
   HistoryQuery,
   Image2ImageRequest,
@@ -197,7 +198,8 @@ export function createApiClient(options: ClientOptions = {}) {
   return {
     configure,
     request,
-    health: (signal?: AbortSignal) => request<Health>('GET', '/health', { signal, alsoOk: [503] }),
+    /** The detail, or only the status when the server has a password and this browser no session. */
+    health: (signal?: AbortSignal) => request<Health | HealthStatus>('GET', '/health', { signal, alsoOk: [503] }),
     models: () => request<ModelCatalog>('GET', '/api/v1/models'),
     generate: (type: TaskType, body: GenerateRequest | Image2ImageRequest, idempotencyKey: string) =>
       request<TaskCreated>('POST', `/api/v1/generate/${type}`, {
@@ -235,6 +237,8 @@ export function createApiClient(options: ClientOptions = {}) {
     login: (password: string) =>
       request<void>('POST', '/api/v1/auth/login', { json: { password }, quiet401: true }),
     logout: () => request<void>('POST', '/api/v1/auth/logout', { quiet401: true }),
+    /** Ends every session, this one included ("sign out everywhere"). */
+    logoutAll: () => request<void>('POST', '/api/v1/auth/logout-all'),
   }
 }
 

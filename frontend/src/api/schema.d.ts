@@ -4,6 +4,31 @@
  */
 
 export interface paths {
+    "/api/v1/auth/check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Check
+         * @description 204 when the caller may see stored images, else 401; never a body.
+         *
+         *     nginx asks this (``auth_request``) before it serves ``/images/...``, and caches the answer for
+         *     a few seconds per session cookie. ``X-Image-Cache-Control`` tells it how the image may be
+         *     cached: privately behind a password, publicly without one. A client locked out for wrong
+         *     secrets gets 401 too: ``auth_request`` understands no 429.
+         */
+        get: operations["auth-check"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/login": {
         parameters: {
             query?: never;
@@ -30,8 +55,32 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Logout */
+        /**
+         * Logout
+         * @description End this session: its cookie stops working everywhere, copies included.
+         */
         post: operations["auth-logout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/logout-all": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Logout All
+         * @description Sign out everywhere: end every session (this one included). Needs a session or the Bearer
+         *     password, like every other route.
+         */
+        post: operations["auth-logout_all"];
         delete?: never;
         options?: never;
         head?: never;
@@ -47,6 +96,28 @@ export interface paths {
         };
         /** Auth Status */
         get: operations["auth-auth_status"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Events
+         * @description Every change of every task as `task` events (the task JSON), resumable by Last-Event-ID.
+         *
+         *     Without a resume point the stream starts with the tasks that are pending or running.
+         */
+        get: operations["events-events"];
         put?: never;
         post?: never;
         delete?: never;
@@ -438,7 +509,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Health */
+        /**
+         * Health
+         * @description The detail only without APP_PASSWORD or with a session; otherwise just the status (and its
+         *     HTTP status, which container health checks read).
+         */
         get: operations["health-health"];
         put?: never;
         post?: never;
@@ -631,6 +706,17 @@ export interface components {
             volcengine_configured: boolean;
             /** Warnings */
             warnings: string[];
+        };
+        /**
+         * HealthStatus
+         * @description What /health tells someone without a session when APP_PASSWORD is set.
+         */
+        HealthStatus: {
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "healthy" | "unhealthy";
         };
         /** HistoryPage */
         HistoryPage: {
@@ -1101,6 +1187,31 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    "auth-check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No valid session or Bearer password (no body). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     "auth-login": {
         parameters: {
             query?: never;
@@ -1168,6 +1279,42 @@ export interface operations {
             };
         };
     };
+    "auth-logout_all": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     "auth-auth_status": {
         parameters: {
             query?: never;
@@ -1184,6 +1331,41 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AuthStatus"];
+                };
+            };
+        };
+    };
+    "events-events": {
+        parameters: {
+            query?: {
+                /** @description Resume point (an event id), for clients without Last-Event-ID */
+                since?: string | null;
+            };
+            header?: {
+                "Last-Event-ID"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description `task` events (the task JSON) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                    "text/event-stream": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -2066,7 +2248,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Health"];
+                    "application/json": components["schemas"]["Health"] | components["schemas"]["HealthStatus"];
                 };
             };
             /** @description Service Unavailable */
@@ -2075,7 +2257,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Health"];
+                    "application/json": components["schemas"]["Health"] | components["schemas"]["HealthStatus"];
                 };
             };
         };

@@ -20,6 +20,8 @@ export type TaskList = Schemas['TaskList']
 export type HistoryPage = Schemas['HistoryPage']
 export type HistoryQuery = NonNullable<operations['history-list_history']['parameters']['query']>
 export type Health = Schemas['Health']
+/** What /health says without a session when the server has a password. */
+export type HealthStatus = Schemas['HealthStatus']
 export type ProviderHealth = Schemas['ProviderHealth']
 export type Upload = Schemas['UploadPublic']
 export type InspectResult = Schemas['InspectResult']

@@ -266,6 +266,8 @@ const en: MessageSchema = {
     budgetsFailed: 'The budgets were not saved; check the amounts.',
     budgetsHelp: 'Once a cap is reached new generations are refused; running tasks reserve the most they may cost. The demo model is free.',
     viewUsage: 'See usage in detail',
+    logoutAll: 'Sign out everywhere',
+    logoutAllHelp: 'Ends every session: other browsers, devices and copied cookies included.',
   },
   login: {
     intro: 'This server requires an access password.',

@@ -264,6 +264,8 @@ const zhCN = {
     budgetsFailed: '预算未保存，请检查输入。',
     budgetsHelp: '达到上限后新的生成会被拒绝；进行中的任务按其最多可能的花费预留。演示模型免费。',
     viewUsage: '查看用量明细',
+    logoutAll: '在所有设备上退出',
+    logoutAllHelp: '结束所有会话，包括其他浏览器、其他设备以及被复制的 Cookie。',
   },
   login: {
     intro: '此服务器已启用访问密码。',

@@ -65,8 +65,10 @@ export const useCatalogStore = defineStore('catalog', () => {
     return pending
   }
 
+  /** The server's detail; null while only its status is known (a password and no session yet). */
   async function loadHealth(): Promise<Health | null> {
-    health.value = await api.health()
+    const answer = await api.health()
+    health.value = 'version' in answer ? answer : null
     return health.value
   }
 

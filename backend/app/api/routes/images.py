@@ -33,11 +33,12 @@ async def inspect_image(services: ServicesDep, request: Request, file: UploadFil
 
 @router.get("/images/{rel_path:path}", include_in_schema=False)
 async def serve_image(rel_path: str, services: ServicesDep) -> FileResponse:
-    """Stored images when the API runs without nginx (development); nginx serves them otherwise."""
+    """Stored images when the API runs without nginx (development); nginx serves them otherwise.
+    Behind APP_PASSWORD only with a session (app/api/access.py), and cached privately."""
     path = services.store.resolve_output(rel_path)
     if path is None:
         raise NotFound("No such image.", message_zh="图片不存在。")
     media = "image/webp" if path.suffix == ".webp" else None
-    return FileResponse(path, media_type=media, headers={"Cache-Control": "public, max-age=31536000, immutable"})
+    return FileResponse(path, media_type=media, headers={"Cache-Control": services.auth.image_cache_control})
 
 
