@@ -55,6 +55,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Events
+         * @description Every change of every task as `task` events (the task JSON), resumable by Last-Event-ID.
+         *
+         *     Without a resume point the stream starts with the tasks that are pending or running.
+         */
+        get: operations["events-events"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/generate/image2image": {
         parameters: {
             query?: never;
@@ -546,8 +568,16 @@ export interface components {
             code: string;
             /** Index */
             index: number;
-            /** Message */
+            /**
+             * Message
+             * @description Why this image is missing, in English
+             */
             message: string;
+            /**
+             * Message Zh
+             * @description The same in Chinese
+             */
+            message_zh: string;
         };
         /** GenerateIn */
         GenerateIn: {
@@ -630,7 +660,22 @@ export interface components {
             /** Volcengine Configured */
             volcengine_configured: boolean;
             /** Warnings */
-            warnings: string[];
+            warnings: components["schemas"]["HealthWarning"][];
+        };
+        /**
+         * HealthWarning
+         * @description Something the operator should fix, in both languages (the UI shows the one it speaks).
+         */
+        HealthWarning: {
+            /**
+             * Code
+             * @description Stable identifier, e.g. no_app_password
+             */
+            code: string;
+            /** Message */
+            message: string;
+            /** Message Zh */
+            message_zh: string;
         };
         /** HistoryPage */
         HistoryPage: {
@@ -912,8 +957,16 @@ export interface components {
         TaskError: {
             /** Code */
             code: string;
-            /** Message */
+            /**
+             * Message
+             * @description What stopped the task, in English
+             */
             message: string;
+            /**
+             * Message Zh
+             * @description The same in Chinese
+             */
+            message_zh: string;
             /**
              * Retryable
              * @default false
@@ -1178,6 +1231,41 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AuthStatus"];
+                };
+            };
+        };
+    };
+    "events-events": {
+        parameters: {
+            query?: {
+                /** @description Resume point (an event id), for clients without Last-Event-ID */
+                since?: string | null;
+            };
+            header?: {
+                "Last-Event-ID"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description `task` events (the task JSON) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                    "text/event-stream": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };

@@ -20,6 +20,7 @@ export type TaskList = Schemas['TaskList']
 export type HistoryPage = Schemas['HistoryPage']
 export type HistoryQuery = NonNullable<operations['history-list_history']['parameters']['query']>
 export type Health = Schemas['Health']
+export type HealthWarning = Schemas['HealthWarning']
 export type ProviderHealth = Schemas['ProviderHealth']
 export type Upload = Schemas['UploadPublic']
 export type InspectResult = Schemas['InspectResult']

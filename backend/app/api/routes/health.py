@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 
 from app import __version__
 from app.api.deps import ServicesDep
-from app.schemas.health import Health, ProviderHealth
+from app.schemas.health import Health, HealthWarning, ProviderHealth
 
 router = APIRouter(tags=["health"])
 
@@ -28,12 +28,16 @@ async def health(services: ServicesDep) -> JSONResponse:
     storage = storage_problem or "ok"
     if storage_problem is None and free is not None and free < int(settings.min_free_disk_mb * 1024 * 1024):
         storage = f"low disk space: {free // (1024 * 1024)} MB free"
-    warnings: list[str] = []
+    warnings: list[HealthWarning] = []
     configured = settings.ark_configured or settings.visual_configured
     if configured and not services.auth.required:
         warnings.append(
-            "Volcengine credentials are configured but APP_PASSWORD is not set: anyone who can reach "
-            "this port can spend the account's credit."
+            HealthWarning(
+                code="no_app_password",
+                message="Volcengine credentials are configured but APP_PASSWORD is not set: anyone who can "
+                "reach this port can spend the account's credit.",
+                message_zh="已配置火山引擎凭证，但没有设置 APP_PASSWORD：任何能访问此端口的人都能花费账户的余额。",
+            )
         )
     body = Health(
         status="healthy" if database == "ok" and storage == "ok" else "unhealthy",
