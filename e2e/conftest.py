@@ -93,9 +93,14 @@ class Stack:
         except urllib.error.HTTPError as exc:
             return exc.code, json.loads(exc.read() or b"{}")
 
-    def generate(self, prompt: str, model: str = "demo", timeout: float = 60.0, headers: dict | None = None) -> dict:
-        """Submit a text-to-image task through nginx and wait until it is finished."""
-        status, body = self.post_json("/api/v1/generate/text2image", {"model": model, "prompt": prompt}, headers)
+    def generate(
+        self, prompt: str, model: str = "demo", timeout: float = 60.0, headers: dict | None = None, **extra: object
+    ) -> dict:
+        """Submit a text-to-image task through nginx (``extra``: more of the request body) and wait
+        until it is finished."""
+        status, body = self.post_json(
+            "/api/v1/generate/text2image", {"model": model, "prompt": prompt, **extra}, headers
+        )
         assert status == 202, body
         task_id = body["task_id"]
         deadline = time.monotonic() + timeout

@@ -14,6 +14,18 @@ from .conftest import Stack
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 CJK = re.compile(r"[\u4e00-\u9fff]")
+# What the Chinese UI may show in Latin letters: setting names (ARK_API_KEY), protocol and format
+# names, MIME types.
+VERBATIM = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|\b(?:HTTP|JSON)\b|\b[a-z]+/[a-z0-9.+-]+")
+LATIN_WORDS = re.compile(r"[A-Za-z]{4,}")
+# Fault markers the fake Ark turns into a failed task within a few seconds (1.5 s per call,
+# retries without backoff). The timeouts wait for UPSTREAM_READ_TIMEOUT (minutes): the backend's
+# fault matrix covers them.
+FAST_FAULTS = [
+    "[fault:429]", "[fault:quota]", "[fault:setlimit]", "[fault:500]", "[fault:auth]",
+    "[fault:moderation-input]", "[fault:moderation-output]", "[fault:garbage]", "[fault:truncated]",
+    "[fault:url-404]", "[fault:url-html]",
+]
 PAGES = [("generate", "nav-generate"), ("history", "nav-history"), ("queue", "nav-queue"),
          ("inspect", "nav-inspect"), ("usage", "nav-usage"), ("settings", "nav-settings")]
 ARK_MODEL = "doubao-seedream-4-0-250828"  # 0.20 CNY per image in backend/app/billing/prices.toml
@@ -338,3 +350,39 @@ def test_screenshots_of_spend(page: Page, stack: Stack, screenshots: Path, lang:
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], f"the Usage page scrolls sideways on a phone ({width} px)"
     page.screenshot(path=str(screenshots / f"usage-{lang}-{theme}-phone.png"), full_page=True)
+
+
+def test_upstream_errors_read_in_the_language_of_the_ui(page: Page, screenshots: Path) -> None:
+    page.goto(f"/?model={ARK_MODEL}")
+    box = prompt_box(page)
+    expect(box).to_be_visible()
+    cards = page.locator("[data-testid=task-card]")
+    for i, marker in enumerate(FAST_FAULTS):
+        box.fill(f"e2e error card {marker}")
+        page.locator("[data-testid=generate-button]").click()
+        expect(cards).to_have_count(i + 1)
+    expect(page.locator("[data-testid=task-card][data-status=failed]")).to_have_count(len(FAST_FAULTS), timeout=90_000)
+    for marker in FAST_FAULTS:
+        error = cards.filter(has_text=marker).locator("[data-testid=task-error-card]")
+        text = error.inner_text()
+        assert CJK.search(text), (marker, text)
+        assert LATIN_WORDS.findall(VERBATIM.sub(" ", text)) == [], (marker, text)
+
+    throttled = cards.filter(has_text="[fault:429]")
+    throttled.screenshot(path=str(screenshots / "error-card-zh.png"))
+    page.locator("[data-testid=lang-toggle]").click()
+    expect(throttled.locator("[data-testid=task-error]")).to_contain_text("Ark is throttling requests")
+    expect(throttled.locator("[data-testid=task-error-card]")).not_to_have_text(CJK)
+    throttled.screenshot(path=str(screenshots / "error-card-en.png"))
+
+
+def test_a_partial_group_shows_n_of_m_in_amber(page: Page, stack: Stack, screenshots: Path) -> None:
+    task = stack.generate("a group of three, e2e partial [fault:partial:1]", model=ARK_MODEL, group={"max_images": 3})
+    assert len(task["outputs"]) == 2 and [f["index"] for f in task["failures"]] == [1]
+    page.goto(f"/history/{task['task_id']}")
+    detail = page.locator("[data-testid=history-detail]")
+    expect(detail.locator("[data-status=partial]")).to_have_text("部分完成")
+    expect(detail.locator("[data-testid=task-partial]")).to_have_text("只生成了 2 / 3 张")
+    expect(detail.locator("[data-testid=task-failures] li")).to_have_text(re.compile(r"^第 2 张未生成：.*内容审核"))
+    assert_image_loaded(page, "[data-testid=history-detail] img")
+    page.screenshot(path=str(screenshots / "history-detail-partial-zh.png"), full_page=True, animations="disabled")

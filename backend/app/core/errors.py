@@ -5,13 +5,16 @@ Three families:
   services and routes, turned into ``{"error": {code, message, details?}}`` by one handler in
   ``app.api.errors``.
 - ``ProviderError``: an upstream (Ark, Visual, result download) failed. Raised by providers,
-  classified by the retry policy and stored on the task as ``{code, message, retryable}``.
+  classified by the retry policy and stored on the task as ``{code, message, message_zh,
+  retryable}``.
 - ``StorageError``: the image store cannot write or read what it was given (full disk, unwritable
   volume, undecodable bytes). Never a ``ProviderError``, so catching upstream failures can never
   swallow a full disk.
 
-Messages are written in English and Chinese so the API can answer in the caller's language; they
-never contain secrets or whole upstream bodies.
+Messages are written in English and Chinese so the API can answer in the caller's language. A job's
+failure is stored on its task in both (``message`` and ``message_zh``) because it is read later by
+clients in either language, so ``ProviderError`` and ``StorageError`` require both. Messages never
+contain secrets or whole upstream bodies.
 """
 
 from __future__ import annotations
@@ -107,8 +110,11 @@ class StorageError(AppError):
     code = "insufficient_storage"
     retryable: bool = True
 
+    def __init__(self, message: str, *, message_zh: str, **kwargs: Any) -> None:
+        super().__init__(message, message_zh=message_zh, **kwargs)
+
     def to_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "message": self.message, "retryable": self.retryable}
+        return {"code": self.code, "message": self.message, "message_zh": self.message_zh, "retryable": self.retryable}
 
 
 class StorageFull(StorageError):
@@ -132,8 +138,8 @@ class ImageUnreadable(StorageError):
     status_code = 422
     code = "invalid_image"
 
-    def __init__(self, message: str, *, retryable: bool = True, **kwargs: Any) -> None:
-        super().__init__(message, **kwargs)
+    def __init__(self, message: str, *, message_zh: str, retryable: bool = True, **kwargs: Any) -> None:
+        super().__init__(message, message_zh=message_zh, **kwargs)
         self.retryable = retryable
 
 
@@ -153,6 +159,7 @@ class ProviderError(Exception):
         self,
         message: str,
         *,
+        message_zh: str,
         upstream_code: str | None = None,
         status: int | None = None,
         retryable: bool | None = None,
@@ -160,6 +167,7 @@ class ProviderError(Exception):
     ) -> None:
         super().__init__(message)
         self.message = message
+        self.message_zh = message_zh
         # The upstream's own code (e.g. "50429", "OutputImageSensitiveContentDetected"): kept for
         # logs and the task record, never shown raw as the only explanation.
         self.upstream_code = upstream_code
@@ -169,7 +177,12 @@ class ProviderError(Exception):
         self.retry_after = retry_after
 
     def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"code": self.code, "message": self.message, "retryable": self.retryable}
+        data: dict[str, Any] = {
+            "code": self.code,
+            "message": self.message,
+            "message_zh": self.message_zh,
+            "retryable": self.retryable,
+        }
         if self.upstream_code:
             data["upstream_code"] = self.upstream_code
         return data
@@ -187,8 +200,8 @@ class UpstreamRateLimited(ProviderError):
 class ContentModeration(ProviderError):
     code = "content_moderation"
 
-    def __init__(self, message: str, *, stage: str = "input", **kwargs: Any) -> None:
-        super().__init__(message, **kwargs)
+    def __init__(self, message: str, *, message_zh: str, stage: str = "input", **kwargs: Any) -> None:
+        super().__init__(message, message_zh=message_zh, **kwargs)
         # "input" (prompt / reference image refused) or "output" (generated image refused)
         self.stage = stage
 

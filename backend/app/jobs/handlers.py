@@ -44,10 +44,25 @@ from app.storage.files import ImageStore, StoredImage
 
 logger = logging.getLogger("app.jobs")
 
+# Outcomes stored on a task are read later in either language, so each carries both.
 INTERRUPTED = {
     "code": "interrupted",
     "message": "The service restarted while this group was being generated; the images that had "
     "arrived are kept. Retry to generate the rest.",
+    "message_zh": "生成这组图片时服务重启了；已收到的图片都已保留。重试即可生成其余图片。",
+}
+CANCELLED = {"code": "cancelled", "message": "Cancelled by the user.", "message_zh": "已被用户取消。", "retryable": True}
+INTERNAL_ERROR = {
+    "code": "internal_error",
+    "message": "An unexpected error stopped this job; it was logged.",
+    "message_zh": "任务因意外错误而中止；错误已记入日志。",
+    "retryable": True,
+}
+NO_IMAGE = {
+    "code": "upstream_error",
+    "message": "The upstream returned no image.",
+    "message_zh": "上游没有返回任何图片。",
+    "retryable": True,
 }
 
 
@@ -126,7 +141,7 @@ class TaskJobContext:
         if self.is_done(index):
             return
         self.failed.add(index)
-        self.failures.append({"index": index, "code": error.code, "message": error.message})
+        self.failures.append({"index": index, "code": error.code, "message": error.message, "message_zh": error.message_zh})
         await self._update(failures=list(self.failures), progress=self._progress())
 
     async def deliver(self, result: ImageResult) -> None:
@@ -135,7 +150,10 @@ class TaskJobContext:
         data = result.data
         if data is None:
             if not result.url:
-                raise ProviderError("The upstream returned an image with neither URL nor data.")
+                raise ProviderError(
+                    "The upstream returned an image with neither URL nor data.",
+                    message_zh="上游返回的图片既没有链接也没有数据。",
+                )
             urls = self.checkpoint.setdefault("urls", {})
             if urls.get(str(result.index)) != result.url:
                 urls[str(result.index)] = result.url
@@ -184,7 +202,7 @@ class TaskJobContext:
             raise
         except ImageUnreadable as exc:
             # The store refused bytes the upstream sent: to the job, that is the upstream's garbage.
-            raise UpstreamBadResponse(exc.message, retryable=exc.retryable) from None
+            raise UpstreamBadResponse(exc.message, message_zh=exc.message_zh, retryable=exc.retryable) from None
         urls = self.checkpoint.get("urls", {})
         urls.pop(str(index), None)
         self.done.add(index)
@@ -246,7 +264,6 @@ class TaskJobContext:
             await asyncio.to_thread(self.s.store.delete_output, rel_path, thumb)
 
 
-CANCELLED = {"code": "cancelled", "message": "Cancelled by the user.", "retryable": True}
 # Telling the upstream to stop (Visual CVCancelTask) is a courtesy: never longer than this.
 UPSTREAM_CANCEL_SECONDS = 10.0
 
@@ -274,6 +291,7 @@ class JobRunner:
                 raise ProviderError(
                     f"This job was interrupted {job.attempts - 1} times and was stopped to avoid paying "
                     "for it again. Retry it if you still want it.",
+                    message_zh=f"此任务已被中断 {job.attempts - 1} 次，为避免重复付费已停止。如仍需要，请重试。",
                     retryable=True,
                 )
             request = await asyncio.to_thread(parameters_to_request, task.parameters, self.s.store.load_upload)
@@ -287,10 +305,7 @@ class JobRunner:
             outcome = self._failed_outcome(ctx, exc.to_dict())
         except Exception:
             logger.exception("jobs.unexpected_error", extra={"task_id": task.id})
-            outcome = self._failed_outcome(
-                ctx,
-                {"code": "internal_error", "message": "An unexpected error stopped this job; it was logged.", "retryable": True},
-            )
+            outcome = self._failed_outcome(ctx, INTERNAL_ERROR)
         # The final write must land even if shutdown cancels us now, or the job would run again.
         await asyncio.shield(self._finish(ctx, outcome))
         if outcome["status"] == TaskStatus.CANCELLED and request is not None:
@@ -310,6 +325,8 @@ class JobRunner:
             raise UpstreamTimeout(
                 f"The job did not finish within {self.s.job_timeout:g} s (retries and waits included); "
                 "it was stopped. Retry it, or raise JOB_TIMEOUT.",
+                message_zh=f"任务未能在 {self.s.job_timeout:g} 秒内完成（含重试和等待），已被停止。请重试，"
+                "或调大 JOB_TIMEOUT。",
                 retryable=True,
             ) from None
         finally:
@@ -351,9 +368,15 @@ class JobRunner:
         if not ctx.done:
             first = ctx.failures[0] if ctx.failures else None
             error = (
-                {"code": first["code"], "message": first["message"], "retryable": True}
+                {
+                    "code": first["code"],
+                    "message": first["message"],
+                    # Failures recorded before messages were stored in both languages have no zh.
+                    "message_zh": first.get("message_zh") or first["message"],
+                    "retryable": True,
+                }
                 if first
-                else {"code": "upstream_error", "message": "The upstream returned no image.", "retryable": True}
+                else NO_IMAGE
             )
             return self._failed_outcome(ctx, error)
         return self._completed_outcome(ctx)

@@ -32,7 +32,7 @@ from app.providers.http_errors import (
 from app.providers.partial import generate_each
 from app.providers.retry import ARK_BACKOFF, Retrier, should_retry
 from app.providers.sse import SSEEventTooLarge, iter_sse
-from app.providers.transport import exchange_timeout, read_error_body, read_limited
+from app.providers.transport import Service, exchange_timeout, read_error_body, read_limited
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -41,7 +41,7 @@ _IMAGE_FRAMES = ("image_generation.partial_succeeded", "image_generation.partial
 # URL answers for up to 15 images fit in a few KB; b64_json would still fit 15 2K JPEGs.
 MAX_ARK_JSON_BYTES = 64 * 1024 * 1024
 
-SERVICE = "Ark"
+SERVICE = Service("Ark", "方舟")
 
 _ARK_SPECS = {spec.id: spec for spec in BUILTIN_MODELS if spec.provider == "ark"}
 
@@ -145,7 +145,10 @@ class ArkProvider(Provider):
     # -- plumbing ----------------------------------------------------------------------------------
     def _key(self) -> str:
         if self._settings.ark_api_key is None:
-            raise UpstreamAuthError("Ark is not configured: set ARK_API_KEY in the server environment.")
+            raise UpstreamAuthError(
+                "Ark is not configured: set ARK_API_KEY in the server environment.",
+                message_zh="方舟尚未配置：请在服务器环境变量中设置 ARK_API_KEY。",
+            )
         return self._settings.ark_api_key.get_secret_value()
 
     def _headers(self, key: str, client_request_id: str, *, stream: bool) -> dict[str, str]:
@@ -218,7 +221,7 @@ class ArkProvider(Provider):
             except (ValueError, UnicodeDecodeError):
                 payload = None
             if not isinstance(payload, dict) or not isinstance(payload.get("data"), list):
-                raise bad_response(SERVICE, "not the expected JSON", billed=True)
+                raise bad_response(SERVICE, "not the expected JSON", "不是预期的 JSON", billed=True)
             return payload
 
         payload = await self._retrying(attempt)
@@ -230,7 +233,7 @@ class ArkProvider(Provider):
             error_obj = item.get("error") if isinstance(item.get("error"), dict) else payload.get("error")
             if isinstance(error_obj, dict):
                 raise ark_error_from_object(error_obj, status=None, secrets=[key])
-            raise bad_response(SERVICE, "no image in the answer")
+            raise bad_response(SERVICE, "no image in the answer", "响应中没有图片")
         await ctx.deliver(result)
 
     # -- groups ------------------------------------------------------------------------------------
@@ -266,14 +269,19 @@ class ArkProvider(Provider):
                         await self._group_from_json(raw, request, ctx, key, progressed, seen)
                         return
                     if response.content_type != "text/event-stream":
-                        raise bad_response(SERVICE, f"unexpected content type {response.content_type}", billed=True)
+                        raise bad_response(
+                            SERVICE,
+                            f"unexpected content type {response.content_type}",
+                            f"意外的内容类型 {response.content_type}",
+                            billed=True,
+                        )
                     finished = await self._consume_stream(response, request, ctx, key, progressed, seen)
             except SSEEventTooLarge as exc:
-                raise bad_response(SERVICE, "an oversized stream event", billed=True) from exc
+                raise bad_response(SERVICE, "an oversized stream event", "流式事件过大", billed=True) from exc
             except (aiohttp.ClientError, TimeoutError) as exc:
                 raise transport_error(exc, service=SERVICE, billed=True) from exc
             if not finished:
-                raise bad_response(SERVICE, "the stream ended before the group was complete", billed=True)
+                raise bad_response(SERVICE, "the stream ended before the group was complete", "组图尚未全部生成，流就结束了", billed=True)
 
         await self._retrying(attempt, progressed=progressed)
         await ctx.set_expected(len(seen))
@@ -294,9 +302,9 @@ class ArkProvider(Provider):
             try:
                 frame = json.loads(event.data)
             except ValueError:
-                raise bad_response(SERVICE, "an unreadable stream frame", billed=True) from None
+                raise bad_response(SERVICE, "an unreadable stream frame", "无法解析的流式数据帧", billed=True) from None
             if not isinstance(frame, dict):
-                raise bad_response(SERVICE, "an unreadable stream frame", billed=True)
+                raise bad_response(SERVICE, "an unreadable stream frame", "无法解析的流式数据帧", billed=True)
             kind = frame.get("type") or event.event
             if kind in _IMAGE_FRAMES and self._beyond_group(frame, seen, request):
                 continue
@@ -305,7 +313,7 @@ class ArkProvider(Provider):
                 progressed[0] = True
                 result = _item_result(index, frame, request.seed)
                 if result is None:
-                    await self._fail(ctx, index, bad_response(SERVICE, "a frame without an image"))
+                    await self._fail(ctx, index, bad_response(SERVICE, "a frame without an image", "数据帧中没有图片"))
                 else:
                     await self._deliver(ctx, result)
             elif kind == "image_generation.partial_failed":
@@ -339,7 +347,7 @@ class ArkProvider(Provider):
         except (ValueError, UnicodeDecodeError):
             payload = None
         if not isinstance(payload, dict) or not isinstance(payload.get("data"), list):
-            raise bad_response(SERVICE, "not the expected JSON", billed=True)
+            raise bad_response(SERVICE, "not the expected JSON", "不是预期的 JSON", billed=True)
         progressed[0] = True
         ctx.add_billed(_generated_images(payload.get("usage")))
         asked = request.group_max_images or 1
@@ -356,7 +364,7 @@ class ArkProvider(Provider):
                 continue
             error_obj = item.get("error")
             error = (ark_error_from_object(error_obj, status=None, secrets=[key]) if isinstance(error_obj, dict)
-                     else bad_response(SERVICE, "an item without an image"))
+                     else bad_response(SERVICE, "an item without an image", "条目中没有图片"))
             await self._fail(ctx, index, error)
 
     @classmethod

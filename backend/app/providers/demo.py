@@ -218,7 +218,10 @@ class DemoProvider(Provider):
         prompt_lower = request.prompt.lower()
         if FAIL_MARKER in prompt_lower:
             raise UpstreamBadRequest(
-                "Demo failure requested by the prompt marker [demo:fail]", upstream_code="DemoFailure", status=400
+                "Demo failure requested by the prompt marker [demo:fail]",
+                message_zh="提示词中的 [demo:fail] 标记要求演示模型失败",
+                upstream_code="DemoFailure",
+                status=400,
             )
         if SLOW_MARKER in prompt_lower:
             await self._sleep(self._slow_seconds)

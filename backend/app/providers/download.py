@@ -19,11 +19,11 @@ from app.core.errors import ProviderError, UpstreamBadResponse, UpstreamServerEr
 from app.core.images import sniff_image_type
 from app.providers.http_errors import transport_error
 from app.providers.retry import DOWNLOAD_BACKOFF, Retrier
-from app.providers.transport import exchange_timeout, read_limited
+from app.providers.transport import Service, exchange_timeout, read_limited
 
 logger = logging.getLogger(__name__)
 
-SERVICE = "the result image host"
+SERVICE = Service("the result image host", "结果图片服务器")
 MAX_RESULT_BYTES = 64 * 1024 * 1024
 MAX_REDIRECTS = 5
 _REDIRECTS = {301, 302, 303, 307, 308}
@@ -62,20 +62,23 @@ def host_allowed(url: yarl.URL, allowed: Sequence[str]) -> bool:
     return False
 
 
-def _gone(detail: str, status: int | None = None) -> UpstreamBadResponse:
+def _gone(detail: str, detail_zh: str, status: int | None = None) -> UpstreamBadResponse:
     return UpstreamBadResponse(
         f"The result image is no longer available ({detail}); upstream links expire after 24 hours. "
         "Generate the image again.",
+        message_zh=f"结果图片已无法获取（{detail_zh}）；上游的图片链接 24 小时后失效。请重新生成。",
         status=status,
         retryable=False,
     )
 
 
-def _refused(url: yarl.URL, why: str) -> UpstreamBadResponse:
+def _refused(url: yarl.URL, why: str, why_zh: str) -> UpstreamBadResponse:
     # Only the host goes in the message: the query of a signed URL is a credential of sorts.
+    source_zh = f" {url.host} " if url.host else "无效的地址"
     return UpstreamBadResponse(
         f"Refusing to download a result image from {url.host or 'an invalid URL'}: {why}. If this host is "
         "legitimate, add it to RESULT_URL_HOSTS.",
+        message_zh=f"拒绝从{source_zh}下载结果图片：{why_zh}。如果该主机可信，请把它加入 RESULT_URL_HOSTS。",
         retryable=False,
     )
 
@@ -95,13 +98,17 @@ class ResultFetcher:
         try:
             parsed = url if isinstance(url, yarl.URL) else yarl.URL(url)
         except (TypeError, ValueError):
-            raise _refused(yarl.URL(), "not a valid URL") from None
+            raise _refused(yarl.URL(), "not a valid URL", "不是有效的地址") from None
         if parsed.scheme not in ("http", "https"):
-            raise _refused(parsed, f"scheme {parsed.scheme or '(none)'} is not http(s)")
+            raise _refused(
+                parsed,
+                f"scheme {parsed.scheme or '(none)'} is not http(s)",
+                f"协议 {parsed.scheme or '（无）'} 不是 http(s)",
+            )
         if parsed.user is not None or parsed.password is not None:
-            raise _refused(parsed, "the URL carries credentials")
+            raise _refused(parsed, "the URL carries credentials", "地址中带有登录凭证")
         if not host_allowed(parsed, self._settings.result_url_hosts):
-            raise _refused(parsed, "the host is not on the allow-list")
+            raise _refused(parsed, "the host is not on the allow-list", "该主机不在允许列表中")
         return parsed
 
     async def fetch(self, url: str) -> tuple[bytes, str]:
@@ -120,7 +127,11 @@ class ResultFetcher:
                     if response.status in _REDIRECTS:
                         location = response.headers.get("Location")
                         if not location:
-                            raise UpstreamBadResponse("A result image redirect had no target.", status=response.status)
+                            raise UpstreamBadResponse(
+                                "A result image redirect had no target.",
+                                message_zh="结果图片的重定向没有目标地址。",
+                                status=response.status,
+                            )
                         url = self.check_url(url.join(yarl.URL(location)))
                         continue
                     return await self._read(response)
@@ -128,23 +139,37 @@ class ResultFetcher:
                 raise
             except (aiohttp.ClientError, TimeoutError) as exc:
                 raise transport_error(exc, service=SERVICE, billed=False) from exc
-        raise UpstreamBadResponse("A result image link redirected too many times.", retryable=False)
+        raise UpstreamBadResponse(
+            "A result image link redirected too many times.",
+            message_zh="结果图片链接的重定向次数过多。",
+            retryable=False,
+        )
 
     async def _read(self, response: aiohttp.ClientResponse) -> tuple[bytes, str]:
         status = response.status
         if status in _GONE:
-            raise _gone(f"HTTP {status}", status)
+            raise _gone(f"HTTP {status}", f"HTTP {status}", status)
         if status >= 500 or status in (408, 429):
             raise UpstreamServerError(
-                f"The result image host failed (HTTP {status}). Try again in a moment.", status=status
+                f"The result image host failed (HTTP {status}). Try again in a moment.",
+                message_zh=f"结果图片服务器出错（HTTP {status}）。请稍后再试。",
+                status=status,
             )
         if status != 200:
-            raise UpstreamBadResponse(f"The result image host answered HTTP {status}.", status=status, retryable=False)
+            raise UpstreamBadResponse(
+                f"The result image host answered HTTP {status}.",
+                message_zh=f"结果图片服务器返回了 HTTP {status}。",
+                status=status,
+                retryable=False,
+            )
         data = await read_limited(response, self._max_bytes, service=SERVICE)
         image_type = sniff_image_type(data)
         if image_type is None:
-            declared = response.content_type or "unknown type"
-            raise _gone(f"got {declared} instead of an image")
+            declared = response.content_type
+            raise _gone(
+                f"got {declared or 'unknown type'} instead of an image",
+                f"收到的是 {declared} 内容，不是图片" if declared else "收到的内容不是图片",
+            )
         content_type = image_type.content_type
         logger.info("result.fetched", extra={"host": response.url.host, "bytes": len(data), "content_type": content_type})
         return data, content_type

@@ -1,6 +1,9 @@
-"""What every upstream exchange shares: its timeouts and bounded reads of its answer."""
+"""What every upstream exchange shares: its name in messages, its timeouts and bounded reads of
+its answer."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import aiohttp
 
@@ -10,6 +13,14 @@ from app.core.errors import UpstreamBadResponse
 # An error answer is a few hundred bytes of JSON; more is noise we do not need to read.
 MAX_ERROR_BODY_BYTES = 64 * 1024
 _CHUNK = 256 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    """An upstream as error messages name it, in English and in Chinese."""
+
+    en: str
+    zh: str
 
 
 def exchange_timeout(settings: Settings) -> aiohttp.ClientTimeout:
@@ -28,17 +39,17 @@ class BodyTooLarge(UpstreamBadResponse):
     retryable = False
 
 
-async def read_limited(response: aiohttp.ClientResponse, limit: int, *, service: str) -> bytes:
+async def read_limited(response: aiohttp.ClientResponse, limit: int, *, service: Service) -> bytes:
     """The body, read in chunks, refusing one larger than ``limit`` before it is all in memory."""
     declared = response.content_length
     if declared is not None and declared > limit:
-        raise BodyTooLarge(_too_large(service, limit))
+        raise _too_large(service, limit)
     chunks: list[bytes] = []
     size = 0
     async for chunk in response.content.iter_chunked(_CHUNK):
         size += len(chunk)
         if size > limit:
-            raise BodyTooLarge(_too_large(service, limit))
+            raise _too_large(service, limit)
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -51,6 +62,11 @@ async def read_error_body(response: aiohttp.ClientResponse) -> bytes:
         return b""
 
 
-def _too_large(service: str, limit: int) -> str:
-    size = f"{limit / (1024 * 1024):g} MB" if limit >= 1024 * 1024 else f"{limit} bytes"
-    return f"{service[:1].upper()}{service[1:]} sent an answer larger than {size}, the most accepted."
+def _too_large(service: Service, limit: int) -> BodyTooLarge:
+    big = limit >= 1024 * 1024
+    size = f"{limit / (1024 * 1024):g} MB" if big else f"{limit} bytes"
+    size_zh = size if big else f"{limit} 字节"
+    return BodyTooLarge(
+        f"{service.en[:1].upper()}{service.en[1:]} sent an answer larger than {size}, the most accepted.",
+        message_zh=f"{service.zh}返回的内容超过了可接受的上限（{size_zh}）。",
+    )

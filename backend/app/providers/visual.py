@@ -37,12 +37,12 @@ from app.providers.http_errors import bad_response, transport_error, visual_erro
 from app.providers.partial import generate_each
 from app.providers.retry import VISUAL_BACKOFF, Retrier
 from app.providers.signing import sign_request
-from app.providers.transport import exchange_timeout, read_error_body, read_limited
+from app.providers.transport import Service, exchange_timeout, read_error_body, read_limited
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
-SERVICE = "Visual API"
+SERVICE = Service("Visual API", "视觉智能服务")
 SIGNING_SERVICE = "cv"
 VERSION = "2022-08-31"
 CANCEL_VERSION = "2024-06-06"
@@ -54,6 +54,8 @@ SUCCESS = 10000
 OUTPUT_MODERATION_CODE = "50511"
 # Polls slow down from the configured interval to this multiple of it.
 POLL_BACKOFF_MAX = 2.5
+# A task still running, in the words of a Chinese message.
+_STATUS_ZH = {"in_queue": "排队中", "generating": "生成中"}
 
 _VISUAL_SPECS = {spec.id: spec for spec in BUILTIN_MODELS if spec.provider == "visual"}
 _SYNC_REQ_KEYS = {spec.id for spec in _VISUAL_SPECS.values() if spec.visual is not None and spec.visual.sync}
@@ -196,7 +198,8 @@ class VisualProvider(Provider):
         ak, sk = self._settings.volcengine_access_key, self._settings.volcengine_secret_key
         if ak is None or sk is None:
             raise UpstreamAuthError(
-                "The Visual API is not configured: set VOLCENGINE_ACCESS_KEY and VOLCENGINE_SECRET_KEY."
+                "The Visual API is not configured: set VOLCENGINE_ACCESS_KEY and VOLCENGINE_SECRET_KEY.",
+                message_zh="视觉智能服务尚未配置：请设置 VOLCENGINE_ACCESS_KEY 和 VOLCENGINE_SECRET_KEY。",
             )
         return ak.get_secret_value(), sk.get_secret_value()
 
@@ -246,7 +249,7 @@ class VisualProvider(Provider):
         secrets = self._credentials()
         if payload is None:
             if answer.status == 200:
-                raise bad_response(SERVICE, "not JSON", billed=billed)
+                raise bad_response(SERVICE, "not JSON", "不是 JSON", billed=billed)
             raise visual_error(answer.status, None, answer.body, secrets=secrets)
         metadata = payload.get("ResponseMetadata")
         if isinstance(metadata, dict) and isinstance(metadata.get("Error"), dict):
@@ -298,7 +301,7 @@ class VisualProvider(Provider):
                 await self._forget_task(ctx, index)
                 continue
             if not results:
-                raise bad_response(SERVICE, "a finished task without images")
+                raise bad_response(SERVICE, "a finished task without images", "任务已完成却没有图片")
             # Never keep more images than were asked for: the rest were not ordered.
             asked = (request.group_max_images or 1) if group else 1
             if len(results) > asked:
@@ -327,7 +330,7 @@ class VisualProvider(Provider):
             data = payload.get("data")
             task_id = data.get("task_id") if isinstance(data, dict) else None
             if isinstance(task_id, bool) or not isinstance(task_id, (str, int)) or task_id == "":
-                raise bad_response(SERVICE, "a submit answer without task_id")
+                raise bad_response(SERVICE, "a submit answer without task_id", "提交任务的响应中没有 task_id")
             task_id = str(task_id)
             # Checkpoint before polling: a crash from here on resumes this task, never pays twice.
             await self._remember_task(ctx, index, task_id, seed)
@@ -355,9 +358,12 @@ class VisualProvider(Provider):
             if status == "done":
                 return data  # type: ignore[return-value]
             if time.monotonic() >= deadline:
+                seconds = f"{self._settings.visual_poll_deadline:.0f}"
+                status_zh = _STATUS_ZH.get(str(status), str(status))
                 raise UpstreamTimeout(
-                    f"The Visual API task did not finish within {self._settings.visual_poll_deadline:.0f} s "
-                    f"(last status: {status}). Retry the job later.",
+                    f"The Visual API task did not finish within {seconds} s (last status: {status}). "
+                    "Retry the job later.",
+                    message_zh=f"视觉智能服务的任务在 {seconds} 秒内没有完成（最后状态：{status_zh}）。请稍后重试此任务。",
                     upstream_code=str(status) if status else None,
                 )
             await asyncio.sleep(min(interval * (1.25 ** (polls - 1)), interval * POLL_BACKOFF_MAX))
@@ -374,12 +380,13 @@ class VisualProvider(Provider):
                 raise UpstreamTaskLost(
                     "The Visual API no longer knows this task (it expired or was never stored; tasks are "
                     "kept about 12 hours). Retry the job to generate again.",
+                    message_zh="视觉智能服务已找不到这个任务（已过期或从未保存；任务约保留 12 小时）。请重试以重新生成。",
                     upstream_code=status,
                     status=answer.status,
                 )
             self._raise_unless_ok(answer, billed=False)
             if status not in ("in_queue", "generating", "done"):
-                raise bad_response(SERVICE, f"unknown task status {status!r}")
+                raise bad_response(SERVICE, f"unknown task status {status!r}", f"未知的任务状态 {status!r}")
             return answer
 
         return checked

@@ -2,11 +2,19 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class ProviderHealth(BaseModel):
     configured: bool
+
+
+class HealthWarning(BaseModel):
+    """Something the operator should fix, in both languages (the UI shows the one it speaks)."""
+
+    code: str = Field(description="Stable identifier, e.g. no_app_password")
+    message: str
+    message_zh: str
 
 
 class Health(BaseModel):
@@ -18,7 +26,7 @@ class Health(BaseModel):
     storage: str
     disk_free_bytes: int | None
     auth_required: bool
-    warnings: list[str]
+    warnings: list[HealthWarning]
 
 
 class HealthStatus(BaseModel):

@@ -28,12 +28,14 @@ class OutputPublic(BaseModel):
 class FailurePublic(BaseModel):
     index: int
     code: str
-    message: str
+    message: str = Field(description="Why this image is missing, in English")
+    message_zh: str = Field(description="The same in Chinese")
 
 
 class TaskError(BaseModel):
     code: str
-    message: str
+    message: str = Field(description="What stopped the task, in English")
+    message_zh: str = Field(description="The same in Chinese")
     retryable: bool = False
     stage: str | None = None
     upstream_code: str | None = None

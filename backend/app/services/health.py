@@ -19,7 +19,7 @@ from typing import Any, TypeVar, cast
 from app import __version__
 from app.core.config import Settings
 from app.core.db import Database, DatabaseProblem
-from app.schemas.health import Health, ProviderHealth
+from app.schemas.health import Health, HealthWarning, ProviderHealth
 from app.storage.files import ImageStore
 
 T = TypeVar("T")
@@ -55,11 +55,15 @@ class HealthService:
         storage = disk.problem or "ok"
         settings = self.settings
         configured = settings.ark_configured or settings.visual_configured
-        warnings: list[str] = []
+        warnings: list[HealthWarning] = []
         if configured and not self.auth_required:
             warnings.append(
-                "Volcengine credentials are configured but APP_PASSWORD is not set: anyone who can reach "
-                "this port can spend the account's credit."
+                HealthWarning(
+                    code="no_app_password",
+                    message="Volcengine credentials are configured but APP_PASSWORD is not set: anyone who can "
+                    "reach this port can spend the account's credit.",
+                    message_zh="已配置火山引擎凭证，但没有设置 APP_PASSWORD：任何能访问此端口的人都能花费账户的余额。",
+                )
             )
         return Health(
             status="healthy" if database == "ok" and storage == "ok" else "unhealthy",

@@ -32,6 +32,7 @@ from app.core.errors import (
 )
 from app.jobs.codec import public_parameters, request_to_parameters
 from app.jobs.events import TaskEvents
+from app.jobs.handlers import CANCELLED
 from app.models.base import utcnow
 from app.models.task import ACTIVE_STATUSES, Image, Task, TaskStatus, TaskType, Upload
 from app.providers.base import Mode, ReferenceImage
@@ -82,6 +83,12 @@ def _missing_listing(names: list[str], stored_as: dict[str, str]) -> bytes:
         *(f"{name}\t{stored_as[name]}" for name in names),
     ]
     return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def _bilingual(stored: dict[str, Any]) -> dict[str, Any]:
+    """A stored error or failure with ``message_zh``: rows written before messages were kept in
+    both languages have only the English one, which then stands for both."""
+    return {**stored, "message_zh": stored.get("message_zh") or stored["message"]}
 
 
 @dataclass(slots=True)
@@ -324,7 +331,7 @@ class TaskService:
                     cancel_requested=True,
                     completed_at=now,
                     updated_at=now,
-                    error={"code": "cancelled", "message": "Cancelled by the user.", "retryable": True},
+                    error=CANCELLED,
                 )
                 .execution_options(synchronize_session=False)
             )
@@ -579,9 +586,9 @@ class TaskService:
             parameters=public_parameters(task.parameters),
             images=[o.url for o in outputs],
             outputs=outputs,
-            failures=[FailurePublic.model_validate(f) for f in task.failures or ()],
+            failures=[FailurePublic.model_validate(_bilingual(f)) for f in task.failures or ()],
             expected_images=task.expected_images,
-            error=TaskError.model_validate(task.error) if task.error else None,
+            error=TaskError.model_validate(_bilingual(task.error)) if task.error else None,
             favorite=task.favorite,
             unit_price_cny=cny_float(task.unit_price_micro or 0),
             cost_max_cny=cny_float((task.unit_price_micro or 0) * max(task.expected_images, 1)),

@@ -126,7 +126,10 @@ class ImageStore:
     def _store_output(self, image_id: str, data: bytes, created: datetime, metadata: dict[str, Any]) -> StoredImage:
         image_type = sniff_image_type(data)
         if image_type is None:
-            raise ImageUnreadable("The generated image is not a PNG, JPEG, WebP, GIF, BMP or TIFF file")
+            raise ImageUnreadable(
+                "The generated image is not a PNG, JPEG, WebP, GIF, BMP or TIFF file",
+                message_zh="生成的图片不是 PNG、JPEG、WebP、GIF、BMP 或 TIFF 格式",
+            )
         if image_type in _NOT_FOR_BROWSERS:
             data = self._to_png(data, image_type)
             image_type = PNG
@@ -195,6 +198,7 @@ class ImageStore:
         if width * height > self.max_output_pixels:
             raise ImageUnreadable(
                 f"The generated image is {width}×{height} pixels, above the {self.max_output_pixels} pixel limit",
+                message_zh=f"生成的图片为 {width}×{height} 像素，超过了 {self.max_output_pixels} 像素的上限",
                 retryable=False,
             )
 
@@ -407,14 +411,18 @@ class ImageStore:
         try:
             _atomic_write(path, data)
         except _NoSpace:
-            raise StorageFull(f"Not enough disk space to store the image ({_mb(len(data))} MB)") from None
+            raise StorageFull(
+                f"Not enough disk space to store the image ({_mb(len(data))} MB)",
+                message_zh=f"磁盘空间不足，无法保存这张图片（{_mb(len(data))} MB）",
+            ) from None
         except OSError as exc:
             if exc.errno not in _UNWRITABLE_ERRNOS:
                 raise
             # A read-only or foreign-owned volume is an operator's problem to fix, not a bug.
             raise StorageFull(
                 f"The image store is not writable ({exc.strerror}); check that DATA_DIR is mounted "
-                "read-write and owned by the service user"
+                "read-write and owned by the service user",
+                message_zh="图片存储目录不可写；请检查 DATA_DIR 是否以读写方式挂载、属主是否为服务用户",
             ) from None
 
 
@@ -430,9 +438,14 @@ def _decode_errors() -> Iterator[None]:
     except ImageUnreadable:
         raise
     except Image.DecompressionBombError:
-        raise ImageUnreadable("The generated image is too large to decode", retryable=False) from None
+        raise ImageUnreadable(
+            "The generated image is too large to decode", message_zh="生成的图片太大，无法解码", retryable=False
+        ) from None
     except Exception as exc:
-        raise ImageUnreadable(f"The generated image could not be decoded ({type(exc).__name__})") from None
+        raise ImageUnreadable(
+            f"The generated image could not be decoded ({type(exc).__name__})",
+            message_zh=f"生成的图片无法解码（{type(exc).__name__}）",
+        ) from None
 
 
 def _mb(n: int) -> int:

@@ -70,12 +70,14 @@ def read_image(store: ImageStore, rel_path: str) -> RecoveredImage:
     data = path.read_bytes()
     image_type = sniff_image_type(data)
     if image_type is None:
-        raise ImageUnreadable("not an image file")
+        raise ImageUnreadable("not an image file", message_zh="不是图片文件")
     try:
         with Image.open(io.BytesIO(data), formats=[image_type.pillow_format]) as im:
             width, height = oriented_size(im)
     except Exception as exc:
-        raise ImageUnreadable(f"cannot be decoded ({type(exc).__name__})") from None
+        raise ImageUnreadable(
+            f"cannot be decoded ({type(exc).__name__})", message_zh=f"无法解码（{type(exc).__name__}）"
+        ) from None
     image_id = match.group("id")
     thumb_rel_path = f"{rel_path.rsplit('/', 1)[0]}/{image_id}{THUMB_SUFFIX}"
     stored = StoredImage(
@@ -98,7 +100,9 @@ def remake_thumbnail(store: ImageStore, image: RecoveredImage) -> None:
     try:
         thumbnail = make_thumbnail(data)
     except Exception as exc:
-        raise ImageUnreadable(f"cannot be decoded ({type(exc).__name__})") from None
+        raise ImageUnreadable(
+            f"cannot be decoded ({type(exc).__name__})", message_zh=f"无法解码（{type(exc).__name__}）"
+        ) from None
     store.write_thumbnail(image.stored.thumb_rel_path, thumbnail)
 
 

@@ -4,7 +4,9 @@ import io
 import zipfile
 
 import orjson
+from sqlalchemy import update
 
+from app.models.task import Task
 from tests.conftest import Studio
 
 
@@ -18,11 +20,31 @@ async def test_cancel_pending_then_conflict(studio: Studio) -> None:
     r = await studio.client.post(f"/api/v1/tasks/{task_id}/cancel")
     assert r.status_code == 200
     assert r.json()["status"] == "cancelled"
+    assert r.json()["error"] == {
+        "code": "cancelled", "message": "Cancelled by the user.", "message_zh": "已被用户取消。", "retryable": True,
+        "stage": None, "upstream_code": None,
+    }
     await studio.run_jobs()
     assert (await studio.task(task_id))["status"] == "cancelled"
     r = await studio.client.post(f"/api/v1/tasks/{task_id}/cancel")
     assert r.status_code == 409
     assert r.json()["error"]["code"] == "conflict"
+
+
+async def test_rows_stored_with_english_only_messages_serve_it_as_message_zh(studio: Studio) -> None:
+    """Tasks that ended before messages were stored in both languages still read (in English)."""
+    task_id = await _completed(studio, "old row")
+    await studio.run_jobs()
+    stmt = update(Task).where(Task.id == task_id).values(
+        error={"code": "upstream_error", "message": "Ark had an internal error.", "retryable": True},
+        failures=[{"index": 1, "code": "upstream_error", "message": "The stream was cut off."}],
+    )
+    await studio.services.db.run_write(lambda session: session.execute(stmt))
+    task = await studio.task(task_id)
+    assert task["error"]["message_zh"] == "Ark had an internal error."
+    assert task["failures"] == [
+        {"index": 1, "code": "upstream_error", "message": "The stream was cut off.", "message_zh": "The stream was cut off."}
+    ]
 
 
 async def test_retry_creates_new_task_with_same_parameters(studio: Studio) -> None:

@@ -8,9 +8,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from app.jobs.handlers import CANCELLED, INTERNAL_ERROR, INTERRUPTED, NO_IMAGE
 from app.jobs.queue import JobQueue
 from app.jobs.worker import Worker
 from app.models.task import Image, Task
+from tests.chinese import assert_chinese
 from tests.conftest import Studio, StudioFactory
 
 
@@ -129,6 +131,7 @@ async def test_cancel_running_job(studio: Studio) -> None:
     task = await studio.task(task_id)
     assert task["status"] == "cancelled"
     assert task["error"]["code"] == "cancelled"
+    assert task["error"]["message_zh"] == "已被用户取消。"
 
 
 async def test_provider_caps_limit_concurrency(studio_factory: StudioFactory) -> None:
@@ -164,3 +167,10 @@ async def test_poison_job_stops_after_max_attempts(studio_factory: StudioFactory
     task = await studio.task(task_id)
     assert task["status"] == "failed"
     assert "interrupted" in task["error"]["message"]
+    assert_chinese(task["error"]["message_zh"], task["error"]["message"])
+    assert "已被中断 2 次" in task["error"]["message_zh"]
+
+
+@pytest.mark.parametrize("outcome", [CANCELLED, INTERRUPTED, INTERNAL_ERROR, NO_IMAGE], ids=lambda o: o["code"])
+def test_outcomes_the_runner_stores_read_in_both_languages(outcome: dict[str, object]) -> None:
+    assert_chinese(outcome["message_zh"], outcome["message"])

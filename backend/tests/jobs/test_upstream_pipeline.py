@@ -97,6 +97,7 @@ async def test_ark_group_keeps_images_around_a_partial_failure(ark_studio: Studi
     assert [o["index"] for o in task["outputs"]] == [0, 2]
     assert [f["index"] for f in task["failures"]] == [1]
     assert task["failures"][0]["code"] == "content_moderation"
+    assert task["failures"][0]["message_zh"].startswith("生成的图片未通过火山引擎内容审核。")
     assert fake_ark.stats.actions["images.generations"] == 1
 
 

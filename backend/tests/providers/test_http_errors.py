@@ -19,6 +19,8 @@ from app.core.errors import (
     UpstreamServerError,
     UpstreamTimeout,
 )
+from app.providers.ark import SERVICE as ARK
+from app.providers.download import SERVICE as RESULT_HOST
 from app.providers.http_errors import (
     EXCERPT_CHARS,
     ark_error,
@@ -27,6 +29,9 @@ from app.providers.http_errors import (
     visual_error,
 )
 from app.providers.retry import is_possibly_billed
+from app.providers.transport import Service
+from app.providers.visual import SERVICE as VISUAL
+from tests.chinese import assert_chinese
 
 
 def _ark(code: str, message: str = "something happened") -> bytes:
@@ -68,11 +73,22 @@ def test_ark_error_table(status: int, code: str, error_type: type[ProviderError]
     assert error.upstream_code == (code or None)
     for name, value in extra.items():
         assert getattr(error, name) == value
+    assert_chinese(error.message_zh, error.message, verbatim=[code])
 
 
 def test_ark_model_not_open_says_what_to_do() -> None:
     error = ark_error(404, _ark("ModelNotOpen", "Your account has not activated the model."), {})
     assert "activate" in error.message and "Ark console" in error.message
+    assert "开通" in error.message_zh and "方舟控制台" in error.message_zh
+
+
+def test_the_upstream_is_quoted_in_chinese_only_when_it_wrote_chinese() -> None:
+    english = ark_error(429, _ark("RequestBurstTooFast", "Too many requests. Request ID: 2025abc"), {})
+    assert 'Upstream said: "Too many requests. Request ID: 2025abc"' in english.message
+    assert "Too many" not in english.message_zh and "上游" not in english.message_zh
+    chinese = ark_error(400, _ark("InputTextSensitiveContentDetected", "输入文本可能包含敏感信息 key ark-secret-1"), {},
+                        secrets=["ark-secret-1"])
+    assert chinese.message_zh.endswith("上游返回：“输入文本可能包含敏感信息 key [redacted]”")
 
 
 def test_ark_rate_limit_carries_retry_after() -> None:
@@ -104,6 +120,7 @@ def test_ark_error_without_an_error_object(status: int, body: bytes, error_type:
     error = ark_error(status, body, None)
     assert type(error) is error_type
     assert body.decode() not in error.message or not body
+    assert_chinese(error.message_zh, error.message)
 
 
 @pytest.mark.parametrize(
@@ -131,6 +148,7 @@ def test_visual_service_codes(status: int, code: int, error_type: type[ProviderE
     assert error.upstream_code == str(code) and error.status == status
     for name, value in extra.items():
         assert getattr(error, name) == value
+    assert_chinese(error.message_zh, error.message)
 
 
 @pytest.mark.parametrize(
@@ -152,17 +170,21 @@ def test_visual_gateway_errors(status: int, code: str, error_type: type[Provider
                "code": 10000}
     error = visual_error(status, payload, b"")
     assert type(error) is error_type and error.upstream_code == code
+    assert_chinese(error.message_zh, error.message, verbatim=[code])
 
 
 def test_visual_signature_error_names_the_setting() -> None:
     payload = {"ResponseMetadata": {"Error": {"Code": "SignatureDoesNotMatch", "Message": "no"}}}
-    assert "VOLCENGINE_SECRET_KEY" in visual_error(401, payload, b"").message
+    error = visual_error(401, payload, b"")
+    assert "VOLCENGINE_SECRET_KEY" in error.message and "VOLCENGINE_SECRET_KEY" in error.message_zh
 
 
 @pytest.mark.parametrize(("status", "error_type"), [(200, UpstreamBadResponse), (502, UpstreamServerError),
                                                       (403, UpstreamAuthError), (429, UpstreamRateLimited)])
 def test_visual_garbage(status: int, error_type: type[ProviderError]) -> None:
-    assert type(visual_error(status, None, b"\x00garbage")) is error_type
+    error = visual_error(status, None, b"\x00garbage")
+    assert type(error) is error_type
+    assert_chinese(error.message_zh, error.message)
 
 
 def test_messages_never_carry_keys_or_whole_bodies() -> None:
@@ -174,9 +196,10 @@ def test_messages_never_carry_keys_or_whole_bodies() -> None:
     payload = {"ResponseMetadata": {"Error": {"Code": "SignatureDoesNotMatch", "Message": message}}}
     error = visual_error(401, payload, json.dumps(payload).encode())
     for leaked in ("AKLTabcdefghijklmnop", secret, "sk-live-123", "6f1c2d3e-1111", "x" * 250):
-        assert leaked not in error.message
-    ark = ark_error(401, _ark("AuthenticationError", "key ark-very-secret invalid"), {}, secrets=["ark-very-secret"])
-    assert "ark-very-secret" not in ark.message
+        assert leaked not in error.message and leaked not in error.message_zh
+    ark = ark_error(401, _ark("AuthenticationError", "密钥 ark-very-secret 无效"), {}, secrets=["ark-very-secret"])
+    assert "ark-very-secret" not in ark.message and "ark-very-secret" not in ark.message_zh
+    assert "密钥 [redacted] 无效" in ark.message_zh
 
 
 def test_redact_keeps_request_ids_and_cuts_long_text() -> None:
@@ -202,7 +225,20 @@ class _FakeKey:
     ],
 )
 def test_transport_errors(exc: BaseException, billed: bool, error_type: type[ProviderError], flagged: bool) -> None:
-    error = transport_error(exc, service="Ark", billed=billed)
+    error = transport_error(exc, service=ARK, billed=billed)
     assert type(error) is error_type
     assert error.retryable is True
     assert is_possibly_billed(error) is flagged
+
+
+@pytest.mark.parametrize("service", [ARK, VISUAL, RESULT_HOST], ids=lambda s: s.en)
+@pytest.mark.parametrize(
+    "exc",
+    [aiohttp.ConnectionTimeoutError(), aiohttp.ClientConnectorError(_FakeKey(), OSError(111, "refused")),  # type: ignore[arg-type]
+     TimeoutError(), aiohttp.ClientPayloadError("cut"), aiohttp.ServerDisconnectedError()],
+    ids=lambda e: type(e).__name__,
+)
+def test_transport_errors_name_the_service_in_both_languages(exc: BaseException, service: Service) -> None:
+    error = transport_error(exc, service=service, billed=False)
+    assert service.en.lower() in error.message.lower() and service.zh in error.message_zh
+    assert_chinese(error.message_zh, error.message)

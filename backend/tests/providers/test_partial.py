@@ -28,7 +28,7 @@ def _flaky(ctx: RecordingContext, outcomes: dict[int, Exception], started: list[
 async def test_some_images_fail_the_rest_are_kept(concurrent: bool) -> None:
     ctx = RecordingContext()
     started: list[int] = []
-    await generate_each(ctx, 3, _flaky(ctx, {1: UpstreamServerError("boom")}, started), concurrent=concurrent)
+    await generate_each(ctx, 3, _flaky(ctx, {1: UpstreamServerError("boom", message_zh="boom")}, started), concurrent=concurrent)
     assert sorted(ctx.images) == [0, 2]
     assert list(ctx.failures) == [1] and ctx.failures[1].code == "upstream_error"
 
@@ -36,13 +36,13 @@ async def test_some_images_fail_the_rest_are_kept(concurrent: bool) -> None:
 @pytest.mark.parametrize("concurrent", [True, False])
 async def test_nothing_came_fails_the_job_with_the_first_reason(concurrent: bool) -> None:
     ctx = RecordingContext()
-    errors: dict[int, Exception] = {0: UpstreamServerError("first"), 1: UpstreamServerError("second")}
+    errors: dict[int, Exception] = {0: UpstreamServerError("first", message_zh="first"), 1: UpstreamServerError("second", message_zh="second")}
     with pytest.raises(UpstreamServerError, match="first"):
         await generate_each(ctx, 2, _flaky(ctx, errors, []), concurrent=concurrent)
     assert ctx.failures == {}
 
 
-@pytest.mark.parametrize("error", [StorageFull("disk full"), UpstreamAuthError("bad key")])
+@pytest.mark.parametrize("error", [StorageFull("disk full", message_zh="disk full"), UpstreamAuthError("bad key", message_zh="bad key")])
 async def test_one_after_another_a_stopping_error_starts_no_more_calls(error: Exception) -> None:
     ctx = RecordingContext()
     started: list[int] = []
@@ -57,7 +57,7 @@ async def test_one_after_another_a_stopping_error_starts_no_more_calls(error: Ex
 async def test_all_at_once_calls_in_flight_finish_after_a_stopping_error() -> None:
     ctx = RecordingContext()
     started: list[int] = []
-    await generate_each(ctx, 3, _flaky(ctx, {0: StorageFull("disk full")}, started), concurrent=True)
+    await generate_each(ctx, 3, _flaky(ctx, {0: StorageFull("disk full", message_zh="disk full")}, started), concurrent=True)
     # Billed whatever we do: the others still deliver.
     assert sorted(started) == [0, 1, 2]
     assert sorted(ctx.images) == [1, 2] and list(ctx.failures) == [0]
@@ -66,12 +66,12 @@ async def test_all_at_once_calls_in_flight_finish_after_a_stopping_error() -> No
 async def test_a_stopping_error_with_nothing_delivered_fails_the_job() -> None:
     ctx = RecordingContext()
     with pytest.raises(StorageFull):
-        await generate_each(ctx, 2, _flaky(ctx, {0: StorageFull("disk full")}, []), concurrent=False)
+        await generate_each(ctx, 2, _flaky(ctx, {0: StorageFull("disk full", message_zh="disk full")}, []), concurrent=False)
 
 
 async def test_indexes_already_done_are_skipped_and_count_as_delivered() -> None:
     ctx = RecordingContext(done={0})
     started: list[int] = []
-    await generate_each(ctx, 2, _flaky(ctx, {1: UpstreamServerError("x")}, started), concurrent=False)
+    await generate_each(ctx, 2, _flaky(ctx, {1: UpstreamServerError("x", message_zh="x")}, started), concurrent=False)
     assert started == [1]
     assert list(ctx.failures) == [1]

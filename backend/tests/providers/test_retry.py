@@ -40,37 +40,37 @@ def _billed(error: ProviderError) -> ProviderError:
     ("error", "attempt", "max_attempts", "expected"),
     [
         # transient: retried until max_attempts
-        (UpstreamRateLimited("x", upstream_code="RateLimitExceeded.EndpointRPMExceeded"), 1, 4, True),
-        (UpstreamRateLimited("x", upstream_code="50430"), 3, 4, True),
-        (UpstreamRateLimited("x", upstream_code="50429"), 4, 4, False),
-        (UpstreamServerError("x", status=503), 2, 4, True),
-        (UpstreamServerError("x", upstream_code="ContentSecurityDetectionError"), 1, 4, True),
-        (UpstreamTimeout("x"), 3, 4, True),
-        (UpstreamConnectionError("x"), 1, 4, True),
-        (UpstreamBadResponse("x"), 1, 4, True),
-        (UpstreamServerError("x"), 1, 1, False),
+        (UpstreamRateLimited("x", message_zh="x", upstream_code="RateLimitExceeded.EndpointRPMExceeded"), 1, 4, True),
+        (UpstreamRateLimited("x", message_zh="x", upstream_code="50430"), 3, 4, True),
+        (UpstreamRateLimited("x", message_zh="x", upstream_code="50429"), 4, 4, False),
+        (UpstreamServerError("x", message_zh="x", status=503), 2, 4, True),
+        (UpstreamServerError("x", message_zh="x", upstream_code="ContentSecurityDetectionError"), 1, 4, True),
+        (UpstreamTimeout("x", message_zh="x"), 3, 4, True),
+        (UpstreamConnectionError("x", message_zh="x"), 1, 4, True),
+        (UpstreamBadResponse("x", message_zh="x"), 1, 4, True),
+        (UpstreamServerError("x", message_zh="x"), 1, 1, False),
         # once only
-        (UpstreamServerError("x", upstream_code="50500"), 1, 4, True),
-        (UpstreamServerError("x", upstream_code="50501"), 2, 4, False),
-        (_billed(UpstreamTimeout("x")), 1, 4, True),
-        (_billed(UpstreamTimeout("x")), 2, 4, False),
-        (_billed(UpstreamConnectionError("x")), 2, 4, False),
-        (_billed(UpstreamBadResponse("x")), 1, 4, True),
+        (UpstreamServerError("x", message_zh="x", upstream_code="50500"), 1, 4, True),
+        (UpstreamServerError("x", message_zh="x", upstream_code="50501"), 2, 4, False),
+        (_billed(UpstreamTimeout("x", message_zh="x")), 1, 4, True),
+        (_billed(UpstreamTimeout("x", message_zh="x")), 2, 4, False),
+        (_billed(UpstreamConnectionError("x", message_zh="x")), 2, 4, False),
+        (_billed(UpstreamBadResponse("x", message_zh="x")), 1, 4, True),
         # quota: a couple of times
-        (UpstreamRateLimited("x", upstream_code="QuotaExceeded"), 2, 4, True),
-        (UpstreamRateLimited("x", upstream_code="QuotaExceeded"), 3, 4, False),
+        (UpstreamRateLimited("x", message_zh="x", upstream_code="QuotaExceeded"), 2, 4, True),
+        (UpstreamRateLimited("x", message_zh="x", upstream_code="QuotaExceeded"), 3, 4, False),
         # never
-        (UpstreamRateLimited("x", upstream_code="SetLimitExceeded"), 1, 4, False),
-        (UpstreamRateLimited("x", upstream_code="SetLimitExceeded", retryable=True), 1, 4, False),
-        (UpstreamAuthError("x", status=401), 1, 4, False),
-        (UpstreamBadRequest("x", status=400), 1, 4, False),
-        (UpstreamBadRequest("x", status=404, upstream_code="ModelNotOpen"), 1, 4, False),
-        (ContentModeration("x", stage="input", upstream_code="50412"), 1, 4, False),
-        (ContentModeration("x", stage="output", upstream_code="50511"), 1, 4, False),
-        (UpstreamTaskLost("x", upstream_code="expired"), 1, 4, False),
+        (UpstreamRateLimited("x", message_zh="x", upstream_code="SetLimitExceeded"), 1, 4, False),
+        (UpstreamRateLimited("x", message_zh="x", upstream_code="SetLimitExceeded", retryable=True), 1, 4, False),
+        (UpstreamAuthError("x", message_zh="x", status=401), 1, 4, False),
+        (UpstreamBadRequest("x", message_zh="x", status=400), 1, 4, False),
+        (UpstreamBadRequest("x", message_zh="x", status=404, upstream_code="ModelNotOpen"), 1, 4, False),
+        (ContentModeration("x", message_zh="x", stage="input", upstream_code="50412"), 1, 4, False),
+        (ContentModeration("x", message_zh="x", stage="output", upstream_code="50511"), 1, 4, False),
+        (UpstreamTaskLost("x", message_zh="x", upstream_code="expired"), 1, 4, False),
         # x-should-retry overrides (the mapping sets `retryable` from the header)
-        (UpstreamServerError("x", retryable=False), 1, 4, False),
-        (UpstreamBadRequest("x", retryable=True), 1, 4, True),
+        (UpstreamServerError("x", message_zh="x", retryable=False), 1, 4, False),
+        (UpstreamBadRequest("x", message_zh="x", retryable=True), 1, 4, True),
     ],
 )
 def test_should_retry(error: ProviderError, attempt: int, max_attempts: int, expected: bool) -> None:
@@ -78,7 +78,7 @@ def test_should_retry(error: ProviderError, attempt: int, max_attempts: int, exp
 
 
 def test_billed_flag() -> None:
-    error = UpstreamTimeout("x")
+    error = UpstreamTimeout("x", message_zh="x")
     assert not is_possibly_billed(error)
     assert flag_possibly_billed(error) is error and is_possibly_billed(error)
 
@@ -161,7 +161,7 @@ async def _run(script: _Script, *, scale: float = 1.0, max_attempts: int = 4, **
 
 async def test_call_with_retries_backs_off_and_honours_retry_after() -> None:
     retried: list[tuple[int, str, float]] = []
-    script = _Script(UpstreamServerError("x"), UpstreamRateLimited("x", retry_after=3.0), UpstreamTimeout("x"))
+    script = _Script(UpstreamServerError("x", message_zh="x"), UpstreamRateLimited("x", message_zh="x", retry_after=3.0), UpstreamTimeout("x", message_zh="x"))
     result, sleeps = await _run(script, on_retry=lambda a, e, d: retried.append((a, e.code, d)))
     assert result == "ok"
     assert script.attempts == [1, 2, 3, 4]
@@ -170,27 +170,27 @@ async def test_call_with_retries_backs_off_and_honours_retry_after() -> None:
 
 
 async def test_call_with_retries_scale_zero_never_sleeps() -> None:
-    script = _Script(UpstreamServerError("x"), UpstreamServerError("x"))
+    script = _Script(UpstreamServerError("x", message_zh="x"), UpstreamServerError("x", message_zh="x"))
     result, sleeps = await _run(script, scale=0.0)
     assert result == "ok" and sleeps == [0.0, 0.0]
 
 
 async def test_quota_waits_long_even_without_retry_after() -> None:
-    script = _Script(UpstreamRateLimited("x", upstream_code="QuotaExceeded"))
+    script = _Script(UpstreamRateLimited("x", message_zh="x", upstream_code="QuotaExceeded"))
     _, sleeps = await _run(script)
     assert sleeps == [QUOTA_MIN_DELAY]
 
 
 async def test_call_with_retries_raises_the_last_error_when_exhausted() -> None:
-    last = UpstreamServerError("third")
-    script = _Script(UpstreamServerError("first"), UpstreamServerError("second"), last)
+    last = UpstreamServerError("third", message_zh="third")
+    script = _Script(UpstreamServerError("first", message_zh="first"), UpstreamServerError("second", message_zh="second"), last)
     with pytest.raises(UpstreamServerError) as info:
         await _run(script, max_attempts=3)
     assert info.value is last and script.attempts == [1, 2, 3]
 
 
 async def test_call_with_retries_does_not_retry_final_errors_or_foreign_exceptions() -> None:
-    script = _Script(UpstreamAuthError("no"))
+    script = _Script(UpstreamAuthError("no", message_zh="no"))
     with pytest.raises(UpstreamAuthError):
         await _run(script)
     assert script.attempts == [1]
@@ -202,7 +202,7 @@ async def test_call_with_retries_does_not_retry_final_errors_or_foreign_exceptio
 
 
 async def test_call_with_retries_policy_can_narrow_the_default() -> None:
-    script = _Script(UpstreamServerError("x"))
+    script = _Script(UpstreamServerError("x", message_zh="x"))
     with pytest.raises(UpstreamServerError):
         await _run(script, policy=lambda error, attempt, max_attempts: False)
     assert script.attempts == [1]

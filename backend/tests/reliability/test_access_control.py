@@ -155,7 +155,10 @@ async def test_warning_when_credentials_without_password(
     with caplog.at_level(logging.WARNING, logger="app"):
         open_studio: Studio = await studio_factory(ark_api_key=ARK_KEY)
     warnings = (await open_studio.client.get("/health")).json()["warnings"]
-    assert any("APP_PASSWORD" in w and "credit" in w for w in warnings), warnings
+    assert [w["code"] for w in warnings] == ["no_app_password"], warnings
+    (warning,) = warnings
+    assert "APP_PASSWORD" in warning["message"] and "credit" in warning["message"]
+    assert "APP_PASSWORD" in warning["message_zh"] and "余额" in warning["message_zh"]
     assert any(r.getMessage() == "security.no_password" for r in caplog.records)
     assert all(ARK_KEY not in r.getMessage() and ARK_KEY not in str(r.__dict__) for r in caplog.records)
 

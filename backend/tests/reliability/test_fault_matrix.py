@@ -2,8 +2,10 @@
 (API submit → queue → worker → provider → result download → storage) against the fakes.
 
 Each row asserts the task's final status and error code, how many upstream calls the fakes saw per
-action, and that the API itself never answered 5xx. The outcome table is written to
-``<pytest tmp>/fault-matrix.txt`` and printed at the end of the module (visible with ``-s``).
+action, that the API itself never answered 5xx, and that the error and every per-image failure
+read in Chinese too (``message_zh``, shown by the Chinese UI). Every fault marker the fakes
+document has a row. The outcome table is written to ``<pytest tmp>/fault-matrix.txt`` and printed
+at the end of the module (visible with ``-s``).
 """
 
 from __future__ import annotations
@@ -16,7 +18,11 @@ from typing import Any
 import pytest
 
 import app.providers.retry as retry_module
+import tests.fakes.ark
+import tests.fakes.visual
+from tests.chinese import assert_chinese
 from tests.conftest import StudioFactory
+from tests.fakes.common import FAULT_MARKER, Fault
 from tests.reliability.conftest import (
     ARK_KEY,
     GENERAL_30,
@@ -95,10 +101,22 @@ ROWS = [
     _ark("input moderation", FAILED, MOD, 1, marker="[fault:moderation-input]", stage="input"),
     _ark("output moderation", FAILED, MOD, 1, marker="[fault:moderation-output]", stage="output"),
     _ark("auth failure (wrong key)", FAILED, AUTH, 1, settings={"ark_api_key": "ark-wrong-key-000"}),
+    _ark("auth failure (marker)", FAILED, AUTH, 1, marker="[fault:auth]"),
+    _ark("QuotaExceeded persistent", FAILED, RATE, 3, marker="[fault:quota]"),
+    _ark("500 with x-should-retry: false", FAILED, UPSTREAM, 1, marker="[fault:500:should-retry=false]"),
+    _ark("400 InvalidParameter", FAILED, UPSTREAM, 1, marker="[fault:code=InvalidParameter]"),
+    _ark("JSON answer drips past the total timeout", FAILED, TIMEOUT, 2, marker="[fault:drip]",
+         settings={"upstream_total_timeout": 1.0}),
+    _ark("JSON answer above the size cap", FAILED, UPSTREAM, 1, marker="[fault:huge:mb=60]",
+         settings={"upstream_max_response_mb": 2}),
+    _ark("slow but fine", OK, None, 1, 1, marker="[fault:slow:ms=50]"),
+    _ark("more images than asked", OK, None, 1, 1, marker="[fault:extra:2]"),
     _ark("result URL 403", FAILED, UPSTREAM, 1, 1, marker="[fault:url-403]"),
     _ark("result URL 404", FAILED, UPSTREAM, 1, 1, marker="[fault:url-404]"),
     _ark("result URL HTML page", FAILED, UPSTREAM, 1, 1, marker="[fault:url-html]"),
     _ark("result host not allow-listed", FAILED, UPSTREAM, 1, 0, settings={"result_url_hosts": ["*.volces.com"]}),
+    _ark("result URL drips past the total timeout", FAILED, TIMEOUT, 1, 2, marker="[fault:url-drip]",
+         settings={"upstream_total_timeout": 0.5, "upstream_max_attempts": 2}),
     _ark("group, image 1 partial_failed", OK, None, 1, 2, marker="[fault:partial:1]", body=GROUP3, outputs=2,
          failures=((1, MOD),)),
     _ark("group, stream cut after image 0", OK, None, 1, 1, marker="[fault:truncated]", body=GROUP3, outputs=1,
@@ -118,6 +136,8 @@ ROWS = [
     _vis("input moderation (50412)", FAILED, MOD, 1, marker="[fault:moderation-input]", stage="input"),
     _vis("output moderation (50511, new seed once)", FAILED, MOD, 2, 4, marker="[fault:moderation-output]",
          stage="output"),
+    _vis("prompt with sensitive terms (50413)", FAILED, MOD, 1, marker="[fault:code=50413]", stage="input"),
+    _vis("generated text refused (50512)", FAILED, MOD, 1, 2, marker="[fault:code=50512]", stage="output"),
     _vis("auth failure (InvalidAccessKey)", FAILED, AUTH, 1, marker="[fault:auth]"),
     _vis("signature mismatch (wrong secret)", FAILED, AUTH, 1, settings={"volcengine_secret_key": "wrong-secret-0000"}),
     _vis("result URL 403", FAILED, UPSTREAM, 1, 2, 1, marker="[fault:url-403]"),
@@ -126,12 +146,19 @@ ROWS = [
     _vis("result host not allow-listed", FAILED, UPSTREAM, 1, 2, 0, settings={"result_url_hosts": ["*.volces.com"]}),
     _vis("async task not_found", FAILED, UPSTREAM, 1, 1, marker="[fault:not_found]"),
     _vis("async task expired", FAILED, UPSTREAM, 1, 1, marker="[fault:expired]"),
+    _vis("JSON answer drips past the total timeout", FAILED, TIMEOUT, 2, marker="[fault:drip]",
+         settings={"upstream_total_timeout": 1.0}),
+    _vis("result URL drips past the total timeout", FAILED, TIMEOUT, 1, 2, 2, marker="[fault:url-drip]",
+         settings={"upstream_total_timeout": 0.5, "upstream_max_attempts": 2}),
+    _vis("more images than asked", OK, None, 1, 2, 1, marker="[fault:extra:3]"),
     _vis("2 images, the first refused (partial)", OK, None, 2, 2, 1, marker="[fault:moderation-input:times=1]",
          body={"num_images": 2}, outputs=1, failures=((0, MOD),)),
     Row("sync CVProcess ok (base64, no download)", "visual", OK, None, {PROCESS: 1, FILES: 0},
         body={"model": GENERAL_30}),
     Row("sync CVProcess 50500 (one retry)", "visual", FAILED, UPSTREAM, {PROCESS: 2, FILES: 0}, marker="[fault:500]",
         body={"model": GENERAL_30}),
+    Row("sync CVProcess answer above the size cap", "visual", FAILED, UPSTREAM, {PROCESS: 1, FILES: 0},
+        marker="[fault:huge:mb=30]", body={"model": GENERAL_30}, settings={"upstream_max_response_mb": 1}),
 ]
 
 _OUTCOMES: list[str] = []
@@ -210,7 +237,10 @@ async def test_fault_row(
     if row.status == FAILED:
         message = error.get("message") or ""
         assert len(message) > 20 and "Traceback" not in message, task
-        assert not any(secret in message for secret in SECRETS)
+        assert not any(secret in message or secret in error["message_zh"] for secret in SECRETS)
+        assert_chinese(error["message_zh"], message, verbatim=[error.get("upstream_code")])
+    for failure in task["failures"]:
+        assert_chinese(failure["message_zh"], failure["message"])
     if row.delays is not None:
         assert row.delays(computed_delays), computed_delays
     # Files on disk are exactly the stored images and their thumbnails.
@@ -220,3 +250,12 @@ async def test_fault_row(
     }
     assert {p.relative_to(output).as_posix() for p in files_under(output)} == expected
     assert ARK_KEY not in str(task)
+
+
+@pytest.mark.parametrize("upstream", ["ark", "visual"])
+def test_every_documented_fault_marker_has_a_row(upstream: str) -> None:
+    fake = tests.fakes.ark if upstream == "ark" else tests.fakes.visual
+    documented = {Fault.parse(marker).kind for marker in FAULT_MARKER.findall(fake.__doc__ or "")}
+    covered = {Fault.parse(marker).kind for row in ROWS if row.upstream == upstream
+               for marker in FAULT_MARKER.findall(row.marker)}
+    assert documented and documented <= covered, sorted(documented - covered)

@@ -13,6 +13,7 @@ from sqlalchemy import update
 
 from app.models.base import utcnow
 from app.models.task import Task
+from tests.chinese import assert_chinese
 from tests.conftest import Studio, StudioFactory
 from tests.reliability.conftest import (
     JIMENG_30,
@@ -96,6 +97,8 @@ async def test_the_job_deadline_covers_retries(studio_factory: StudioFactory, ar
     task = await studio.task(task_id)
     assert task["status"] == "failed" and task["error"]["code"] == "upstream_timeout", task
     assert "JOB_TIMEOUT" in task["error"]["message"] and task["error"]["retryable"] is True
+    assert "JOB_TIMEOUT" in task["error"]["message_zh"]
+    assert_chinese(task["error"]["message_zh"], task["error"]["message"])
     assert elapsed < 3.0, elapsed
 
 

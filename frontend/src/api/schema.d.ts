@@ -621,8 +621,16 @@ export interface components {
             code: string;
             /** Index */
             index: number;
-            /** Message */
+            /**
+             * Message
+             * @description Why this image is missing, in English
+             */
             message: string;
+            /**
+             * Message Zh
+             * @description The same in Chinese
+             */
+            message_zh: string;
         };
         /** GenerateIn */
         GenerateIn: {
@@ -705,7 +713,7 @@ export interface components {
             /** Volcengine Configured */
             volcengine_configured: boolean;
             /** Warnings */
-            warnings: string[];
+            warnings: components["schemas"]["HealthWarning"][];
         };
         /**
          * HealthStatus
@@ -717,6 +725,21 @@ export interface components {
              * @enum {string}
              */
             status: "healthy" | "unhealthy";
+        };
+        /**
+         * HealthWarning
+         * @description Something the operator should fix, in both languages (the UI shows the one it speaks).
+         */
+        HealthWarning: {
+            /**
+             * Code
+             * @description Stable identifier, e.g. no_app_password
+             */
+            code: string;
+            /** Message */
+            message: string;
+            /** Message Zh */
+            message_zh: string;
         };
         /** HistoryPage */
         HistoryPage: {
@@ -1004,8 +1027,16 @@ export interface components {
         TaskError: {
             /** Code */
             code: string;
-            /** Message */
+            /**
+             * Message
+             * @description What stopped the task, in English
+             */
             message: string;
+            /**
+             * Message Zh
+             * @description The same in Chinese
+             */
+            message_zh: string;
             /**
              * Retryable
              * @default false

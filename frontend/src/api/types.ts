@@ -22,6 +22,7 @@ export type HistoryQuery = NonNullable<operations['history-list_history']['param
 export type Health = Schemas['Health']
 /** What /health says without a session when the server has a password. */
 export type HealthStatus = Schemas['HealthStatus']
+export type HealthWarning = Schemas['HealthWarning']
 export type ProviderHealth = Schemas['ProviderHealth']
 export type Upload = Schemas['UploadPublic']
 export type InspectResult = Schemas['InspectResult']

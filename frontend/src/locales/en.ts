@@ -32,6 +32,7 @@ const en: MessageSchema = {
     pending: 'Queued',
     processing: 'Generating',
     completed: 'Done',
+    partial: 'Partly done',
     failed: 'Failed',
     cancelled: 'Cancelled',
   },
@@ -43,7 +44,9 @@ const en: MessageSchema = {
     queued: 'Waiting in the queue…',
     progress: '{done} of {total} images',
     seconds: '{n} s',
-    imageFailed: 'Image {n} did not come:',
+    partial: 'Only {done} of {total} images came',
+    imagesFailed: 'Image {list} did not come: {reason} | Images {list} did not come: {reason}',
+    imageListSeparator: ', ',
   },
   generate: {
     model: 'Model',

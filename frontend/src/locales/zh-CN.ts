@@ -31,6 +31,7 @@ const zhCN = {
     pending: '排队中',
     processing: '生成中',
     completed: '已完成',
+    partial: '部分完成',
     failed: '失败',
     cancelled: '已取消',
   },
@@ -42,7 +43,9 @@ const zhCN = {
     queued: '排队等待中…',
     progress: '已完成 {done} / {total} 张',
     seconds: '{n} 秒',
-    imageFailed: '第 {n} 张未生成：',
+    partial: '只生成了 {done} / {total} 张',
+    imagesFailed: '第 {list} 张未生成：{reason}',
+    imageListSeparator: '、',
   },
   generate: {
     model: '模型',

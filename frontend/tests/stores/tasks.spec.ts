@@ -95,7 +95,15 @@ describe('tasks store: live results', () => {
     })
     const tasks = useTasksStore()
     tasks.upsert(
-      makeTask({ status: 'failed', error: { code: 'content_moderation', message: 'The prompt did not pass moderation.', retryable: false } }),
+      makeTask({
+        status: 'failed',
+        error: {
+          code: 'content_moderation',
+          message: 'The prompt did not pass moderation.',
+          message_zh: '提示词未通过审核。',
+          retryable: false,
+        },
+      }),
     )
     tasks.sessionIds = ['t1']
     const wrapper = mount(TaskCard, { props: { task: tasks.tasks.t1! }, global: { plugins: plugins(pinia) } })
