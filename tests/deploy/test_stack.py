@@ -4,6 +4,7 @@ starts, and a restart that comes back where the stack was."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -149,11 +150,33 @@ def test_second_run_refuses_at_once_naming_the_running_stack(stack: Stack) -> No
     assert not (stack.root / "other").exists()
 
 
+def demo_image(stack: Stack) -> tuple[str, bytes]:
+    """Generate one demo image through the stack; its URL and bytes."""
+    base = f"http://{stack.bind}:{stack.port}"
+    request = urllib.request.Request(
+        f"{base}/api/v1/generate/text2image",
+        data=json.dumps({"model": "demo", "prompt": "restart keeps me"}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        task_id = json.loads(resp.read())["task_id"]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(f"{base}/api/v1/tasks/{task_id}", timeout=10) as resp:
+            task = json.loads(resp.read())
+        if task["status"] == "completed":
+            url = task["outputs"][0]["url"]
+            with urllib.request.urlopen(f"{base}{url}", timeout=10) as resp:
+                return url, resp.read()
+        time.sleep(0.2)
+    raise AssertionError(f"the demo task did not complete: {task}")
+
+
 def test_restart_comes_back_with_the_port_bind_and_data_dir_it_was_given(stack: Stack) -> None:
     before = stack.instance.supervisord_pid()
-    image = stack.data_dir / "output" / "2025" / "01" / "02" / "abcdef0123.png"
-    image.parent.mkdir(parents=True, exist_ok=True)
-    image.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 16)
+    # A real image in the history (a stray file with no history would rightly stop the start-up).
+    image_url, image_bytes = demo_image(stack)
 
     # a bare `make restart`: nothing given now
     result, _ = run_local(clean_env(stack.run_dir), "--restart")
@@ -164,10 +187,8 @@ def test_restart_comes_back_with_the_port_bind_and_data_dir_it_was_given(stack: 
     with socket.socket() as probe:
         assert probe.connect_ex(("127.0.0.1", stack.port)) != 0  # ... and not the default address
     assert stack.uvicorn_environ()["DATA_DIR"] == str(stack.data_dir)  # same data for the API ...
-    with urllib.request.urlopen(
-        f"http://{stack.bind}:{stack.port}/images/2025/01/02/abcdef0123.png", timeout=5
-    ) as resp:
-        assert resp.read() == image.read_bytes()  # ... and for nginx
+    with urllib.request.urlopen(f"http://{stack.bind}:{stack.port}{image_url}", timeout=5) as resp:
+        assert resp.read() == image_bytes  # ... and for nginx
 
 
 def test_restart_takes_a_setting_given_again_and_keeps_the_others(stack: Stack) -> None:

@@ -8,6 +8,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import insert
 
 from app.models.task import Image, Task
@@ -72,6 +73,7 @@ def _sqlite(studio: Studio, sql: str) -> None:
         con.close()
 
 
+@pytest.mark.sqlite_only  # edits the SQLite file behind the app's back
 async def test_health_reports_a_database_without_its_tables(studio: Studio) -> None:
     assert (await studio.client.get("/health")).json()["database"] == "ok"
     _sqlite(studio, "DROP TABLE images")
@@ -82,6 +84,7 @@ async def test_health_reports_a_database_without_its_tables(studio: Studio) -> N
     assert r.json()["database"] == "error: the tasks table is missing (was the database emptied or replaced?)"
 
 
+@pytest.mark.sqlite_only  # edits the SQLite file behind the app's back
 async def test_health_reports_a_schema_that_is_not_current(studio: Studio) -> None:
     head = studio.services.db.expected_revision
     assert head is not None and head != "0001"
