@@ -10,15 +10,20 @@ import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import update
 
 from app.core.config import Settings
+from app.jobs.queue import JobQueue
 from app.main import create_app
+from app.models.base import utcnow
+from app.models.task import Task, TaskStatus
 from app.services.container import Services
 from tests.pg import Cluster
 
@@ -139,3 +144,16 @@ async def studio_factory(tmp_path: Path, database_cluster: Cluster | None) -> As
 async def studio(studio_factory: StudioFactory) -> Studio:
     result: Studio = await studio_factory()
     return result
+
+
+async def restart_takeover(queue: JobQueue, worker_id: str) -> None:
+    """What a new process finds after a crash: on SQLite (one node) it recovers every abandoned
+    lease at once; on PostgreSQL (replicas) it waits for them to run out, so time passes here."""
+    stmt = (
+        update(Task)
+        .where(Task.status == TaskStatus.PROCESSING)
+        .values(lease_expires_at=utcnow() - timedelta(seconds=1))
+    )
+    if not queue.db.is_sqlite:
+        await queue.db.run_write(lambda session: session.execute(stmt))
+    await queue.recover_abandoned(worker_id)

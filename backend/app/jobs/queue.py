@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, or_, select, update
 
@@ -46,11 +47,18 @@ class JobQueue:
         candidates = select(Task.id).where(self._claimable(now)).order_by(Task.created_at, Task.id).limit(limit)
         if providers is not None:
             candidates = candidates.where(Task.provider.in_(list(providers)))
-        if not self.db.is_sqlite:
-            candidates = candidates.with_for_update(skip_locked=True)
+        if self.db.is_sqlite:
+            chosen: Any = candidates.scalar_subquery()
+        else:
+            # A materialised CTE, not `IN (subquery)`: PostgreSQL may run an IN-subquery again for
+            # each row it updates, and with SKIP LOCKED every run can pick other rows, so one
+            # claim could take more than `limit` jobs (caps overrun: 6 Visual jobs under a cap of 2).
+            chosen = select(
+                candidates.with_for_update(skip_locked=True).cte("claimable", nesting=False).prefix_with("MATERIALIZED")
+            )
         stmt = (
             update(Task)
-            .where(Task.id.in_(candidates.scalar_subquery()))
+            .where(Task.id.in_(chosen))
             # Re-check inside the UPDATE: on PostgreSQL another worker may have taken the row
             # between the sub-select's snapshot and the lock.
             .where(self._claimable(now))

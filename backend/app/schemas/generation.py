@@ -47,8 +47,13 @@ class GenerateIn(BaseModel):
     @field_validator("prompt", "negative_prompt")
     @classmethod
     def _nfc(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        # No database stores it the same way (PostgreSQL refuses it in text), and no prompt needs it.
+        if "\x00" in value:
+            raise ValueError("must not contain NUL characters")
         # One spelling per text (macOS/iOS keyboards send NFD): history search compares as stored.
-        return unicodedata.normalize("NFC", value) if value is not None else None
+        return unicodedata.normalize("NFC", value)
 
     def to_input(self) -> GenerationInput:
         return GenerationInput(

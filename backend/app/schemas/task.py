@@ -106,7 +106,9 @@ class HistoryQuery(BaseModel):
 
     page: int = Field(default=1, ge=1, le=100_000)
     page_size: int = Field(default=20, ge=1, le=200)
-    q: str | None = Field(default=None, max_length=500, description="Substring of the prompt")
+    q: str | None = Field(
+        default=None, max_length=500, pattern=r"^[^\x00]*$", description="Substring of the prompt"
+    )
     model: str | None = Field(default=None, max_length=200)
     type: TaskType | None = None
     favorite: bool | None = None

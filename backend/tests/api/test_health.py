@@ -61,7 +61,10 @@ async def test_health_answers_fast_while_heavy_searches_run(studio: Studio) -> N
         assert r.status_code == 200, r.text
     assert set(await asyncio.gather(*searches)) == {200}
     assert len(latencies) >= 2
-    assert max(latencies) < 1.0, [round(x, 3) for x in latencies]
+    # On PostgreSQL the 200 scans run in the server's own processes on the same two cores; the probe
+    # has its own connection but must still get CPU: under the HEALTHCHECK's 4 s is the contract.
+    bound = 1.0 if studio.services.db.is_sqlite else 3.0
+    assert max(latencies) < bound, [round(x, 3) for x in latencies]
 
 
 def _sqlite(studio: Studio, sql: str) -> None:

@@ -13,7 +13,7 @@ from app.jobs.queue import JobQueue
 from app.jobs.worker import Worker
 from app.models.task import Image, Task
 from tests.chinese import assert_chinese
-from tests.conftest import Studio, StudioFactory
+from tests.conftest import Studio, StudioFactory, restart_takeover
 
 
 async def _submit_many(studio: Studio, n: int, prompt: str = "job") -> list[str]:
@@ -105,7 +105,7 @@ async def test_job_killed_mid_run_resumes_without_storing_twice(studio: Studio) 
     assert 1 <= before < 3 or before == 3
 
     fresh = Worker(queue=worker.queue, runner=worker.runner, max_concurrent=4, provider_caps={"demo": None})
-    await fresh.queue.recover_abandoned(fresh.worker_id)
+    await restart_takeover(fresh.queue, fresh.worker_id)
     await fresh.run(burst=True)
     task = await studio.task(task_id)
     assert task["status"] == "completed"
@@ -162,7 +162,7 @@ async def test_poison_job_stops_after_max_attempts(studio_factory: StudioFactory
     queue = studio.services.worker.queue  # type: ignore[union-attr]
     for i in range(2):
         await queue.claim(f"crashed-{i}", 1)
-        await queue.recover_abandoned("someone-else")
+        await restart_takeover(queue, "someone-else")
     await studio.run_jobs()
     task = await studio.task(task_id)
     assert task["status"] == "failed"

@@ -13,7 +13,7 @@ from PIL import Image
 from sqlalchemy import select
 
 from app.models.task import Task
-from tests.conftest import Studio, StudioFactory
+from tests.conftest import Studio, StudioFactory, restart_takeover
 from tests.fakes.ark import FakeArkServer
 
 ARK_KEY = "ark-test-key-3f9c2a"
@@ -155,7 +155,7 @@ async def test_crash_after_generation_downloads_without_paying_again(
     assert "0" in row.checkpoint["urls"]
 
     runner.s.fetch = real_fetch
-    await services.worker.queue.recover_abandoned("new-process")  # type: ignore[union-attr]
+    await restart_takeover(services.worker.queue, "new-process")
     await ark_studio.run_jobs()
     task = await ark_studio.task(task_id)
     assert task["status"] == "completed", task

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from app.models.task import Task
-from tests.conftest import Studio, StudioFactory
+from tests.conftest import Studio, StudioFactory, restart_takeover
 from tests.fakes.visual import FakeVisualServer
 
 AK = "AKLTvisualTestKey77"
@@ -97,7 +97,7 @@ async def test_crash_while_polling_resumes_by_task_id(visual_studio: Studio, fak
 
     for upstream_task in fake_visual.tasks.values():
         upstream_task.pending_polls = 0
-    await services.worker.queue.recover_abandoned("restarted")  # type: ignore[union-attr]
+    await restart_takeover(services.worker.queue, "restarted")
     await visual_studio.run_jobs()
     task = await visual_studio.task(task_id)
     assert task["status"] == "completed", task

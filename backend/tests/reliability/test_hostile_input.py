@@ -131,6 +131,7 @@ async def _raw_get(app: FastAPI, raw_path: bytes) -> tuple[int, bytes]:
     return status, bytes(body)
 
 
+@pytest.mark.sqlite_only  # the SQLite file and its disk reserve
 async def test_path_traversal_through_images(studio: Studio) -> None:
     task_id = await studio.submit(DEMO | {"prompt": "a real image"})
     await studio.run_jobs()

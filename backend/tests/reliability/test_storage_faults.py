@@ -195,6 +195,7 @@ async def test_read_only_data_dir_at_start_is_unhealthy(tmp_path: Path, studio_f
         subprocess.run(["umount", "-l", str(data)], capture_output=True)
 
 
+@pytest.mark.sqlite_only  # the SQLite file and its disk reserve
 async def test_a_full_data_volume_still_lets_the_user_free_space(tmp_path: Path, studio_factory: StudioFactory) -> None:
     """DATA_DIR (database included, as by default) on an 8 MB tmpfs filled to the last byte: the
     user can still mark and delete history, which is what every 507 tells them to do; /health
@@ -253,6 +254,7 @@ async def test_a_full_data_volume_still_lets_the_user_free_space(tmp_path: Path,
         subprocess.run(["umount", "-l", str(data)], capture_output=True)
 
 
+@pytest.mark.sqlite_only  # the SQLite file and its disk reserve
 async def test_a_restart_on_a_full_data_volume_starts_and_frees_space(
     tmp_path: Path, studio_factory: StudioFactory
 ) -> None:

@@ -45,6 +45,7 @@ async def _completed(studio: Studio) -> str:
     return task_id
 
 
+@pytest.mark.sqlite_only  # the SQLite file and its disk reserve
 async def test_favourite_and_delete_give_back_the_reserve_on_a_full_volume(
     studio: Studio, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -35,6 +35,7 @@ async def test_start_up_removes_stale_tmp_files(tmp_path: Path, studio_factory: 
     assert fresh.exists()
 
 
+@pytest.mark.sqlite_only  # the SQLite file and its disk reserve
 async def test_each_round_removes_stale_tmp_files_and_remakes_the_reserve(
     tmp_path: Path, studio_factory: StudioFactory
 ) -> None:
