@@ -121,7 +121,7 @@ test-backend: venv ## backend pytest (unit, API, jobs, providers against fakes, 
 test-pg: venv ## the backend suite again, every app on a fresh database of a throw-away PostgreSQL
 	@$(ROOT)/scripts/install-system-deps.sh postgresql
 	@echo "==> backend tests on PostgreSQL"
-	@cd $(ROOT)/backend && STUDIO_TEST_DB=postgresql $(call pytest,$(PY) -m pytest,backend/tests on PostgreSQL)
+	@cd $(ROOT)/backend && export STUDIO_TEST_DB=postgresql && $(call pytest,$(PY) -m pytest,backend/tests on PostgreSQL)
 
 test-frontend: frontend-deps ## vue-tsc and vitest
 	@if [ -z "$(HAVE_FRONTEND)" ]; then echo "(no frontend yet: skipped)"; exit 0; fi; \

@@ -46,12 +46,17 @@ async def test_health_answers_fast_while_heavy_searches_run(studio: Studio) -> N
     The bound is generous against a loaded CI machine; bench/health_under_load.py has the figure."""
     await _bulk_history(studio, 20_000)
     client = studio.client
+    # The probe's own connection is opened once, at the first check; that is not what is measured.
+    assert (await client.get("/health")).status_code == 200
 
     async def search(i: int) -> int:
         r = await client.get("/api/v1/history", params={"q": "lighthouse" if i % 2 else "水墨", "page_size": 20})
         return r.status_code
 
-    searches = [asyncio.create_task(search(i)) for i in range(200)]
+    # On PostgreSQL the scans run in the server's own processes on the same two cores, not on our
+    # pool's threads: 60 still queue four deep on the pool (15 connections) without starving the
+    # server of the CPU its own probe answer needs.
+    searches = [asyncio.create_task(search(i)) for i in range(200 if studio.services.db.is_sqlite else 60)]
     latencies: list[float] = []
     # Ask again as soon as the previous answer came, for as long as the searches run.
     while not all(s.done() for s in searches):
@@ -60,11 +65,8 @@ async def test_health_answers_fast_while_heavy_searches_run(studio: Studio) -> N
         latencies.append(time.perf_counter() - t0)
         assert r.status_code == 200, r.text
     assert set(await asyncio.gather(*searches)) == {200}
-    assert len(latencies) >= 2
-    # On PostgreSQL the 200 scans run in the server's own processes on the same two cores; the probe
-    # has its own connection but must still get CPU: under the HEALTHCHECK's 4 s is the contract.
-    bound = 1.0 if studio.services.db.is_sqlite else 3.0
-    assert max(latencies) < bound, [round(x, 3) for x in latencies]
+    assert latencies
+    assert max(latencies) < 1.0, [round(x, 3) for x in latencies]
 
 
 def _sqlite(studio: Studio, sql: str) -> None:
