@@ -34,11 +34,29 @@ DEFAULT_TAG = "volcengine-fullstack:latest"
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
 
-BASE = "studio-standin/debian:bookworm"
-PYTHON = "studio-standin/python:3.11-bookworm"
-NODE = "studio-standin/node:20-bookworm"
+# The tags carry a revision: a change to how the stand-ins are made gives new ones on every machine.
+BASE = "studio-standin/debian:bookworm-r2"
+PYTHON = "studio-standin/python:3.11-bookworm-r2"
+NODE = "studio-standin/node:20-bookworm-r2"
 # The stand-in each build argument of the Dockerfiles takes.
 STANDIN_ARGS = {"PYTHON_IMAGE": PYTHON, "NODE_IMAGE": NODE, "DEBIAN_IMAGE": BASE}
+
+# What Debian's official images carry, so that images built on the stand-ins are as lean as on the
+# real bases: apt removes downloaded packages after installing, and dpkg leaves out docs and manuals.
+APT_CLEAN = """\
+DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+Dir::Cache::pkgcache "";
+Dir::Cache::srcpkgcache "";
+"""
+DPKG_EXCLUDES = """\
+path-exclude /usr/share/doc/*
+path-include /usr/share/doc/*/copyright
+path-exclude /usr/share/man/*
+path-exclude /usr/share/info/*
+path-exclude /usr/share/locale/*
+path-include /usr/share/locale/locale.alias
+"""
 
 # Where the stand-ins keep the host's CA bundle (apart from Debian's own, which ca-certificates rewrites).
 STANDIN_CA = "/usr/local/share/studio-host-ca.pem"
@@ -156,9 +174,7 @@ def make_standin(standin: StandIn, env: Mapping[str, str]) -> None:
         if not standin.containerfile:
             root = work / "rootfs"
             run(["debootstrap", "--variant=minbase", "bookworm", str(root), DEBIAN_MIRROR], stdout=subprocess.DEVNULL)
-            # Package lists and caches are not part of a base image.
-            shutil.rmtree(root / "var/lib/apt/lists", ignore_errors=True)
-            (root / "var/lib/apt/lists/partial").mkdir(parents=True, exist_ok=True)
+            slim_rootfs(root)
             tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
             run(["podman", "import", "-", standin.name], stdin=tar.stdout, env=dict(env), stdout=subprocess.DEVNULL)
             if tar.wait() != 0:
@@ -174,6 +190,25 @@ def make_standin(standin: StandIn, env: Mapping[str, str]) -> None:
             shutil.copytree(npm_dir, work / "npm", symlinks=True)
         (work / "Containerfile").write_text(standin.containerfile)
         run(["podman", "build", "--format", "docker", "-t", standin.name, str(work)], env=dict(env))
+
+
+def slim_rootfs(root: Path) -> None:
+    """A debootstrapped tree as lean as Debian's official slim images: no package lists, caches,
+    docs or manuals, and apt and dpkg told to keep it so."""
+    (root / "etc/apt/apt.conf.d/docker-clean").write_text(APT_CLEAN)
+    (root / "etc/dpkg/dpkg.cfg.d").mkdir(parents=True, exist_ok=True)
+    (root / "etc/dpkg/dpkg.cfg.d/docker").write_text(DPKG_EXCLUDES)
+    for gone in ("var/lib/apt/lists", "var/cache/apt", "usr/share/man", "usr/share/info", "usr/share/locale"):
+        shutil.rmtree(root / gone, ignore_errors=True)
+    (root / "var/lib/apt/lists/partial").mkdir(parents=True, exist_ok=True)
+    (root / "var/cache/apt/archives/partial").mkdir(parents=True, exist_ok=True)
+    doc = root / "usr/share/doc"
+    for path in doc.glob("*/*") if doc.is_dir() else []:
+        if path.name != "copyright":
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
 
 
 def ensure_standins(env: Mapping[str, str]) -> None:
