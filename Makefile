@@ -34,7 +34,8 @@ define pytest
 endef
 
 .PHONY: help run stop restart status logs test test-lint test-backend test-pg test-frontend test-config test-e2e \
-        bench client lint clean distclean venv frontend-deps frontend-build system-nginx system-e2e
+        bench client lint clean distclean venv frontend-deps frontend-build system-nginx system-e2e \
+        image image-test
 
 help: ## show this help
 	@echo "Volcengine Image Studio - make targets"
@@ -136,6 +137,18 @@ test-e2e: ## the real stack in headless Debian chromium
 	@$(MAKE) -j3 --output-sync=line venv frontend-build system-e2e
 	@echo "==> end-to-end tests"
 	@cd $(ROOT) && $(call pytest,$(PY) -m pytest e2e,e2e)
+
+# --- the image -------------------------------------------------------------------------------------
+
+# Docker when an engine answers; else podman (installed by apt when missing) with local stand-ins of
+# the base images, made once and reused (scripts/image.py). EXTRA_CA_FILE=ca.pem: a proxy's CA.
+image: ## build volcengine-fullstack:latest (docker, else podman with local base stand-ins)
+	@cd $(ROOT) && if [ "$$($(PYTHON) scripts/image.py engine 2>/dev/null)" != docker ]; then scripts/install-system-deps.sh podman; fi
+	@cd $(ROOT) && $(PYTHON) scripts/image.py build
+
+image-test: venv image ## build the image, then run it with podman: health, SPA, a generation, users, restarts, volumes
+	@echo "==> image tests"
+	@cd $(ROOT) && $(call pytest,$(PY) -m pytest tests/image,tests/image)
 
 bench: venv ## print performance figures (never asserts)
 	@if ! ls $(ROOT)/bench/*.py >/dev/null 2>&1; then echo "(no bench/ scripts yet)"; exit 0; fi; \

@@ -16,6 +16,9 @@ have_shellcheck() { command -v shellcheck >/dev/null 2>&1; }
 # may start itself is not used.
 have_postgresql() { command -v pg_ctl >/dev/null 2>&1 || compgen -G '/usr/lib/postgresql/*/bin/pg_ctl' >/dev/null; }
 # A font with Chinese glyphs, so zh screenshots show text rather than empty boxes.
+# `make image` without a Docker engine: podman (runc, not crun) and debootstrap for the local
+# stand-ins of the base images (scripts/image.py).
+have_podman() { command -v podman >/dev/null 2>&1 && command -v runc >/dev/null 2>&1 && command -v debootstrap >/dev/null 2>&1; }
 have_fonts() { command -v fc-list >/dev/null 2>&1 && [ -n "$(fc-list :lang=zh 2>/dev/null | head -n 1)" ]; }
 
 packages=()
@@ -27,7 +30,8 @@ for want in "$@"; do
     fonts) have_fonts || packages+=(fonts-wqy-microhei fontconfig) ;;
     shellcheck) have_shellcheck || packages+=(shellcheck) ;;
     postgresql) have_postgresql || packages+=(postgresql) ;;
-    *) echo "install-system-deps: unknown component '$want' (nginx, chromium, fonts, shellcheck, postgresql)" >&2; exit 2 ;;
+    podman) have_podman || packages+=(podman runc debootstrap) ;;
+    *) echo "install-system-deps: unknown component '$want' (nginx, chromium, fonts, shellcheck, postgresql, podman)" >&2; exit 2 ;;
   esac
 done
 [ ${#packages[@]} -eq 0 ] && exit 0
