@@ -17,6 +17,7 @@ from app.core.memory import return_large_blocks_to_os
 from app.jobs.events import TaskEvents
 from app.jobs.handlers import JobRunner, JobServices
 from app.jobs.queue import JobQueue
+from app.jobs.relay import PgRelay, asyncpg_dsn
 from app.jobs.worker import Worker
 from app.providers.catalog.lookup import Catalog
 from app.providers.download import ResultFetcher
@@ -49,6 +50,8 @@ class Services:
     generation_limiter: SlidingWindow
     worker: Worker
     runner: JobRunner
+    # PostgreSQL: task events cross replicas by LISTEN/NOTIFY (None on SQLite).
+    relay: PgRelay | None = None
     started: bool = field(default=False)
 
     async def start_worker(self) -> None:
@@ -83,6 +86,11 @@ async def build_services(settings: Settings) -> Services:
         raise
     catalog = Catalog.from_settings(settings)
     events = TaskEvents()
+    relay: PgRelay | None = None
+    if not db.is_sqlite:
+        relay = PgRelay(asyncpg_dsn(settings.database_url), events)
+        events.attach(relay)
+        await relay.start()
     session = upstream_session(settings)
     registry = ProviderRegistry.build(settings, session, catalog)
     fetcher = ResultFetcher(settings, session)
@@ -143,6 +151,7 @@ async def build_services(settings: Settings) -> Services:
         generation_limiter=SlidingWindow(settings.generation_rate_limit_per_minute, 60.0),
         worker=worker,
         runner=runner,
+        relay=relay,
     )
 
 
@@ -151,6 +160,8 @@ async def close_services(services: Services) -> None:
     if services.started:
         await services.worker.stop()
     await services.runner.aclose()
+    if services.relay is not None:
+        await services.relay.stop()
     services.health.close()
     await services.registry.aclose()
     await services.session.close()
