@@ -77,7 +77,7 @@ system-nginx:
 
 # One apt-get run for everything the browser tests need (two at once would fight over dpkg's lock).
 system-e2e:
-	@$(ROOT)/scripts/install-system-deps.sh nginx chromium fonts postgresql
+	@$(ROOT)/scripts/install-system-deps.sh nginx chromium fonts postgresql caddy
 
 # --- running ---------------------------------------------------------------------------------------
 

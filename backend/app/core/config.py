@@ -133,6 +133,11 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: list(DEFAULT_TRUSTED_PROXIES), validation_alias=AliasChoices("TRUSTED_PROXIES")
     )
+    # A TLS reverse proxy in front of nginx (Caddy, ...): nginx believes the client address
+    # (X-Forwarded-For) and scheme (X-Forwarded-Proto) it reports, and no one else's. Empty: none.
+    front_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias=AliasChoices("FRONT_PROXIES")
+    )
     # Wrong secrets (password at login, Bearer header, session cookie) per minute: per client, and
     # from everyone together. Above either, secrets are not even checked until the window moves on.
     auth_failures_per_minute: int = Field(default=5, ge=1, validation_alias=AliasChoices("AUTH_FAILURES_PER_MINUTE"))
@@ -149,7 +154,8 @@ class Settings(BaseSettings):
     default_model: str | None = Field(default=None, validation_alias=AliasChoices("DEFAULT_MODEL"))
 
     @field_validator(
-        "ark_extra_models", "result_url_hosts", "cors_origins", "allowed_hosts", "trusted_proxies", mode="before"
+        "ark_extra_models", "result_url_hosts", "cors_origins", "allowed_hosts", "trusted_proxies", "front_proxies",
+        mode="before",
     )
     @classmethod
     def _csv(cls, value: object) -> object:
@@ -164,6 +170,15 @@ class Settings(BaseSettings):
             # Checked strictly: the list is also written into nginx's config.
             raise ValueError(f"ALLOWED_HOSTS: {exc}") from None
         return [hosts.ANY] if hosts.ANY in names else names
+
+    @field_validator("front_proxies")
+    @classmethod
+    def _front_networks(cls, value: list[str]) -> list[str]:
+        try:
+            # Strict: the list is written into nginx's config as given, so it must be exact.
+            return [str(ipaddress.ip_network(entry.strip("[]"), strict=True)) for entry in value]
+        except ValueError as exc:
+            raise ValueError(f"FRONT_PROXIES: {exc} (addresses or networks, e.g. 172.31.240.10)") from None
 
     @field_validator("trusted_proxies")
     @classmethod
