@@ -25,6 +25,7 @@ from app.providers.registry import ProviderRegistry
 from app.services.auth import AuthService, FailureCounter, SlidingWindow
 from app.services.health import HealthService
 from app.services.housekeeping import Housekeeper
+from app.services.ratelimit import LocalWindow, RateWindow, SharedWindow
 from app.services.rebuild import ensure_history_present
 from app.services.sessions import SessionStore, password_fingerprint
 from app.services.tasks import TaskService
@@ -47,7 +48,7 @@ class Services:
     auth: AuthService
     health: HealthService
     housekeeping: Housekeeper
-    generation_limiter: SlidingWindow
+    generation_limiter: RateWindow
     worker: Worker
     runner: JobRunner
     # PostgreSQL: task events cross replicas by LISTEN/NOTIFY (None on SQLite).
@@ -148,7 +149,10 @@ async def build_services(settings: Settings) -> Services:
         auth=auth,
         health=HealthService(settings, db, store, auth_required=auth.required),
         housekeeping=housekeeping,
-        generation_limiter=SlidingWindow(settings.generation_rate_limit_per_minute, 60.0),
+        # Replicas share one count (PostgreSQL); one process counts in memory.
+        generation_limiter=LocalWindow(SlidingWindow(settings.generation_rate_limit_per_minute, 60.0))
+        if db.is_sqlite
+        else SharedWindow(db, "generate", settings.generation_rate_limit_per_minute, 60.0),
         worker=worker,
         runner=runner,
         relay=relay,

@@ -113,6 +113,6 @@ async def cancel_task(task_id: str, tasks: TasksDep) -> TaskPublic:
 )
 async def retry_task(task_id: str, services: ServicesDep, request: Request, zh: ZhDep) -> JSONResponse:
     """A new task with the same parameters."""
-    rate_limit(services, request)  # a retry is a new (billed) generation: same per-client limit
+    await rate_limit(services, request)  # a retry is a new (billed) generation: same per-client limit
     task = await services.tasks.retry(task_id)
     return task_created(task, "已创建重试任务。" if zh else "Retry queued as a new task.")
