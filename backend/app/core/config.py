@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     result_url_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: list(DEFAULT_RESULT_URL_HOSTS), validation_alias=AliasChoices("RESULT_URL_HOSTS")
     )
+    # Hosts webhook endpoints may be on (the same rules as RESULT_URL_HOSTS: host, host:port or
+    # *.domain); empty: no webhook can be added. Requests to anything else are never made.
+    webhook_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias=AliasChoices("WEBHOOK_HOSTS")
+    )
     # Seconds; generation can take minutes upstream (groups, 4K).
     upstream_connect_timeout: float = Field(default=10.0, validation_alias=AliasChoices("UPSTREAM_CONNECT_TIMEOUT"))
     upstream_read_timeout: float = Field(default=300.0, validation_alias=AliasChoices("UPSTREAM_READ_TIMEOUT"))
@@ -154,7 +159,7 @@ class Settings(BaseSettings):
     default_model: str | None = Field(default=None, validation_alias=AliasChoices("DEFAULT_MODEL"))
 
     @field_validator(
-        "ark_extra_models", "result_url_hosts", "cors_origins", "allowed_hosts", "trusted_proxies", "front_proxies",
+        "ark_extra_models", "result_url_hosts", "webhook_hosts", "cors_origins", "allowed_hosts", "trusted_proxies", "front_proxies",
         mode="before",
     )
     @classmethod

@@ -19,6 +19,7 @@ import secrets
 import asyncpg
 from sqlalchemy.engine import make_url
 
+from app.core.background import BackgroundTask
 from app.jobs.events import TaskEvents
 
 logger = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ class PgRelay:
         self._pending: dict[str, None] = {}
         self._wake = asyncio.Event()
         self._lost = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._background = BackgroundTask("pg-relay", self._run)
         self.received = 0
         self.sent = 0
 
@@ -76,14 +77,10 @@ class PgRelay:
             await self._connect()
         except (OSError, asyncpg.PostgresError) as exc:
             logger.warning("relay.connect_failed", extra={"error": type(exc).__name__})
-        self._task = asyncio.create_task(self._run(), name="pg-relay")
+        self._background.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._background.stop()
         await self._close()
 
     def send(self, task_id: str) -> None:

@@ -30,6 +30,7 @@ from app.services.rebuild import ensure_history_present
 from app.services.sessions import SessionStore, password_fingerprint
 from app.services.tasks import TaskService
 from app.services.usage import UsageService
+from app.services.webhooks import WebhookService
 from app.storage.files import ImageStore
 from app.storage.reserve import DiskReserve
 
@@ -51,12 +52,15 @@ class Services:
     generation_limiter: RateWindow
     worker: Worker
     runner: JobRunner
+    webhooks: WebhookService
     # PostgreSQL: task events cross replicas by LISTEN/NOTIFY (None on SQLite).
     relay: PgRelay | None = None
     started: bool = field(default=False)
 
     async def start_worker(self) -> None:
         await self.worker.start()
+        # Deliveries are background work like jobs: API-only replicas leave them to the workers.
+        self.webhooks.start()
         self.started = True
 
 
@@ -155,6 +159,7 @@ async def build_services(settings: Settings) -> Services:
         else SharedWindow(db, "generate", settings.generation_rate_limit_per_minute, 60.0),
         worker=worker,
         runner=runner,
+        webhooks=WebhookService(db, settings, session, tasks, events),
         relay=relay,
     )
 
@@ -162,6 +167,7 @@ async def build_services(settings: Settings) -> Services:
 async def close_services(services: Services) -> None:
     await services.housekeeping.stop()
     if services.started:
+        await services.webhooks.stop()
         await services.worker.stop()
     await services.runner.aclose()
     if services.relay is not None:
