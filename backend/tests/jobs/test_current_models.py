@@ -178,3 +178,55 @@ async def test_a_model_added_by_models_file_works_end_to_end(
         json={"model": "doubao-seedream-9-9-991231", "prompt": "x", "size": "4096x4096"},
     )
     assert response.status_code == 422 and response.json()["error"]["details"]["field"] == "size"
+
+
+def test_the_price_table_and_the_catalogue_agree() -> None:
+    from app.billing.prices import PriceTable
+    from app.providers.catalog.builtin import BUILTIN_MODELS
+
+    table = PriceTable.load()
+    assert table.gaps({spec.id: spec.price_unit for spec in BUILTIN_MODELS}) == ([], [])
+    assert table.gaps({"doubao-seedream-9-9-991231": "image", "demo": "call"}) == (["doubao-seedream-9-9-991231"], ["demo"])
+
+
+async def test_a_model_added_by_file_without_a_price_is_estimated_as_unconfirmed(
+    studio_factory: StudioFactory, fake_ark: FakeArkServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "my-models.toml"
+    path.write_text(NEW_ARK_MODEL, encoding="utf-8")
+    with caplog.at_level("WARNING"):
+        studio = await _studio(studio_factory, fake_ark, models_file=path)
+    assert any(r.message == "prices.missing" and r.__dict__["models"] == ["doubao-seedream-9-9-991231"]
+               for r in caplog.records)
+    response = await studio.client.post(
+        "/api/v1/usage/estimate", json={"model": "doubao-seedream-9-9-991231", "prompt": "x", "num_images": 2}
+    )
+    assert response.status_code == 200, response.text
+    estimate = response.json()
+    assert estimate["confirmed"] is False and estimate["cost_max_cny"] == 0.5 and estimate["unit"] == "image"
+
+
+def test_web_searches_survive_a_rerun_through_the_checkpoint() -> None:
+    """Counted into the checkpoint (saved with each stored image), so a job that runs again after
+    a crash keeps the searches of the calls it will not repeat."""
+    import asyncio
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from app.jobs.handlers import TaskJobContext
+
+    def context(checkpoint: dict[str, Any]) -> TaskJobContext:
+        task = SimpleNamespace(
+            id="t" * 26, created_at=datetime.now(UTC), model=LITE, prompt="p", negative_prompt=None,
+            parameters={"references": []}, checkpoint=checkpoint, expected_images=2, images=[], failures=[],
+            unit_price_micro=0,
+        )
+        return TaskJobContext(services=None, task=task, cancel=asyncio.Event())  # type: ignore[arg-type]
+
+    first = context({})
+    first.add_web_searches(2)
+    first.add_web_searches(0)
+    assert first.web_searches == 2 and first.checkpoint["web_searches"] == 2
+    rerun = context(dict(first.checkpoint))
+    rerun.add_web_searches(1)
+    assert rerun.web_searches == 3
