@@ -122,6 +122,9 @@ class Settings(BaseSettings):
     # Days and months of the usage figures and budgets follow this time zone (Volcengine bills in
     # Beijing time).
     billing_timezone: str = Field(default="Asia/Shanghai", validation_alias=AliasChoices("BILLING_TIMEZONE"))
+    # A TOML or JSON file laid over the shipped model catalogue (app/providers/catalog/models.toml):
+    # adds models or overrides fields of known ones.
+    models_file: Path | None = Field(default=None, validation_alias=AliasChoices("MODELS_FILE"))
     # A TOML or JSON file laid over the shipped price table (app/billing/prices.toml).
     prices_file: Path | None = Field(default=None, validation_alias=AliasChoices("PRICES_FILE"))
 
@@ -195,7 +198,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "output_dir_override", "database_url_override", "default_model", "budget_daily_cny", "budget_monthly_cny",
-        "prices_file", mode="before",
+        "prices_file", "models_file", mode="before",
     )
     @classmethod
     def _blank_setting_is_unset(cls, value: object) -> object:

@@ -6,6 +6,7 @@ stand-alone worker (``app.worker``) both call it. Importing this module builds n
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -33,6 +34,8 @@ from app.services.usage import UsageService
 from app.services.webhooks import WebhookService
 from app.storage.files import ImageStore
 from app.storage.reserve import DiskReserve
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -100,6 +103,7 @@ async def build_services(settings: Settings) -> Services:
     registry = ProviderRegistry.build(settings, session, catalog)
     fetcher = ResultFetcher(settings, session)
     prices = PriceTable.load(settings.prices_file)
+    _report_price_gaps(prices, catalog)
     usage = UsageService(db=db, prices=prices, settings=settings)
     runner = JobRunner(
         JobServices(
@@ -176,3 +180,14 @@ async def close_services(services: Services) -> None:
     await services.registry.aclose()
     await services.session.close()
     await services.db.dispose()
+
+
+def _report_price_gaps(prices: PriceTable, catalog: Catalog) -> None:
+    """A model added by MODELS_FILE (or ARK_EXTRA_MODELS) without a price still works, counted at
+    the default price and shown as unconfirmed; say so once at start-up, where the operator looks."""
+    missing, mismatched = prices.gaps({spec.id: spec.price_unit for spec in catalog.all() if not spec.extra})
+    if missing:
+        logger.warning("prices.missing", extra={"models": missing, "hint": "priced at the default; add them to PRICES_FILE"})
+    if mismatched:
+        logger.warning("prices.unit_mismatch", extra={"models": mismatched,
+                                                      "hint": "prices.toml bills another unit than models.toml says"})

@@ -683,6 +683,16 @@ export interface components {
             /** Ids */
             ids: string[];
         };
+        /** EditOperationPublic */
+        EditOperationPublic: {
+            /**
+             * Operation
+             * @enum {string}
+             */
+            operation: "inpaint" | "erase" | "outpaint" | "upscale";
+            /** Req Key */
+            req_key: string;
+        };
         /** ErrorBody */
         ErrorBody: {
             /** Code */
@@ -752,6 +762,11 @@ export interface components {
             num_images?: number;
             /** Optimize Prompt */
             optimize_prompt?: boolean | ("standard" | "fast") | null;
+            /**
+             * Output Format
+             * @description Output image format, for models that offer a choice (see GET /models)
+             */
+            output_format?: ("jpeg" | "png") | null;
             /** Prompt */
             prompt: string;
             /** Seed */
@@ -768,6 +783,12 @@ export interface components {
              * @default false
              */
             watermark?: boolean;
+            /**
+             * Web Search
+             * @description Let the model search the web first (models with params.web_search); searches are billed
+             * @default false
+             */
+            web_search?: boolean;
             /** Width */
             width?: number | null;
         };
@@ -882,6 +903,11 @@ export interface components {
             num_images?: number;
             /** Optimize Prompt */
             optimize_prompt?: boolean | ("standard" | "fast") | null;
+            /**
+             * Output Format
+             * @description Output image format, for models that offer a choice (see GET /models)
+             */
+            output_format?: ("jpeg" | "png") | null;
             /** Prompt */
             prompt: string;
             /**
@@ -905,6 +931,12 @@ export interface components {
              * @default false
              */
             watermark?: boolean;
+            /**
+             * Web Search
+             * @description Let the model search the web first (models with params.web_search); searches are billed
+             * @default false
+             */
+            web_search?: boolean;
             /** Width */
             width?: number | null;
         };
@@ -941,6 +973,11 @@ export interface components {
             /** Available */
             available: boolean;
             description: components["schemas"]["Localized"];
+            /**
+             * Edit Operations
+             * @default []
+             */
+            edit_operations?: components["schemas"]["EditOperationPublic"][];
             /** Extra */
             extra: boolean;
             /** Id */
@@ -951,8 +988,15 @@ export interface components {
             /** Modes */
             modes: ("text2image" | "image2image" | "group")[];
             params: components["schemas"]["ParamsPublic"];
+            /**
+             * Price Unit
+             * @default image
+             * @enum {string}
+             */
+            price_unit?: "image" | "call";
             /** Prompt Max Length */
             prompt_max_length: number;
+            provenance: components["schemas"]["ProvenancePublic"];
             /**
              * Provider
              * @enum {string}
@@ -960,9 +1004,20 @@ export interface components {
             provider: "ark" | "visual" | "demo";
             references: components["schemas"]["ReferenceRulesPublic"];
             size: components["schemas"]["SizeRulesPublic"];
+            /**
+             * Status
+             * @default active
+             * @enum {string}
+             */
+            status?: "active" | "retired";
             /** Sync */
             sync: boolean;
             unavailable_reason: components["schemas"]["Localized"] | null;
+            /**
+             * User Defined
+             * @default false
+             */
+            user_defined?: boolean;
         };
         /** OutputPublic */
         OutputPublic: {
@@ -995,12 +1050,22 @@ export interface components {
         ParamsPublic: {
             group: components["schemas"]["GroupPublic"] | null;
             guidance_scale: components["schemas"]["RangePublic"] | null;
+            /**
+             * Layer Decomposition
+             * @default false
+             */
+            layer_decomposition?: boolean;
             /** Negative Prompt */
             negative_prompt: boolean;
             /** Num Images Max */
             num_images_max: number;
             /** Optimize Prompt */
             optimize_prompt: string[];
+            /**
+             * Output Formats
+             * @default []
+             */
+            output_formats?: ("jpeg" | "png")[];
             /** Seed */
             seed: boolean;
             /** Streaming */
@@ -1008,6 +1073,11 @@ export interface components {
             strength: components["schemas"]["RangePublic"] | null;
             /** Watermark */
             watermark: boolean;
+            /**
+             * Web Search
+             * @default false
+             */
+            web_search?: boolean;
         };
         /** PriceList */
         PriceList: {
@@ -1041,6 +1111,13 @@ export interface components {
              * @enum {string}
              */
             unit: "image" | "call";
+        };
+        /** ProvenancePublic */
+        ProvenancePublic: {
+            /** Checked On */
+            checked_on: string;
+            /** Source */
+            source: string;
         };
         /** ProviderHealth */
         ProviderHealth: {
@@ -1220,6 +1297,11 @@ export interface components {
              * @description Price per billing unit accepted when the task was submitted
              */
             unit_price_cny: number;
+            /**
+             * Web Searches
+             * @description Web searches the model ran (billed on their own); null until the task ends
+             */
+            web_searches?: number | null;
         };
         /**
          * TaskStatus

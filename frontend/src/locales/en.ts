@@ -84,6 +84,13 @@ const en: MessageSchema = {
       fast: 'Fast',
     },
     watermark: 'Add watermark',
+    webSearch: 'Web search',
+    webSearchHelp: 'The model searches the web first for current facts (news, weather, products). Searches are billed separately and recorded on the task.',
+    outputFormat: 'Output format',
+    outputFormatDefault: 'Default (JPEG)',
+    retiring: 'retiring',
+    retiringOption: '{label} (retiring)',
+    retiringHelp: 'The upstream is retiring this model: it still works for now; move to a newer model soon.',
     submit: 'Generate',
     demoBanner:
       'No Volcengine credentials are configured, so the studio runs in offline demo mode: images are samples marked DEMO. Set ARK_API_KEY or VOLCENGINE_ACCESS_KEY / SECRET_KEY to use the real models.',
@@ -207,6 +214,8 @@ const en: MessageSchema = {
     strength: 'Strength',
     watermark: 'Watermark',
     optimize_prompt: 'Prompt optimisation',
+    output_format: 'Output format',
+    web_search: 'Web search',
     num_images: 'Images',
     group_max_images: 'Group size',
     group: 'Group',
@@ -288,6 +297,7 @@ const en: MessageSchema = {
     breakdown: '{n} {unit} × {price}',
     unconfirmed: "* Estimated unit price, not confirmed from Volcengine's price list",
     settled: '{amount} ({n} image billed) | {amount} ({n} images billed)',
+    webSearches: '+ {n} web search (billed separately, not priced here) | + {n} web searches (billed separately, not priced here)',
   },
   budget: {
     names: {
