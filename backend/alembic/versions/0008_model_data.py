@@ -1,7 +1,7 @@
 """model data: web searches a task used (Ark usage.tool_usage.web_search)
 
-Revision ID: 0008_model_data
-Revises: 0005_sessions
+Revision ID: 0008
+Revises: 0005
 """
 
 from __future__ import annotations
@@ -9,8 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_model_data"
-# The lead re-chains this onto the head at merge.
+revision = "0008"
 down_revision = "0005"
 branch_labels = None
 depends_on = None
