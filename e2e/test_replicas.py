@@ -50,7 +50,9 @@ def pg_url() -> Iterator[str]:
     except pg.ClusterUnavailable as exc:
         pytest.fail(f"PostgreSQL is needed (scripts/install-system-deps.sh postgresql): {exc}")
     try:
-        asyncio.run(cluster._admin("CREATE DATABASE studio"))
+        # On a thread of its own: Playwright's sync API may hold this thread's event loop.
+        with ThreadPoolExecutor(1) as one:
+            one.submit(asyncio.run, cluster._admin("CREATE DATABASE studio")).result()
         yield cluster.url("studio")
     finally:
         cluster.stop()
