@@ -29,6 +29,7 @@ from app.services.sessions import SessionStore, password_fingerprint
 from app.services.tasks import TaskService
 from app.services.usage import UsageService
 from app.storage.files import ImageStore
+from app.storage.offload import ImageWorkers
 from app.storage.reserve import DiskReserve
 
 
@@ -37,6 +38,7 @@ class Services:
     settings: Settings
     db: Database
     store: ImageStore
+    images: ImageWorkers
     catalog: Catalog
     events: TaskEvents
     session: aiohttp.ClientSession
@@ -87,11 +89,13 @@ async def build_services(settings: Settings) -> Services:
     registry = ProviderRegistry.build(settings, session, catalog)
     fetcher = ResultFetcher(settings, session)
     prices = PriceTable.load(settings.prices_file)
+    images = ImageWorkers(store, settings.image_processes)
     usage = UsageService(db=db, prices=prices, settings=settings)
     runner = JobRunner(
         JobServices(
             db=db,
             store=store,
+            images=images,
             events=events,
             provider_for=registry.for_model,
             fetch=fetcher.fetch,
@@ -131,6 +135,7 @@ async def build_services(settings: Settings) -> Services:
         settings=settings,
         db=db,
         store=store,
+        images=images,
         catalog=catalog,
         events=events,
         session=session,
@@ -151,6 +156,8 @@ async def close_services(services: Services) -> None:
     if services.started:
         await services.worker.stop()
     await services.runner.aclose()
+    # After the worker and runner: their last stores must finish in the pool first.
+    await services.images.aclose()
     services.health.close()
     await services.registry.aclose()
     await services.session.close()
