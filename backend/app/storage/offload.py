@@ -16,7 +16,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
+import select
 import signal
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -54,9 +58,39 @@ class StoreSpec:
         )
 
 
-def _init_worker() -> None:
+def _init_worker(owner_pid: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     return_large_blocks_to_os()
+    threading.Thread(target=_exit_with, args=(owner_pid,), name="owner-watch", daemon=True).start()
+
+
+def _exit_with(owner_pid: int) -> None:
+    """End this worker when the process that owns the pool is gone, however it ended.
+
+    A pool worker holds both ends of its task queue (and the fork server's liveness pipe), so it
+    never sees its owner close them: after a SIGKILL of the API process its workers, and the fork
+    server waiting for them, would live on forever.
+    """
+    try:
+        fd = os.pidfd_open(owner_pid)
+    except ProcessLookupError:
+        os._exit(0)
+    except OSError:  # no pidfd (old kernel): look every second instead
+        while _alive(owner_pid):
+            time.sleep(1.0)
+        os._exit(0)
+    select.select([fd], [], [])  # readable once the owner has exited
+    os._exit(0)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _store_output(spec: StoreSpec, image_id: str, data: bytes, created: datetime, metadata: dict[str, Any]) -> StoredImage:
@@ -89,7 +123,9 @@ class ImageWorkers:
             if self._closed:
                 raise RuntimeError("image workers are closed")
             context = multiprocessing.get_context("forkserver")
-            self._pool = ProcessPoolExecutor(self.processes, mp_context=context, initializer=_init_worker)
+            self._pool = ProcessPoolExecutor(
+                self.processes, mp_context=context, initializer=_init_worker, initargs=(os.getpid(),)
+            )
         return self._pool
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:

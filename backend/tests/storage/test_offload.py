@@ -5,6 +5,9 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import subprocess
+import sys
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -93,3 +96,48 @@ async def test_threads_instead_of_processes(store: ImageStore, monkeypatch: pyte
     assert stored.thumbnail_pending and not workers.started
     assert await workers.ensure_thumbnail(stored.rel_path, stored.thumb_rel_path)
     await workers.aclose()
+
+
+OWNER = """
+import asyncio, sys
+from datetime import datetime
+from pathlib import Path
+from app.storage.files import ImageStore
+from app.storage.offload import ImageWorkers
+from tests.storage.images import encode, picture
+
+async def main():
+    root = Path(sys.argv[1])
+    workers = ImageWorkers(ImageStore(root / "o", root / "u", 0), processes=2)
+    await workers.store_output("owner1234abc", encode(picture((32, 24)), "JPEG"), created=datetime(2026, 1, 1),
+                               metadata={})
+    print(" ".join(str(p.pid) for p in workers._pool._processes.values()), flush=True)
+    await asyncio.sleep(60)
+
+asyncio.run(main())
+"""
+
+
+def _gone(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return True
+    return status == "Z"
+
+
+def test_workers_end_when_their_owner_is_killed(tmp_path: Path) -> None:
+    """A SIGKILLed API process (OOM, supervisor's last resort) leaves no image worker behind."""
+    owner = subprocess.Popen([sys.executable, "-c", OWNER, str(tmp_path)], cwd=Path(__file__).resolve().parents[2],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert owner.stdout is not None
+        pids = [int(p) for p in owner.stdout.readline().split()]
+        assert pids and not any(_gone(p) for p in pids)
+    finally:
+        owner.kill()
+        owner.wait(10)
+    deadline = time.monotonic() + 10
+    while not all(_gone(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert all(_gone(p) for p in pids)
