@@ -281,10 +281,8 @@ class JobRunner:
         self._courtesy: set[asyncio.Task[None]] = set()
 
     async def __call__(self, job: ClaimedJob, cancel: asyncio.Event) -> None:
-        task = job.task
-        if task is None:
-            async with self.s.db.read() as session:
-                task = (await session.execute(select(Task).where(Task.id == job.task_id))).scalar_one_or_none()
+        async with self.s.db.read() as session:
+            task = (await session.execute(select(Task).where(Task.id == job.task_id))).scalar_one_or_none()
         if task is None or task.status != TaskStatus.PROCESSING:
             return
         self.s.events.publish(task.id)

@@ -9,12 +9,11 @@ from its checkpoint.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, or_, select, update
-from sqlalchemy.orm import Session
 
 from app.core.db import Database, rowcount
 from app.models.base import utcnow
@@ -26,9 +25,6 @@ class ClaimedJob:
     task_id: str
     provider: str
     attempts: int
-    # The task as the claim left it (its images loaded), read in the claim's own transaction: the
-    # job then starts without a read of its own (one per job was a queue on the read pool).
-    task: Task | None = field(default=None, compare=False, repr=False)
 
 
 class JobQueue:
@@ -77,19 +73,9 @@ class JobQueue:
             .returning(Task.id, Task.provider, Task.attempts, Task.created_at)
             .execution_options(synchronize_session=False)
         )
-        def claim_and_load(session: Session) -> tuple[list[Any], dict[str, Task]]:
-            claimed = list(session.execute(stmt).all())
-            if not claimed:
-                return claimed, {}
-            # One query for the tasks and one for their images (selectin), not one read per job.
-            tasks = session.execute(select(Task).where(Task.id.in_([r.id for r in claimed]))).scalars().all()
-            return claimed, {t.id: t for t in tasks}
-
-        rows, tasks = await self.db.run_write(claim_and_load)
+        rows = list(await self.db.run_write(lambda session: session.execute(stmt).all()))
         rows.sort(key=lambda r: (r.created_at, r.id))
-        return [
-            ClaimedJob(task_id=r.id, provider=r.provider, attempts=r.attempts, task=tasks.get(r.id)) for r in rows
-        ]
+        return [ClaimedJob(task_id=r.id, provider=r.provider, attempts=r.attempts) for r in rows]
 
     async def heartbeat(self, worker_id: str, task_ids: Iterable[str]) -> set[str]:
         """Extend the leases this worker holds; returns the ids whose lease it still owns."""

@@ -173,28 +173,3 @@ async def test_poison_job_stops_after_max_attempts(studio_factory: StudioFactory
 @pytest.mark.parametrize("outcome", [CANCELLED, INTERRUPTED, INTERNAL_ERROR, NO_IMAGE], ids=lambda o: o["code"])
 def test_outcomes_the_runner_stores_read_in_both_languages(outcome: dict[str, object]) -> None:
     assert_chinese(outcome["message_zh"], outcome["message"])
-
-
-async def test_a_claim_hands_over_the_task_so_the_job_reads_nothing(studio: Studio, monkeypatch: pytest.MonkeyPatch) -> None:
-    first = await studio.submit({"model": "demo", "prompt": "claimed one", "size": "256x256"})
-    second = await studio.submit({"model": "demo", "prompt": "claimed two", "size": "256x256"})
-    queue = JobQueue(studio.services.db, lease_seconds=60)
-    jobs = await queue.claim("w-test", 5)
-    assert [j.task_id for j in jobs] == [first, second]
-    for job, prompt in zip(jobs, ("claimed one", "claimed two"), strict=True):
-        assert job.task is not None
-        assert (job.task.id, job.task.prompt, job.task.status, job.task.attempts) == (job.task_id, prompt, "processing", 1)
-        assert job.task.images == []  # loaded with the claim: no lazy load after it
-    # The runner starts from that snapshot: no read of the task on the way.
-    reads: list[object] = []
-    real_read = studio.services.db.read
-
-    def counting_read():  # noqa: ANN202
-        reads.append(1)
-        return real_read()
-
-    monkeypatch.setattr(studio.services.db, "read", counting_read)
-    await studio.services.runner(jobs[0], asyncio.Event())
-    monkeypatch.setattr(studio.services.db, "read", real_read)
-    assert reads == []
-    assert (await studio.task(first))["status"] == "completed"
