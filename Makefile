@@ -151,12 +151,20 @@ image-test: venv image ## build the image, then run it with podman: health, SPA,
 	@echo "==> image tests"
 	@cd $(ROOT) && $(call pytest,$(PY) -m pytest tests/image,tests/image)
 
-bench: venv ## print performance figures (never asserts)
+# Every script's output is kept; the table at the end collects the BENCH|... lines they print
+# (format: bench/README.md). A script that fails is named there and the others still run.
+bench: venv ## print performance figures (never asserts), then one table of every figure with its target
 	@if ! ls $(ROOT)/bench/*.py >/dev/null 2>&1; then echo "(no bench/ scripts yet)"; exit 0; fi; \
+	out=$$(mktemp -d); failed=""; \
 	for script in $(ROOT)/bench/[!_]*.py; do \
-	  echo "==> $${script#$(ROOT)/}"; \
-	  (cd $(ROOT)/backend && PYTHONPATH=$(ROOT)/backend $(PY) $$script); \
-	done
+	  name=$${script#$(ROOT)/}; echo "==> $$name"; \
+	  (cd $(ROOT)/backend && PYTHONPATH=$(ROOT)/backend $(PY) $$script) | tee "$$out/$$(basename $$script).txt" \
+	    || failed="$$failed $$name"; \
+	done; \
+	echo; echo "==> summary (every BENCH line above)"; \
+	$(PY) $(ROOT)/bench/_summary.py "$$out"/*.txt; \
+	if [ -n "$$failed" ]; then echo "failed:$$failed"; fi; \
+	rm -rf "$$out"
 
 client: venv frontend-deps ## regenerate the TypeScript API client from the backend's OpenAPI
 	@cd $(ROOT) && bash scripts/generate-client.sh

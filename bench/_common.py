@@ -136,12 +136,17 @@ class Procs:
             signal.signal(signal.SIGINT, old)
 
     # -- the two kinds of process every script needs -------------------------------------------
-    def fake_ark(self, *, latency_ms: float = 0.0, api_key: str = "bench-key", name: str = "fake-ark") -> str:
-        """Start the fake Ark server; returns its base URL."""
-        proc = self.start(
-            name,
-            [str(PY), "-m", "tests.fakes.ark", "--port", "0", "--api-key", api_key, "--latency-ms", str(latency_ms)],
-        )
+    def fake_ark(self, *, latency_ms: float = 0.0, api_key: str = "bench-key", name: str = "fake-ark",
+                 photo_format: str | None = None) -> str:
+        """Start the fake Ark server; returns its base URL.
+
+        ``photo_format`` ("jpeg" / "png"): photograph-like images at the requested size
+        (tests/fakes/photos.py, rendered once and cached on disk) instead of flat 512 px JPEGs.
+        """
+        argv = [str(PY), "-m", "tests.fakes.ark", "--port", "0", "--api-key", api_key, "--latency-ms", str(latency_ms)]
+        if photo_format:
+            argv += ["--photo-format", photo_format, "--max-image-side", "0"]
+        proc = self.start(name, argv)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             for line in proc.log_path.read_text(errors="replace").splitlines():
@@ -221,6 +226,12 @@ def cpu_seconds(pid: int) -> float:
     # fields[0] is field 3 (state): utime/stime are fields 14/15, cutime/cstime 16/17.
     ticks = sum(int(x) for x in fields[11:15])
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU of a process and of every live descendant (the image worker processes and their fork
+    server are children of uvicorn that it never reaps, so ``cpu_seconds`` alone misses them)."""
+    return sum(cpu_seconds(p) for p in tree_pids(pid))
 
 
 def tree_pids(pid: int) -> list[int]:
@@ -337,3 +348,20 @@ def timed() -> Iterator[list[float]]:
 
 def run_async(coro: Any) -> Any:
     return asyncio.run(coro)
+
+
+# --------------------------------------------------------------------------------------------
+# Machine-readable figures: ``make bench`` ends with a table of every such line (bench/_summary.py).
+
+
+def bench_line(item: str, name: str, value: float | None, unit: str, target: str) -> None:
+    """Print ``BENCH|<item>|<name>|<value>|<unit>|<target>`` on stdout.
+
+    ``target`` is ``<= N``, ``>= N`` or ``-`` (no target); the summary judges the value by it.
+    A value of None (the figure could not be measured) is printed as ``nan``.
+    """
+    shown = "nan" if value is None or value != value else f"{value:.4g}"
+    for field_ in (item, name, unit, target):
+        if "|" in field_ or "\n" in field_:
+            raise ValueError(f"bench_line field {field_!r} contains | or a newline")
+    print(f"BENCH|{item}|{name}|{shown}|{unit}|{target}", flush=True)

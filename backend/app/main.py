@@ -94,6 +94,9 @@ def create_app(settings: Settings | None = None, *, start_worker: bool | None = 
         app.include_router(images.router)
     else:
         app.add_api_route("/api/v1/images/inspect", images.inspect_image, methods=["POST"], tags=["images"])
+        app.add_api_route(
+            "/images/{rel_path:path}", images.serve_thumbnail, methods=["GET"], include_in_schema=False
+        )
     _document_extra_models(app)
     return app
 

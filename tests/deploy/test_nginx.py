@@ -119,6 +119,14 @@ class StandIn(BaseHTTPRequestHandler):
             self._json(200, {"status": "healthy"})
         elif self.path == "/api/v1/auth/check":
             self._check()
+        elif re.fullmatch(r"/images/\d{4}/\d{2}/\d{2}/[A-Za-z0-9_-]+\.thumb\.webp", self.path):
+            # The API makes a thumbnail that is not on disk yet.
+            body = b"RIFF made-by-the-api WEBP"
+            self.send_response(200)
+            self.send_header("Content-Type", "image/webp")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
         elif self.path == "/api/v1/models":
             self._json(200, {"models": [{"id": f"model-{i}", "label": "x" * 40} for i in range(200)]})
         elif re.fullmatch(r"/api/v1/(tasks/[^/]+/)?events", self.path):
@@ -454,3 +462,21 @@ def test_a_deleted_image_is_not_served_again(site: dict) -> None:
     assert [request(site["port"], "GET", path)[0].status for _ in range(8)] == [200] * 8
     image.unlink()
     assert [request(site["port"], "GET", path)[0].status for _ in range(8)] == [404] * 8
+
+
+def test_a_missing_thumbnail_is_asked_of_the_api(site: dict) -> None:
+    thumb = site["day"] / "abcdef0123.thumb.webp"
+    thumb.write_bytes(b"RIFF on-disk WEBP")
+    resp, body = request(site["port"], "GET", "/images/2025/01/02/abcdef0123.thumb.webp")
+    assert resp.status == 200 and body == b"RIFF on-disk WEBP"
+    thumb.unlink()
+    StandIn.seen.clear()
+    resp, body = request(site["port"], "GET", "/images/2025/01/02/abcdef0123.thumb.webp")
+    assert resp.status == 200 and body == b"RIFF made-by-the-api WEBP"
+    assert resp.getheader("Cache-Control") == "public, max-age=31536000, immutable"
+    assert "/images/2025/01/02/abcdef0123.thumb.webp" in [s["path"] for s in StandIn.seen]
+    # Other missing files are nginx's own 404, never the API's business.
+    StandIn.seen.clear()
+    for path in ("/images/2025/01/02/nothere0123.png", "/images/2025/01/02/.x.thumb.webp", "/images/x.thumb.webp"):
+        assert request(site["port"], "GET", path)[0].status == 404, path
+    assert [s["path"] for s in StandIn.seen if s["path"].startswith("/images/")] == []

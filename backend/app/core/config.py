@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
@@ -114,6 +115,12 @@ class Settings(BaseSettings):
     # A whole job (every retry, poll and download included) ends by then, as failed and retryable.
     job_timeout: float = Field(default=1800.0, gt=0, validation_alias=AliasChoices("JOB_TIMEOUT"))
     run_worker: bool = Field(default=True, validation_alias=AliasChoices("RUN_WORKER"))
+    # Worker processes for image work (decode, thumbnail, metadata, writes), started on first use;
+    # 0 runs it on threads of the API process (one core with the event loop: GIL).
+    image_processes: int = Field(
+        default_factory=lambda: min(4, os.cpu_count() or 1), ge=0, le=64,
+        validation_alias=AliasChoices("IMAGE_PROCESSES"),
+    )
 
     # --- spend -----------------------------------------------------------------------------------
     # Caps in CNY (unset = none). Values saved in Settings (the database) win over these.

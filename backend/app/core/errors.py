@@ -22,7 +22,21 @@ from __future__ import annotations
 from typing import Any
 
 
-class AppError(Exception):
+def _restore(cls: type[Exception], args: tuple[Any, ...], state: dict[str, Any]) -> Exception:
+    error = cls.__new__(cls, *args)
+    error.__dict__.update(state)
+    return error
+
+
+class _Picklable(Exception):
+    """Errors cross process boundaries (image work runs in worker processes): pickle them with
+    their fields, not by calling ``__init__`` again with keyword arguments it would miss."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_restore, (type(self), self.args, dict(self.__dict__)))
+
+
+class AppError(_Picklable):
     """A request the service refuses, with an HTTP status and a stable machine-readable code."""
 
     status_code: int = 400
@@ -147,7 +161,7 @@ class ImageUnreadable(StorageError):
 # Upstream errors
 
 
-class ProviderError(Exception):
+class ProviderError(_Picklable):
     """An upstream failure. ``code`` is one of the API error codes (DESIGN.md section 5)."""
 
     code: str = "upstream_error"

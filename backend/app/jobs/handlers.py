@@ -41,6 +41,7 @@ from app.models.task import Image, Task, TaskStatus
 from app.providers.base import GenerationRequest, ImageResult, Provider
 from app.providers.partial import JobFailure, fail_remaining
 from app.storage.files import ImageStore, StoredImage
+from app.storage.offload import ImageWorkers
 
 logger = logging.getLogger("app.jobs")
 
@@ -70,6 +71,7 @@ NO_IMAGE = {
 class JobServices:
     db: Database
     store: ImageStore
+    images: ImageWorkers
     events: TaskEvents
     provider_for: Callable[[str], Provider]
     fetch: Callable[[str], Any]  # async (url) -> (bytes, content_type)
@@ -200,10 +202,10 @@ class TaskJobContext:
             "unit_price_cny": cny_float(self.unit_price),
         }
         writing = asyncio.ensure_future(
-            asyncio.to_thread(self.s.store.store_output, image_id, data, created=self.created_at, metadata=metadata)
+            self.s.images.store_output(image_id, data, created=self.created_at, metadata=metadata)
         )
         try:
-            # A thread cannot be interrupted: let the write finish, so a cancel knows what it left.
+            # A worker cannot be interrupted: let the write finish, so a cancel knows what it left.
             stored = await asyncio.shield(writing)
         except asyncio.CancelledError:
             if self.cancel.is_set():
@@ -255,6 +257,9 @@ class TaskJobContext:
             self.done.discard(index)
             await self._drop_unreferenced(index, stored.rel_path, stored.thumb_rel_path)
             raise
+        if stored.thumbnail_pending:
+            # Off the job's path; until it is there the first view of it makes it.
+            self.s.images.thumbnail_soon(stored.rel_path, stored.thumb_rel_path)
         self.s.events.publish(self.task_id)
 
 

@@ -33,6 +33,7 @@ from app.services.tasks import TaskService
 from app.services.usage import UsageService
 from app.services.webhooks import WebhookService
 from app.storage.files import ImageStore
+from app.storage.offload import ImageWorkers
 from app.storage.reserve import DiskReserve
 
 logger = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ class Services:
     settings: Settings
     db: Database
     store: ImageStore
+    images: ImageWorkers
     catalog: Catalog
     events: TaskEvents
     session: aiohttp.ClientSession
@@ -104,11 +106,13 @@ async def build_services(settings: Settings) -> Services:
     fetcher = ResultFetcher(settings, session)
     prices = PriceTable.load(settings.prices_file)
     _report_price_gaps(prices, catalog)
+    images = ImageWorkers(store, settings.image_processes)
     usage = UsageService(db=db, prices=prices, settings=settings)
     runner = JobRunner(
         JobServices(
             db=db,
             store=store,
+            images=images,
             events=events,
             provider_for=registry.for_model,
             fetch=fetcher.fetch,
@@ -148,6 +152,7 @@ async def build_services(settings: Settings) -> Services:
         settings=settings,
         db=db,
         store=store,
+        images=images,
         catalog=catalog,
         events=events,
         session=session,
@@ -174,6 +179,8 @@ async def close_services(services: Services) -> None:
         await services.webhooks.stop()
         await services.worker.stop()
     await services.runner.aclose()
+    # After the worker and runner: their last stores must finish in the pool first.
+    await services.images.aclose()
     if services.relay is not None:
         await services.relay.stop()
     services.health.close()

@@ -208,9 +208,11 @@ def _task_row(
 
 def _image_row(task_id: str, recovered: inventory.RecoveredImage, meta: dict[str, Any]) -> Image:
     seed = meta.get("seed")
-    # StoredImage's fields are the image row's file columns, by name.
+    # StoredImage's fields are the image row's file columns, by name (but for whether its
+    # thumbnail is still to be made, which is no column: the file tells).
+    columns = {k: v for k, v in asdict(recovered.stored).items() if k != "thumbnail_pending"}
     return Image(
-        **asdict(recovered.stored),
+        **columns,
         id=recovered.image_id,
         task_id=task_id,
         index=meta["index"],

@@ -257,10 +257,9 @@ class TaskService:
 
     async def _admit(self, task: Task, cost_max: int) -> None:
         """Insert ``task`` with its reservation, in the transaction that checks the budgets."""
-        caps = await self.usage.caps()
-
         def insert(session: Session) -> None:
-            self.usage.admit(session, caps, cost_max)
+            if cost_max > 0:
+                self.usage.admit(session, self.usage.caps_in(session), cost_max)
             session.add(task)
 
         await self.db.run_write(insert)

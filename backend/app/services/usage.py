@@ -90,6 +90,15 @@ class UsageService:
         """The caps in force (CNY): a value saved in Settings wins over the environment's."""
         async with self.db.read() as session:
             rows = (await session.execute(select(AppSetting).where(AppSetting.key.in_(BUDGET_KEYS)))).scalars().all()
+        return self._caps_from(rows)
+
+    def caps_in(self, session: Session) -> dict[str, float | None]:
+        """``caps`` read inside a (synchronous) write transaction: the admission's own snapshot,
+        and no read of its own on the submit path."""
+        rows = session.execute(select(AppSetting).where(AppSetting.key.in_(BUDGET_KEYS))).scalars().all()
+        return self._caps_from(rows)
+
+    def _caps_from(self, rows: Sequence[AppSetting]) -> dict[str, float | None]:
         saved = {row.key: row.value for row in rows}
         return {key: saved[key] if key in saved else self._env_caps[key] for key in BUDGET_KEYS}
 

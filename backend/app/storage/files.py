@@ -6,10 +6,15 @@ Layout (DESIGN 4), every path built from ids, never from user input:
     output/YYYY/MM/DD/<image_id>.thumb.webp     its thumbnail
     uploads/<sha256>.<ext>                      reference images, deduplicated by content
 
-Every write is tmp file in the same directory + fsync + rename + fsync of the directory, so a
-reader (nginx, a crash-restarted worker) sees either no file or the whole file. All methods are
-synchronous and safe to call from several threads at once; the job layer runs them with
-``asyncio.to_thread``.
+Every write is tmp file in the same directory + rename, so a reader (nginx, a crash-restarted
+worker) sees either no file or the whole file. Images and uploads are fsynced (file, then one
+fsync of the directory for everything renamed into it); thumbnails are not: they are derived, and
+one lost in a crash is made again when it is first asked for (``ensure_thumbnail``).
+
+A large PNG's thumbnail needs a full decode (~0.4 s of CPU at 4096²: PNG has no reduced-scale
+decode), so ``store_output`` leaves it to ``ensure_thumbnail`` after the job (``thumbnail_pending``)
+and proves the file intact by its chunk CRCs instead. All methods are synchronous, safe to call
+from several threads at once, and run in a process of their own as well (``app.storage.offload``).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import secrets
 import shutil
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -63,6 +69,10 @@ _PNG_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "P", "PA", "RGB", "RGBA"}
 _NO_SPACE_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
 _UNWRITABLE_ERRNOS = {errno.EROFS, errno.EACCES, errno.EPERM}
 _WRITE_CHUNK = 1024 * 1024
+# PNGs above this many pixels get their thumbnail after the job (see the module docstring). A
+# 1024² PNG decodes in ~25 ms; 2048² in ~100 ms.
+DEFERRED_THUMBNAIL_PIXELS = 1_500_000
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +93,8 @@ class StoredImage:
     bytes: int
     sha256: str
     content_type: str
+    # The thumbnail is not written yet: ask ``ensure_thumbnail`` (off the job's critical path).
+    thumbnail_pending: bool = False
 
 
 class _NoSpace(Exception):
@@ -147,21 +159,56 @@ class ImageStore:
         if _file_sha256(path) == digest:
             with Image.open(path) as im:
                 width, height = oriented_size(im)
-            if not thumb_path.exists():
-                self.ensure_space(len(data))
-                self._write_or_raise(thumb_path, make_thumbnail(stored))
-            return StoredImage(rel_path, thumb_rel_path, width, height, len(stored), digest, image_type.content_type)
+                pending = not thumb_path.exists()
+                if pending and not _defers_thumbnail(im):
+                    self.ensure_space(len(data))
+                    self._write_or_raise(thumb_path, make_thumbnail(im), durable=False)
+                    pending = False
+            return StoredImage(
+                rel_path, thumb_rel_path, width, height, len(stored), digest, image_type.content_type, pending
+            )
 
-        width, height, thumbnail = self._decode_and_thumbnail(data, image_type)
+        width, height, thumbnail = self._validate_and_thumbnail(data, image_type)
         self.ensure_space(len(data))
-        self._write_or_raise(path, stored)
+        # One directory fsync for both renames: the thumbnail is renamed before it, unsynced.
+        self._write_or_raise(path, stored, sync_dir=False)
         try:
-            self._write_or_raise(thumb_path, thumbnail)
+            if thumbnail is not None:
+                self._write_or_raise(thumb_path, thumbnail, durable=False)
+            _fsync_dir(path.parent)
         except BaseException:
-            # An image without its thumbnail would be an orphan the history never shows.
+            # A half-stored image would be an orphan the history never shows.
             path.unlink(missing_ok=True)
+            thumb_path.unlink(missing_ok=True)
             raise
-        return StoredImage(rel_path, thumb_rel_path, width, height, len(stored), digest, image_type.content_type)
+        return StoredImage(
+            rel_path, thumb_rel_path, width, height, len(stored), digest, image_type.content_type, thumbnail is None
+        )
+
+    def ensure_thumbnail(self, rel_path: str, thumb_rel_path: str) -> bool:
+        """Make a stored image's thumbnail unless it exists; False when the image is gone.
+
+        For thumbnails left pending by ``store_output`` and for any lost since (a crash: they are
+        not fsynced, or a restore without them). Raises ``ImageUnreadable`` for an image file
+        that does not decode.
+        """
+        path = self._output_path(rel_path)
+        thumb_path = self._output_path(thumb_rel_path)
+        if path is None or thumb_path is None or not thumb_rel_path.endswith(THUMB_SUFFIX):
+            raise ValueError(f"{rel_path!r} / {thumb_rel_path!r} are not a stored image and its thumbnail")
+        if thumb_path.is_file():
+            return True
+        try:
+            fh = path.open("rb")
+        except FileNotFoundError:
+            return False
+        with fh, _decode_errors(), Image.open(fh) as im:
+            thumbnail = make_thumbnail(im)
+        if not path.is_file():
+            return False  # deleted meanwhile: leave no orphan thumbnail behind
+        self.ensure_space(len(thumbnail))
+        self._write_or_raise(thumb_path, thumbnail, durable=False)
+        return True
 
     def _embed(self, data: bytes, image_type: ImageType, params: dict[str, Any]) -> bytes:
         try:
@@ -202,19 +249,23 @@ class ImageStore:
                 retryable=False,
             )
 
-    def _decode_and_thumbnail(self, data: bytes, image_type: ImageType) -> tuple[int, int, bytes]:
-        """Prove the image decodes (the thumbnail decodes every byte of it) and make the thumbnail."""
+    def _validate_and_thumbnail(self, data: bytes, image_type: ImageType) -> tuple[int, int, bytes | None]:
+        """Prove the image whole and make its thumbnail, or None when that is left for later.
+
+        The thumbnail decodes every byte of the image (a JPEG at reduced DCT scale, which still
+        reads all of its entropy-coded data). A PNG's chunk CRCs are checked as well, which
+        decoding alone would not do; for a large PNG they are the proof, and its full decode
+        is the deferred thumbnail's.
+        """
         with _decode_errors():
+            if image_type == PNG:
+                check_png_chunks(data)
             with Image.open(io.BytesIO(data), formats=[image_type.pillow_format]) as im:
                 self._check_pixels(*im.size)
-                if image_type.pillow_format == "PNG":
-                    # verify() checks every chunk CRC, which decoding alone would not; it must
-                    # run before anything else reads from the file, hence a second open below.
-                    im.verify()
-            with Image.open(io.BytesIO(data), formats=[image_type.pillow_format]) as im:
                 width, height = oriented_size(im)
-                thumbnail = make_thumbnail(im)
-        return width, height, thumbnail
+                if _defers_thumbnail(im):
+                    return width, height, None
+                return width, height, make_thumbnail(im)
 
     def write_thumbnail(self, thumb_rel_path: str, thumbnail: bytes) -> None:
         """(Re)write a stored image's thumbnail, e.g. one lost with a restore from backup."""
@@ -222,7 +273,7 @@ class ImageStore:
         if path is None or not thumb_rel_path.endswith(THUMB_SUFFIX):
             raise ValueError(f"{thumb_rel_path!r} is not a thumbnail path")
         self.ensure_space(len(thumbnail))
-        self._write_or_raise(path, thumbnail)
+        self._write_or_raise(path, thumbnail, durable=False)
 
     def delete_output(self, rel_path: str, thumb_rel_path: str | None) -> None:
         """Remove an image and its thumbnail; missing files are fine (deletes may be retried)."""
@@ -252,6 +303,17 @@ class ImageStore:
             # A symlink anywhere on the way (even one pointing inside) is not something we wrote.
             return None
         return real
+
+    def image_for_thumbnail(self, thumb_rel_path: str) -> str | None:
+        """The stored image a thumbnail path belongs to, when that image is on disk."""
+        if self._output_path(thumb_rel_path) is None or not thumb_rel_path.endswith(THUMB_SUFFIX):
+            return None
+        stem = thumb_rel_path[: -len(THUMB_SUFFIX)]
+        for image_type in TYPE_BY_EXT.values():
+            rel_path = f"{stem}.{image_type.ext}"
+            if self.output_exists(rel_path):
+                return rel_path
+        return None
 
     def output_exists(self, rel_path: str) -> bool:
         """Whether a stored image's file is there: one stat, cheap enough per output of a page."""
@@ -407,9 +469,9 @@ class ImageStore:
                     continue
         return sorted(removed)
 
-    def _write_or_raise(self, path: Path, data: bytes) -> None:
+    def _write_or_raise(self, path: Path, data: bytes, *, durable: bool = True, sync_dir: bool = True) -> None:
         try:
-            _atomic_write(path, data)
+            _atomic_write(path, data, durable=durable, sync_dir=sync_dir and durable)
         except _NoSpace:
             raise StorageFull(
                 f"Not enough disk space to store the image ({_mb(len(data))} MB)",
@@ -515,9 +577,46 @@ def _ensure_dir(path: Path) -> None:
         _fsync_dir(directory.parent)
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def _defers_thumbnail(im: Image.Image) -> bool:
+    return im.format == "PNG" and im.width * im.height > DEFERRED_THUMBNAIL_PIXELS
+
+
+def check_png_chunks(data: bytes) -> None:
+    """Raise ``ValueError`` unless ``data`` is a PNG whose chunks are all whole, CRC-correct and
+    in order (IHDR first, IDAT, IEND last): what ``Image.verify()`` checks, in a single pass."""
+    if not data.startswith(_PNG_SIGNATURE):
+        raise ValueError("not a PNG")
+    view = memoryview(data)
+    pos, end = len(_PNG_SIGNATURE), len(data)
+    seen_idat = False
+    first = True
+    while True:
+        if pos + 12 > end:
+            raise ValueError("PNG truncated before IEND")
+        length = int.from_bytes(view[pos : pos + 4], "big")
+        kind = bytes(view[pos + 4 : pos + 8])
+        body_end = pos + 8 + length
+        if length > 0x7FFFFFFF or body_end + 4 > end:
+            raise ValueError(f"PNG chunk {kind!r} truncated")
+        crc = zlib.crc32(view[pos + 8 : body_end], zlib.crc32(kind))
+        if crc != int.from_bytes(view[body_end : body_end + 4], "big"):
+            raise ValueError(f"PNG chunk {kind!r} has a bad CRC")
+        if first and kind != b"IHDR":
+            raise ValueError("PNG does not start with IHDR")
+        first = False
+        seen_idat = seen_idat or kind == b"IDAT"
+        if kind == b"IEND":
+            if not seen_idat:
+                raise ValueError("PNG has no image data")
+            return
+        pos = body_end + 4
+
+
+def _atomic_write(path: Path, data: bytes, *, durable: bool = True, sync_dir: bool = True) -> None:
     """Write ``data`` to ``path`` so that readers see the old file or the whole new one.
 
+    ``durable``: fsync the file before the rename; ``sync_dir``: fsync the directory after it
+    (callers renaming several files into one directory sync it once themselves).
     Raises ``_NoSpace`` when the disk is full; the tmp file is removed on every failure.
     """
     try:
@@ -535,7 +634,8 @@ def _atomic_write(path: Path, data: bytes) -> None:
             while view:
                 written = os.write(fd, view[:_WRITE_CHUNK])
                 view = view[written:]
-            os.fsync(fd)
+            if durable:
+                os.fsync(fd)
         finally:
             os.close(fd)
         os.replace(tmp, path)
@@ -544,5 +644,6 @@ def _atomic_write(path: Path, data: bytes) -> None:
         if isinstance(exc, OSError) and exc.errno in _NO_SPACE_ERRNOS:
             raise _NoSpace() from exc
         raise
-    _fsync_dir(path.parent)
+    if sync_dir:
+        _fsync_dir(path.parent)
 

@@ -8,7 +8,7 @@ import io
 import pytest
 from PIL import Image
 
-from tests.conftest import Studio
+from tests.conftest import Studio, StudioFactory
 
 
 def _png() -> bytes:
@@ -54,3 +54,42 @@ async def test_inspect_an_image_without_our_metadata_is_found_false(studio: Stud
     r = await studio.client.post("/api/v1/images/inspect", files={"file": ("p.png", _png(), "image/png")})
     assert r.status_code == 200
     assert r.json() == {"found": False, "metadata": None}
+
+
+async def test_a_missing_thumbnail_is_made_on_first_view(studio: Studio) -> None:
+    """Thumbnails are not fsynced and a large PNG's is made after its job: whichever is missing,
+    the first request for it makes it from the image."""
+    task_id = await studio.submit({"model": "demo", "prompt": "first view", "size": "512x512"})
+    await studio.run_jobs()
+    output = (await studio.task(task_id))["outputs"][0]
+    thumb_url = output["thumbnail_url"]
+    thumb = studio.services.store.output_dir / thumb_url.removeprefix("/images/")
+    thumb.unlink(missing_ok=True)
+
+    r = await studio.client.get(thumb_url)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "image/webp"
+    with Image.open(io.BytesIO(r.content)) as im:
+        assert im.format == "WEBP" and max(im.size) == 384
+    assert thumb.is_file()
+
+    # A thumbnail of an image that does not exist is still a plain 404.
+    missing = thumb_url.replace(task_id[:8], "zzzzzzzz")
+    r = await studio.client.get(missing)
+    assert r.status_code == 404
+    assert r.json()["error"]["code"] == "not_found"
+
+
+async def test_behind_nginx_the_api_makes_missing_thumbnails_only(studio_factory: StudioFactory) -> None:
+    studio = await studio_factory(serve_images=False)
+    task_id = await studio.submit({"model": "demo", "prompt": "behind nginx", "size": "512x512"})
+    await studio.run_jobs()
+    output = (await studio.task(task_id))["outputs"][0]
+    thumb = studio.services.store.output_dir / output["thumbnail_url"].removeprefix("/images/")
+    thumb.unlink()
+    r = await studio.client.get(output["thumbnail_url"])
+    assert r.status_code == 200 and r.headers["content-type"] == "image/webp"
+    assert thumb.is_file()
+    # Images themselves are nginx's to serve.
+    r = await studio.client.get(output["url"])
+    assert r.status_code == 404

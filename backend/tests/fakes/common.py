@@ -30,6 +30,8 @@ from typing import Any
 from aiohttp import web
 from PIL import Image, ImageDraw
 
+from tests.fakes.photos import FORMATS, photo_bytes
+
 FAULT_MARKER = re.compile(r"\[fault:([^\]]+)\]")
 CONTROL_PREFIX = "/_fake/"
 FILES_PREFIX = "/files/"
@@ -279,6 +281,7 @@ class FakeServer:
         latency_ms: float = 0.0,
         max_image_side: int | None = 512,
         timeout_seconds: float = 30.0,
+        photo_format: str | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -286,6 +289,9 @@ class FakeServer:
         self.latency_ms = latency_ms
         # Rendered images are scaled down to this long side; requested sizes are still reported.
         self.max_image_side = max_image_side
+        # None: small flat JPEGs (cheap, for tests); "jpeg" / "png": photograph-like images of
+        # realistic content and byte size (``tests.fakes.photos``, cached on disk; benchmarks).
+        self.photo_format = photo_format
         # How long a `timeout` fault stalls; must exceed the client's read timeout.
         self.timeout_seconds = timeout_seconds
         # Seconds between the bytes of a `drip` fault.
@@ -376,12 +382,16 @@ class FakeServer:
         if fault.marker:
             self._marker_uses[(fault.marker, prompt)] += 1
 
-    def add_file(self, data: bytes, *, content_type: str = "image/jpeg", fault: str | None = None) -> str:
+    def add_file(self, data: bytes, *, content_type: str | None = None, fault: str | None = None) -> str:
+        if content_type is None:
+            content_type = "image/png" if data.startswith(b"\x89PNG") else "image/jpeg"
         name = secrets.token_hex(8) + (".jpeg" if content_type == "image/jpeg" else ".png")
         self.files[name] = StoredFile(data=data, content_type=content_type, fault=fault)
         return f"{self.origin}{FILES_PREFIX}{name}"
 
     def render(self, width: int, height: int) -> bytes:
+        if self.photo_format is not None:
+            return photo_bytes(*fit_size(width, height, self.max_image_side), self.photo_format)
         return jpeg_bytes(*fit_size(width, height, self.max_image_side))
 
     async def truncated(self, request: web.Request, payload: bytes, content_type: str, status: int = 200) -> web.StreamResponse:
@@ -501,6 +511,8 @@ def common_arguments(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--latency-ms", type=float, default=0.0, help="added to every API request")
     parser.add_argument("--max-image-side", type=int, default=512, help="rendered images are scaled to this (0 = full size)")
     parser.add_argument("--timeout-seconds", type=float, default=30.0, help="how long [fault:timeout] stalls")
+    parser.add_argument("--photo-format", choices=sorted(FORMATS), default=None,
+                        help="serve photograph-like images in this format (cached on disk) instead of flat JPEGs")
     return parser
 
 

@@ -467,6 +467,7 @@ def main(argv: list[str] | None = None) -> None:
         port=args.port,
         latency_ms=args.latency_ms,
         max_image_side=args.max_image_side or None,
+        photo_format=args.photo_format,
         timeout_seconds=args.timeout_seconds,
     )
     server.pending_polls = args.pending_polls

@@ -71,15 +71,14 @@ async def test_job_killed_mid_run_resumes_without_storing_twice(studio: Studio) 
     worker = services.worker
     assert worker is not None
     stored_one = asyncio.Event()
-    original_store = services.store.store_output
+    original_store = services.images.store_output
     calls: list[str] = []
 
-    def counting_store(image_id, data, **kw):
+    async def counting_store(image_id, data, **kw):
         calls.append(image_id)
-        result = original_store(image_id, data, **kw)
-        return result
+        return await original_store(image_id, data, **kw)
 
-    services.store.store_output = counting_store  # type: ignore[method-assign]
+    services.images.store_output = counting_store  # type: ignore[method-assign]
 
     async def watch() -> None:
         while True:
