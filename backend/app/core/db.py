@@ -32,7 +32,21 @@ from app.core.errors import DatabaseFull
 
 BACKEND_DIR = Path(__file__).resolve().parents[2]
 DEFAULT_READ_CONNECTIONS = 3  # Settings.sqlite_read_connections
+# Rows per index ANALYZE samples when PRAGMA optimize refreshes statistics (SQLite's advice: 400-1000).
+ANALYSIS_LIMIT = 1000
 T = TypeVar("T")
+
+
+# What the migrations make in SQL that no model declares (0007: the FTS5 index of prompts and its
+# shadow tables, the trigger-kept task counts, the trigram indexes): left out when Alembic compares
+# the models with the database.
+_UNMODELLED_PREFIXES = ("tasks_fts",)
+_UNMODELLED = frozenset({"task_status_counts", "ix_tasks_prompt_trgm", "ix_tasks_negative_prompt_trgm"})
+
+
+def modelled(name: str | None, type_: str, _parent_names: Any) -> bool:
+    """Alembic's ``include_name`` hook: whether a schema object belongs to the models."""
+    return name is None or not (name in _UNMODELLED or name.startswith(_UNMODELLED_PREFIXES))
 
 
 class Database:
@@ -151,6 +165,28 @@ class Database:
         assert self._sync_write_engine is not None
         with Session(self._sync_write_engine, expire_on_commit=False) as session, session.begin():
             return fn(session)
+
+    async def optimize(self) -> list[str]:
+        """Refresh the planner's statistics where they went stale (SQLite: ``PRAGMA optimize``,
+        run by housekeeping on every round). Returns the statements SQLite chose to run.
+
+        On the writer connection: ``optimize`` analyses the tables whose queries on *this*
+        connection would have used statistics, and the claims and job writes that run there touch
+        ``tasks`` all day. ``analysis_limit`` keeps ANALYZE to a sample (milliseconds at 100,000
+        rows instead of a full pass under the write lock). PostgreSQL's autovacuum analyses by
+        itself: nothing to do there.
+        """
+        if not self.is_sqlite:
+            return []
+
+        def run(session: Session) -> list[str]:
+            session.execute(text(f"PRAGMA analysis_limit={ANALYSIS_LIMIT}"))
+            # optimize(-1) lists what optimize would do without doing it: the log says what ran.
+            planned = [str(row[0]) for row in session.execute(text("PRAGMA optimize(-1)")).all()]
+            session.execute(text("PRAGMA optimize"))
+            return planned
+
+        return await self.run_write(run)
 
     async def ping(self) -> None:
         """Raise unless the database answers with the schema we migrated to, on the probe

@@ -745,6 +745,8 @@ export interface components {
         HistoryPage: {
             /** Items */
             items: components["schemas"]["TaskPublic"][];
+            /** Next Cursor */
+            next_cursor?: string | null;
             /** Page */
             page: number;
             /** Page Size */
@@ -1560,6 +1562,8 @@ export interface operations {
                 favorite?: boolean | null;
                 since?: string | null;
                 until?: string | null;
+                /** @description next_cursor of the previous page: the page after it (page is then not used) */
+                cursor?: string | null;
             };
             header?: never;
             path?: never;
@@ -1835,6 +1839,8 @@ export interface operations {
                 favorite?: boolean | null;
                 since?: string | null;
                 until?: string | null;
+                /** @description next_cursor of the previous page: the page after it (page is then not used) */
+                cursor?: string | null;
             };
             header?: never;
             path?: never;
