@@ -21,6 +21,7 @@ from app.jobs.relay import PgRelay, asyncpg_dsn
 from app.jobs.worker import Worker
 from app.providers.catalog.lookup import Catalog
 from app.providers.download import ResultFetcher
+from app.providers.limits import Limits
 from app.providers.registry import ProviderRegistry
 from app.services.auth import AuthService, FailureCounter, SlidingWindow
 from app.services.health import HealthService
@@ -42,6 +43,7 @@ class Services:
     events: TaskEvents
     session: aiohttp.ClientSession
     registry: ProviderRegistry
+    limits: Limits
     tasks: TaskService
     usage: UsageService
     auth: AuthService
@@ -92,7 +94,8 @@ async def build_services(settings: Settings) -> Services:
         events.attach(relay)
         await relay.start()
     session = upstream_session(settings)
-    registry = ProviderRegistry.build(settings, session, catalog)
+    limits = Limits.from_settings(settings)
+    registry = ProviderRegistry.build(settings, session, catalog, limits)
     fetcher = ResultFetcher(settings, session)
     prices = PriceTable.load(settings.prices_file)
     usage = UsageService(db=db, prices=prices, settings=settings)
@@ -143,6 +146,7 @@ async def build_services(settings: Settings) -> Services:
         events=events,
         session=session,
         registry=registry,
+        limits=limits,
         tasks=tasks,
         usage=usage,
         auth=auth,
