@@ -9,6 +9,7 @@ writers (WAL). On PostgreSQL writes run concurrently; the queue uses ``FOR UPDAT
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -204,10 +205,22 @@ class Database:
             _probe(conn, self.expected_revision)
 
     async def migrate(self) -> None:
-        """Bring the schema to the latest Alembic revision."""
+        """Bring the schema to the latest Alembic revision.
+
+        When the stored revision already is the head of ``alembic/versions`` (read from the files,
+        not through Alembic), nothing else happens: importing Alembic and its dialect machinery
+        costs more than the rest of a restart (python -X importtime; bench/startup.py).
+        """
         if self.is_sqlite:
             db_path = self.url.split(":///", 1)[1]
             Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+        head = script_head()
+        if head is not None:
+            async with self.write_engine.connect() as conn:
+                stored = await conn.run_sync(_stored_revisions)
+            if stored == [head]:
+                self.expected_revision = head
+                return
         async with self.write_engine.begin() as conn:
             await conn.run_sync(_upgrade_to_head)
         self.expected_revision = _head_revision()
@@ -311,6 +324,42 @@ def _alembic_config(connection: Connection | None = None) -> Any:
     if connection is not None:
         cfg.attributes["connection"] = connection
     return cfg
+
+
+_REVISION = re.compile(r"^revision\s*=\s*[\"']([^\"']+)[\"']\s*$", re.MULTILINE)
+_DOWN_REVISION = re.compile(r"^down_revision\s*=\s*(.+?)\s*$", re.MULTILINE)
+_QUOTED = re.compile(r"^[\"']([^\"']+)[\"']$")
+
+
+def script_head(versions: Path | None = None) -> str | None:
+    """The one head revision of the migration scripts, read from their ``revision`` and
+    ``down_revision`` lines; None when that is not plain (a merge, a branch, an unusual file), and
+    then Alembic itself decides."""
+    folder = versions or BACKEND_DIR / "alembic" / "versions"
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in folder.glob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        rev, down = _REVISION.search(source), _DOWN_REVISION.search(source)
+        if rev is None or down is None:
+            return None
+        revisions.add(rev.group(1))
+        if down.group(1) == "None":
+            continue
+        parent = _QUOTED.match(down.group(1))
+        if parent is None:
+            return None
+        parents.add(parent.group(1))
+    heads = revisions - parents
+    if len(heads) != 1 or not parents <= revisions:
+        return None
+    return heads.pop()
+
+
+def _stored_revisions(connection: Connection) -> list[str]:
+    if not inspect(connection).has_table("alembic_version"):
+        return []
+    return [str(v) for v in connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()]
 
 
 def _head_revision() -> str | None:

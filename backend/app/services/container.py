@@ -7,6 +7,7 @@ stand-alone worker (``app.worker``) both call it. Importing this module builds n
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import aiohttp
 
@@ -17,7 +18,6 @@ from app.core.memory import return_large_blocks_to_os
 from app.jobs.events import TaskEvents
 from app.jobs.handlers import JobRunner, JobServices
 from app.jobs.queue import JobQueue
-from app.jobs.relay import PgRelay, asyncpg_dsn
 from app.jobs.worker import Worker
 from app.providers.catalog.lookup import Catalog
 from app.providers.download import ResultFetcher
@@ -32,6 +32,9 @@ from app.services.tasks import TaskService
 from app.services.usage import UsageService
 from app.storage.files import ImageStore
 from app.storage.reserve import DiskReserve
+
+if TYPE_CHECKING:
+    from app.jobs.relay import PgRelay
 
 
 @dataclass(slots=True)
@@ -90,6 +93,9 @@ async def build_services(settings: Settings) -> Services:
     events = TaskEvents()
     relay: PgRelay | None = None
     if not db.is_sqlite:
+        # Here, not at the top: asyncpg (0.1 s of start-up) is for PostgreSQL only.
+        from app.jobs.relay import PgRelay, asyncpg_dsn
+
         relay = PgRelay(asyncpg_dsn(settings.database_url), events)
         events.attach(relay)
         await relay.start()
