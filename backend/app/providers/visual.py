@@ -289,9 +289,10 @@ class VisualProvider(Provider):
         async def one(index: int) -> None:
             await self._run_index(request, ctx, index, group=False)
 
-        # All at once: the model's adaptive limit (app.providers.limits) holds back what the account
-        # cannot take, and learns from its 50429 / 50430 answers how much that is.
-        await generate_each(ctx, request.num_images, one, concurrent=True)
+        # The first, then all the others at once: the model's adaptive limit (app.providers.limits)
+        # holds back what the account cannot take and learns from its 50429 / 50430 answers how
+        # much that is; the first alone keeps a full store or refused keys to one paid call.
+        await generate_each(ctx, request.num_images, one, concurrent=True, first_alone=True)
 
     async def _run_index(self, request: GenerationRequest, ctx: JobContext, index: int, *, group: bool) -> None:
         seed = self._saved_seed(ctx, index, request.seed)
