@@ -236,11 +236,9 @@ async def test_visual_runs_the_images_of_a_job_in_parallel_within_its_limit(
         provider = VisualProvider(settings, http_session, limits)
         ctx = RecordingContext(ResultFetcher(settings, http_session))
         request = GenerationRequest(model="jimeng_t2i_v40", mode="text2image", prompt="山水", num_images=5)
-        loop = asyncio.get_running_loop()
-        started = loop.time()
         await provider.generate(request, ctx)
-        elapsed = loop.time() - started
         submits = fake.stats.actions["CVSync2AsyncSubmitTask"]
+        overlapping = fake.stats.max_in_flight
         throttled = fake.stats.throttled
     assert sorted(ctx.images) == [0, 1, 2, 3, 4] and not ctx.failures
     # The first alone, then four at once: one of them refused with 50430 (the hidden limit is 3)
@@ -248,8 +246,8 @@ async def test_visual_runs_the_images_of_a_job_in_parallel_within_its_limit(
     assert throttled >= 1 and submits == 5 + throttled
     [learned] = limits.snapshot()
     assert learned.throttles == throttled and learned.ceiling is not None and learned.limit < 4
-    # In parallel: well under five rounds of submit + polls one after another.
-    assert elapsed < 5 * 3 * 0.06
+    # In parallel (one after another, the fake would never see two calls at once).
+    assert overlapping >= 3
 
 
 async def test_the_limits_endpoint_reports_what_was_learned(studio_factory: Any) -> None:
