@@ -107,9 +107,28 @@ class Settings(BaseSettings):
 
     # --- jobs ----------------------------------------------------------------------------------
     max_concurrent_jobs: int = Field(default=16, ge=1, le=10_000, validation_alias=AliasChoices("MAX_CONCURRENT_JOBS"))
-    visual_max_concurrency: int = Field(default=2, ge=1, validation_alias=AliasChoices("VISUAL_MAX_CONCURRENCY"))
-    # Ark limits images per minute, not connections: by default only MAX_CONCURRENT_JOBS applies.
+    # Fixed caps of parallel jobs per provider (unset: the adaptive limits below decide). Set one
+    # only to hold the account below what it could do: it is also the adaptive ceiling.
+    visual_max_concurrency: int | None = Field(
+        default=None, ge=1, validation_alias=AliasChoices("VISUAL_MAX_CONCURRENCY")
+    )
     ark_max_concurrency: int | None = Field(default=None, ge=1, validation_alias=AliasChoices("ARK_MAX_CONCURRENCY"))
+    # Upstream calls in flight per model: start here, then grow while calls succeed and back off on
+    # throttling (app.providers.limits). ADAPTIVE_CONCURRENCY=false keeps them at the start value.
+    adaptive_concurrency: bool = Field(default=True, validation_alias=AliasChoices("ADAPTIVE_CONCURRENCY"))
+    ark_initial_concurrency: int = Field(
+        default=8, ge=1, le=1000, validation_alias=AliasChoices("ARK_INITIAL_CONCURRENCY")
+    )
+    visual_initial_concurrency: int = Field(
+        default=2, ge=1, le=1000, validation_alias=AliasChoices("VISUAL_INITIAL_CONCURRENCY")
+    )
+    upstream_max_concurrency: int = Field(
+        default=64, ge=1, le=10_000, validation_alias=AliasChoices("UPSTREAM_MAX_CONCURRENCY")
+    )
+    # The account's Ark images-per-minute limit (per model), when known: calls are paced to it.
+    ark_images_per_minute: float | None = Field(
+        default=None, gt=0, validation_alias=AliasChoices("ARK_IMAGES_PER_MINUTE")
+    )
     max_job_attempts: int = Field(default=3, ge=1, le=20, validation_alias=AliasChoices("MAX_JOB_ATTEMPTS"))
     job_lease_seconds: float = Field(default=30.0, gt=0, validation_alias=AliasChoices("JOB_LEASE_SECONDS"))
     # A whole job (every retry, poll and download included) ends by then, as failed and retryable.

@@ -9,6 +9,7 @@ writers (WAL). On PostgreSQL writes run concurrently; the queue uses ``FOR UPDAT
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -32,7 +33,21 @@ from app.core.errors import DatabaseFull
 
 BACKEND_DIR = Path(__file__).resolve().parents[2]
 DEFAULT_READ_CONNECTIONS = 3  # Settings.sqlite_read_connections
+# Rows per index ANALYZE samples when PRAGMA optimize refreshes statistics (SQLite's advice: 400-1000).
+ANALYSIS_LIMIT = 1000
 T = TypeVar("T")
+
+
+# What the migrations make in SQL that no model declares (0007: the FTS5 index of prompts and its
+# shadow tables, the trigger-kept task counts, the trigram indexes): left out when Alembic compares
+# the models with the database.
+_UNMODELLED_PREFIXES = ("tasks_fts",)
+_UNMODELLED = frozenset({"task_status_counts", "ix_tasks_prompt_trgm", "ix_tasks_negative_prompt_trgm"})
+
+
+def modelled(name: str | None, type_: str, _parent_names: Any) -> bool:
+    """Alembic's ``include_name`` hook: whether a schema object belongs to the models."""
+    return name is None or not (name in _UNMODELLED or name.startswith(_UNMODELLED_PREFIXES))
 
 
 class Database:
@@ -201,6 +216,28 @@ class Database:
                     outcomes.append((True, result))
         return outcomes
 
+    async def optimize(self) -> list[str]:
+        """Refresh the planner's statistics where they went stale (SQLite: ``PRAGMA optimize``,
+        run by housekeeping on every round). Returns the statements SQLite chose to run.
+
+        On the writer connection: ``optimize`` analyses the tables whose queries on *this*
+        connection would have used statistics, and the claims and job writes that run there touch
+        ``tasks`` all day. ``analysis_limit`` keeps ANALYZE to a sample (milliseconds at 100,000
+        rows instead of a full pass under the write lock). PostgreSQL's autovacuum analyses by
+        itself: nothing to do there.
+        """
+        if not self.is_sqlite:
+            return []
+
+        def run(session: Session) -> list[str]:
+            session.execute(text(f"PRAGMA analysis_limit={ANALYSIS_LIMIT}"))
+            # optimize(-1) lists what optimize would do without doing it: the log says what ran.
+            planned = [str(row[0]) for row in session.execute(text("PRAGMA optimize(-1)")).all()]
+            session.execute(text("PRAGMA optimize"))
+            return planned
+
+        return await self.run_write(run)
+
     async def ping(self) -> None:
         """Raise unless the database answers with the schema we migrated to, on the probe
         connection (never the busy pool): ``DatabaseProblem`` says what is wrong with it."""
@@ -217,10 +254,22 @@ class Database:
             _probe(conn, self.expected_revision)
 
     async def migrate(self) -> None:
-        """Bring the schema to the latest Alembic revision."""
+        """Bring the schema to the latest Alembic revision.
+
+        When the stored revision already is the head of ``alembic/versions`` (read from the files,
+        not through Alembic), nothing else happens: importing Alembic and its dialect machinery
+        costs more than the rest of a restart (python -X importtime; bench/startup.py).
+        """
         if self.is_sqlite:
             db_path = self.url.split(":///", 1)[1]
             Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+        head = script_head()
+        if head is not None:
+            async with self.write_engine.connect() as conn:
+                stored = await conn.run_sync(_stored_revisions)
+            if stored == [head]:
+                self.expected_revision = head
+                return
         async with self.write_engine.begin() as conn:
             if not self.is_sqlite:
                 # Replicas start together: one migrates, the others wait here and then find the
@@ -330,6 +379,42 @@ def _alembic_config(connection: Connection | None = None) -> Any:
     if connection is not None:
         cfg.attributes["connection"] = connection
     return cfg
+
+
+_REVISION = re.compile(r"^revision\s*=\s*[\"']([^\"']+)[\"']\s*$", re.MULTILINE)
+_DOWN_REVISION = re.compile(r"^down_revision\s*=\s*(.+?)\s*$", re.MULTILINE)
+_QUOTED = re.compile(r"^[\"']([^\"']+)[\"']$")
+
+
+def script_head(versions: Path | None = None) -> str | None:
+    """The one head revision of the migration scripts, read from their ``revision`` and
+    ``down_revision`` lines; None when that is not plain (a merge, a branch, an unusual file), and
+    then Alembic itself decides."""
+    folder = versions or BACKEND_DIR / "alembic" / "versions"
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in folder.glob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        rev, down = _REVISION.search(source), _DOWN_REVISION.search(source)
+        if rev is None or down is None:
+            return None
+        revisions.add(rev.group(1))
+        if down.group(1) == "None":
+            continue
+        parent = _QUOTED.match(down.group(1))
+        if parent is None:
+            return None
+        parents.add(parent.group(1))
+    heads = revisions - parents
+    if len(heads) != 1 or not parents <= revisions:
+        return None
+    return heads.pop()
+
+
+def _stored_revisions(connection: Connection) -> list[str]:
+    if not inspect(connection).has_table("alembic_version"):
+        return []
+    return [str(v) for v in connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()]
 
 
 def _head_revision() -> str | None:

@@ -31,6 +31,7 @@ from app.providers.http_errors import (
     bad_response,
     transport_error,
 )
+from app.providers.limits import Limits
 from app.providers.partial import generate_each
 from app.providers.retry import ARK_BACKOFF, Retrier, should_retry
 from app.providers.sse import SSEEventTooLarge, iter_sse
@@ -153,11 +154,18 @@ def _record_usage(ctx: JobContext, usage: Any) -> None:
 class ArkProvider(Provider):
     name = "ark"
 
-    def __init__(self, settings: Settings, session: aiohttp.ClientSession, catalog: Catalog | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        session: aiohttp.ClientSession,
+        catalog: Catalog | None = None,
+        limits: Limits | None = None,
+    ) -> None:
         self._settings = settings
         # The running catalogue, for models added by MODELS_FILE; the shipped models otherwise.
         self._catalog = catalog
         self._retry = Retrier.from_settings(settings, ARK_BACKOFF)
+        self._limits = limits or Limits.from_settings(settings)
         self._session = session
         self._url = settings.ark_base_url.rstrip("/") + "/images/generations"
         self._timeout = exchange_timeout(settings)
@@ -183,7 +191,12 @@ class ArkProvider(Provider):
         }
 
     async def _retrying(
-        self, fn: Callable[[int], Awaitable[T]], *, progressed: list[bool] | None = None
+        self,
+        fn: Callable[[int], Awaitable[T]],
+        *,
+        model: str,
+        images: int = 1,
+        progressed: list[bool] | None = None,
     ) -> T:
         def policy(error: ProviderError, attempt: int, max_attempts: int) -> bool:
             # A stream that already delivered images must not be replayed: it would bill them again.
@@ -191,7 +204,8 @@ class ArkProvider(Provider):
                 return False
             return should_retry(error, attempt, max_attempts)
 
-        return await self._retry.run(fn, policy=policy)
+        limiter = self._limits.get(self.name, model)
+        return await self._retry.run(fn, policy=policy, limiter=limiter, images=images)
 
     async def _read_error(self, response: aiohttp.ClientResponse, key: str) -> ProviderError:
         body = await read_error_body(response)
@@ -252,7 +266,7 @@ class ArkProvider(Provider):
                 raise bad_response(SERVICE, "not the expected JSON", "不是预期的 JSON", billed=True)
             return payload
 
-        payload = await self._retrying(attempt)
+        payload = await self._retrying(attempt, model=request.model)
         _record_usage(ctx, payload.get("usage"))
         items = payload["data"]
         item = items[0] if items and isinstance(items[0], dict) else {}
@@ -311,7 +325,9 @@ class ArkProvider(Provider):
             if not finished:
                 raise bad_response(SERVICE, "the stream ended before the group was complete", "组图尚未全部生成，流就结束了", billed=True)
 
-        await self._retrying(attempt, progressed=progressed)
+        await self._retrying(
+            attempt, model=request.model, images=request.group_max_images, progressed=progressed
+        )
         await ctx.set_expected(len(seen))
 
     async def _consume_stream(

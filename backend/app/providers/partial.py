@@ -27,11 +27,14 @@ async def generate_each(
     one: Callable[[int], Awaitable[None]],
     *,
     concurrent: bool,
+    first_alone: bool = False,
 ) -> None:
     """Run ``one(index)`` for every index of ``range(total)`` not done yet, then settle failures.
 
-    ``concurrent`` starts every call at once (Ark); otherwise one after another (Visual), so a
-    stopping failure saves the calls that have not started.
+    ``concurrent`` starts every call at once (Ark); otherwise one after another, so a stopping
+    failure saves the calls that have not started. ``first_alone`` (with ``concurrent``, Visual):
+    the first call runs by itself and the rest together once it is through, so a full store or
+    refused credentials cost one paid call, as one after another would, not ``total`` of them.
     """
     pending = [index for index in range(total) if not ctx.is_done(index)]
     if not pending:
@@ -51,7 +54,11 @@ async def generate_each(
                 stop.append(error)
 
     if concurrent:
-        outcomes = await asyncio.gather(*(guarded(index) for index in pending), return_exceptions=True)
+        rest = pending
+        if first_alone:
+            await guarded(pending[0])
+            rest = pending[1:]
+        outcomes = await asyncio.gather(*(guarded(index) for index in rest), return_exceptions=True)
         # Anything else (cancellation by the user, a bug) ends the job as it is.
         for outcome in outcomes:
             if isinstance(outcome, BaseException):

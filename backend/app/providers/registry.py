@@ -12,6 +12,7 @@ from app.core.errors import ModelUnavailable
 from app.providers.base import Provider
 from app.providers.catalog.lookup import Catalog
 from app.providers.demo import DemoProvider
+from app.providers.limits import Limits
 
 log = logging.getLogger(__name__)
 
@@ -26,14 +27,20 @@ class ProviderRegistry:
         self._catalog = catalog
 
     @classmethod
-    def build(cls, settings: Settings, session: aiohttp.ClientSession, catalog: Catalog) -> ProviderRegistry:
+    def build(
+        cls, settings: Settings, session: aiohttp.ClientSession, catalog: Catalog, limits: Limits
+    ) -> ProviderRegistry:
         # Imported here so that importing the registry (and the demo) never pulls in the HTTP
         # providers' dependencies; the app builds the registry once at start-up.
         from app.providers.ark import ArkProvider
         from app.providers.visual import VisualProvider
 
         return cls(
-            [DemoProvider(), ArkProvider(settings, session, catalog), VisualProvider(settings, session, catalog)],
+            [
+                DemoProvider(),
+                ArkProvider(settings, session, catalog, limits),
+                VisualProvider(settings, session, catalog, limits),
+            ],
             catalog,
         )
 

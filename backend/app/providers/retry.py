@@ -28,6 +28,7 @@ from typing import Literal, TypeVar
 
 from app.core.config import Settings
 from app.core.errors import ProviderError
+from app.providers.limits import AdaptiveLimiter
 
 logger = logging.getLogger(__name__)
 
@@ -226,7 +227,18 @@ class Retrier:
     def from_settings(cls, settings: Settings, backoff: Backoff) -> Retrier:
         return cls(settings.upstream_max_attempts, backoff, settings.retry_backoff_scale)
 
-    async def run(self, fn: Callable[[int], Awaitable[T]], *, policy: RetryPolicy = should_retry) -> T:
+    async def run(
+        self,
+        fn: Callable[[int], Awaitable[T]],
+        *,
+        policy: RetryPolicy = should_retry,
+        limiter: AdaptiveLimiter | None = None,
+        images: int = 1,
+    ) -> T:
+        """``fn`` with retries; with a ``limiter``, each attempt waits for a place in it and tells
+        it how the attempt went (the retry's back-off is spent outside it)."""
+        if limiter is not None:
+            fn = _limited(fn, limiter, images)
         return await call_with_retries(
             fn,
             max_attempts=self.max_attempts,
@@ -235,3 +247,17 @@ class Retrier:
             scale=self.scale,
             policy=policy,
         )
+
+
+def _limited(fn: Callable[[int], Awaitable[T]], limiter: AdaptiveLimiter, images: int) -> Callable[[int], Awaitable[T]]:
+    async def attempt(number: int) -> T:
+        async with limiter.slot(images) as slot:
+            try:
+                result = await fn(number)
+            except ProviderError as error:
+                slot.outcome(error)
+                raise
+            slot.ok()
+            return result
+
+    return attempt

@@ -35,6 +35,7 @@ from app.providers.catalog.builtin import BUILTIN_MODELS
 from app.providers.catalog.lookup import Catalog
 from app.providers.catalog.specs import ModelSpec
 from app.providers.http_errors import bad_response, transport_error, visual_error
+from app.providers.limits import Limits
 from app.providers.partial import generate_each
 from app.providers.retry import VISUAL_BACKOFF, Retrier
 from app.providers.signing import sign_request
@@ -176,11 +177,18 @@ class _Answer:
 class VisualProvider(Provider):
     name = "visual"
 
-    def __init__(self, settings: Settings, session: aiohttp.ClientSession, catalog: Catalog | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        session: aiohttp.ClientSession,
+        catalog: Catalog | None = None,
+        limits: Limits | None = None,
+    ) -> None:
         self._settings = settings
         # The running catalogue, for models added by MODELS_FILE; the shipped models otherwise.
         self._catalog = catalog
         self._retry = Retrier.from_settings(settings, VISUAL_BACKOFF)
+        self._limits = limits or Limits.from_settings(settings)
         self._session = session
         base = yarl.URL(settings.visual_base_url)
         self._scheme = base.scheme
@@ -263,13 +271,19 @@ class VisualProvider(Provider):
     async def _retrying(self, fn: Callable[[int], Awaitable[T]]) -> T:
         return await self._retry.run(fn)
 
-    async def _call(self, action: str, body: bytes, *, billed: bool, version: str = VERSION) -> dict[str, Any]:
+    async def _call(
+        self, action: str, body: bytes, *, billed: bool, version: str = VERSION, model: str | None = None
+    ) -> dict[str, Any]:
+        """One call with retries; a generation call (``model`` given) takes a place in that model's
+        adaptive limit, where 50429 / 50430 answers teach it the account's limit."""
+
         async def attempt(number: int) -> dict[str, Any]:
             logger.info("visual.request", extra={"action": action, "attempt": number})
             answer = await self._post(action, version, body, billed=billed)
             return self._raise_unless_ok(answer, billed=billed)
 
-        return await self._retrying(attempt)
+        limiter = self._limits.get(self.name, model) if model else None
+        return await self._retry.run(attempt, limiter=limiter)
 
     # -- generate ----------------------------------------------------------------------------------
     async def generate(self, request: GenerationRequest, ctx: JobContext) -> None:
@@ -283,8 +297,10 @@ class VisualProvider(Provider):
         async def one(index: int) -> None:
             await self._run_index(request, ctx, index, group=False)
 
-        # One after another: the Visual API allows very little concurrency per account.
-        await generate_each(ctx, request.num_images, one, concurrent=False)
+        # The first, then all the others at once: the model's adaptive limit (app.providers.limits)
+        # holds back what the account cannot take and learns from its 50429 / 50430 answers how
+        # much that is; the first alone keeps a full store or refused keys to one paid call.
+        await generate_each(ctx, request.num_images, one, concurrent=True, first_alone=True)
 
     async def _run_index(self, request: GenerationRequest, ctx: JobContext, index: int, *, group: bool) -> None:
         seed = self._saved_seed(ctx, index, request.seed)
@@ -319,7 +335,7 @@ class VisualProvider(Provider):
 
     async def _process(self, request: GenerationRequest, index: int, seed: int | None) -> list[ImageResult]:
         body = _dump(build_body(request, seed=seed, spec=self._spec(request.model)))
-        payload = await self._call(SYNC_ACTION, body, billed=True)
+        payload = await self._call(SYNC_ACTION, body, billed=True, model=request.model)
         return extract_results(payload.get("data"), first_index=index, seed=seed)
 
     async def _submit_and_poll(
@@ -328,7 +344,7 @@ class VisualProvider(Provider):
         task_id = self._saved_task(ctx.state, index)
         if task_id is None:
             body = _dump(build_body(request, seed=seed, spec=self._spec(request.model)))
-            payload = await self._call(SUBMIT_ACTION, body, billed=True)
+            payload = await self._call(SUBMIT_ACTION, body, billed=True, model=request.model)
             data = payload.get("data")
             task_id = data.get("task_id") if isinstance(data, dict) else None
             if isinstance(task_id, bool) or not isinstance(task_id, (str, int)) or task_id == "":

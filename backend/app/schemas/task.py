@@ -81,6 +81,9 @@ class HistoryPage(BaseModel):
     items: list[TaskPublic]
     page: int
     page_size: int
+    # Pass as `cursor` for the page after this one (keyset: as fast on page 2,000 as on page 1);
+    # null on the last page.
+    next_cursor: str | None = None
 
 
 class HistoryUpdate(BaseModel):
@@ -117,3 +120,8 @@ class HistoryQuery(BaseModel):
     favorite: bool | None = None
     since: datetime | None = None
     until: datetime | None = None
+    cursor: str | None = Field(
+        default=None,
+        max_length=200,
+        description="next_cursor of the previous page: the page after it (page is then not used)",
+    )

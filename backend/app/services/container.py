@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import aiohttp
 
@@ -18,10 +19,10 @@ from app.core.memory import return_large_blocks_to_os
 from app.jobs.events import TaskEvents
 from app.jobs.handlers import JobRunner, JobServices
 from app.jobs.queue import JobQueue
-from app.jobs.relay import PgRelay, asyncpg_dsn
 from app.jobs.worker import Worker
 from app.providers.catalog.lookup import Catalog
 from app.providers.download import ResultFetcher
+from app.providers.limits import Limits
 from app.providers.registry import ProviderRegistry
 from app.services.auth import AuthService, FailureCounter, SlidingWindow
 from app.services.health import HealthService
@@ -38,6 +39,9 @@ from app.storage.reserve import DiskReserve
 
 logger = logging.getLogger(__name__)
 
+if TYPE_CHECKING:
+    from app.jobs.relay import PgRelay
+
 
 @dataclass(slots=True)
 class Services:
@@ -49,6 +53,7 @@ class Services:
     events: TaskEvents
     session: aiohttp.ClientSession
     registry: ProviderRegistry
+    limits: Limits
     tasks: TaskService
     usage: UsageService
     auth: AuthService
@@ -98,11 +103,15 @@ async def build_services(settings: Settings) -> Services:
     events = TaskEvents()
     relay: PgRelay | None = None
     if not db.is_sqlite:
+        # Here, not at the top: asyncpg (0.1 s of start-up) is for PostgreSQL only.
+        from app.jobs.relay import PgRelay, asyncpg_dsn
+
         relay = PgRelay(asyncpg_dsn(settings.database_url), events)
         events.attach(relay)
         await relay.start()
     session = upstream_session(settings)
-    registry = ProviderRegistry.build(settings, session, catalog)
+    limits = Limits.from_settings(settings)
+    registry = ProviderRegistry.build(settings, session, catalog, limits)
     fetcher = ResultFetcher(settings, session)
     prices = PriceTable.load(settings.prices_file)
     _report_price_gaps(prices, catalog)
@@ -157,6 +166,7 @@ async def build_services(settings: Settings) -> Services:
         events=events,
         session=session,
         registry=registry,
+        limits=limits,
         tasks=tasks,
         usage=usage,
         auth=auth,

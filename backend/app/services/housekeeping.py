@@ -4,6 +4,8 @@
   this process or of another replica on a shared volume) are removed;
 - the disk reserve (``app.storage.reserve``) is given back on a full volume and made again once
   there is room;
+- the query planner's statistics are refreshed where they went stale (``Database.optimize``: SQLite's
+  ``PRAGMA optimize``), so a history grown from 100 rows to 100,000 is planned as what it is now;
 - once, after start-up, files under output/ that no history row references are counted and logged
   (never deleted: after a database loss they are the history, see ``app.rebuild_history``).
 """
@@ -55,6 +57,12 @@ class Housekeeper:
     async def run_once(self) -> Round:
         return await asyncio.to_thread(self.run_sync)
 
+    async def refresh_statistics(self) -> list[str]:
+        ran = await self.db.optimize()
+        if ran:
+            logger.info("housekeeping.statistics_refreshed", extra={"statements": ran})
+        return ran
+
     async def find_orphans(self) -> list[str]:
         """Stored files no history row references (tmp files aside), logged when there are any."""
         async with self.db.read() as session:
@@ -89,4 +97,8 @@ class Housekeeper:
             try:
                 await self.run_once()
             except Exception:  # a bad round must not end housekeeping for good
+                logger.exception("housekeeping.failed")
+            try:
+                await self.refresh_statistics()
+            except Exception:
                 logger.exception("housekeeping.failed")

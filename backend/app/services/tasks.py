@@ -9,7 +9,6 @@ import asyncio
 import io
 import re
 import secrets
-import unicodedata
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
@@ -17,7 +16,7 @@ from datetime import datetime
 from typing import Any, BinaryIO, TypeVar
 
 import orjson
-from sqlalchemy import Result, Select, delete, func, or_, select, update
+from sqlalchemy import Result, Select, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -47,6 +46,7 @@ from app.schemas.task import (
     TaskError,
     TaskPublic,
 )
+from app.services.history_search import Cursor, completed_total, prompt_condition
 from app.services.usage import UsageService
 from app.storage.archive import stream_zip
 from app.storage.files import ImageStore
@@ -391,23 +391,11 @@ class TaskService:
         favorite: bool | None,
         since: datetime | None,
         until: datetime | None,
+        for_page: bool = False,
     ) -> Select[Any]:
         stmt = select(Task).where(Task.status == TaskStatus.COMPLETED)
         if q:
-            q = unicodedata.normalize("NFC", q)  # prompts are stored NFC (app.schemas.generation)
-            escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            pattern = f"%{escaped}%"
-            if self.db.is_sqlite:
-                # SQLite's LIKE already ignores case for ASCII, and its lower() folds only ASCII, so
-                # the lower(x) LIKE lower(y) that ilike renders is the same test at ~1.6x the cost
-                # of a search's full scan (bench/README.md).
-                stmt = stmt.where(
-                    or_(Task.prompt.like(pattern, escape="\\"), Task.negative_prompt.like(pattern, escape="\\"))
-                )
-            else:
-                stmt = stmt.where(
-                    or_(Task.prompt.ilike(pattern, escape="\\"), Task.negative_prompt.ilike(pattern, escape="\\"))
-                )
+            stmt = stmt.where(prompt_condition(q, sqlite=self.db.is_sqlite, for_page=for_page))
         if model:
             stmt = stmt.where(Task.model == model)
         if type_:
@@ -430,9 +418,16 @@ class TaskService:
             favorite=query.favorite,
             since=query.since,
             until=query.until,
+            cursor=Cursor.decode(query.cursor) if query.cursor else None,
         )
+        more = len(items) > query.page_size
+        items = items[: query.page_size]
         return HistoryPage(
-            total=total, items=[self.to_public(t) for t in items], page=query.page, page_size=query.page_size
+            total=total,
+            items=[self.to_public(t) for t in items],
+            page=query.page,
+            page_size=query.page_size,
+            next_cursor=Cursor.of(items[-1]).encode() if more else None,
         )
 
     async def history(
@@ -446,17 +441,22 @@ class TaskService:
         favorite: bool | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        cursor: Cursor | None = None,
     ) -> tuple[int, list[Task]]:
-        stmt = self._history_query(q=q, model=model, type_=type_, favorite=favorite, since=since, until=until)
+        """The total of the filtered history and up to ``page_size + 1`` of its items, newest first
+        (one more than a page tells whether another follows). With a ``cursor`` the items are
+        those after it, and ``page`` is not used."""
+        filters: dict[str, Any] = dict(q=q, model=model, type_=type_, favorite=favorite, since=since, until=until)
+        if self.db.is_sqlite and all(value is None for value in filters.values()):
+            count: Select[Any] = completed_total()
+        else:
+            count = select(func.count()).select_from(self._history_query(**filters).subquery())
+        page_query = self._history_query(**filters, for_page=True)
+        ordered = page_query.order_by(Task.created_at.desc(), Task.id.desc()).limit(page_size + 1)
+        ordered = ordered.where(cursor.after()) if cursor else ordered.offset((page - 1) * page_size)
         async with self.db.read() as session:
-            total = (await session.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one()
-            items = (
-                await session.execute(
-                    stmt.order_by(Task.created_at.desc(), Task.id.desc())
-                    .offset((page - 1) * page_size)
-                    .limit(page_size)
-                )
-            ).scalars().all()
+            total = (await session.execute(count)).scalar_one()
+            items = (await session.execute(ordered)).scalars().all()
         return total, list(items)
 
     async def _freeing_space(self, write: Callable[[], Awaitable[T]]) -> T:

@@ -9,7 +9,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
-from app.core.db import Database, _alembic_config
+from app.core.db import Database, _alembic_config, modelled
 from app.models import Base
 
 
@@ -18,7 +18,11 @@ async def test_migrations_match_the_models(tmp_path: Path) -> None:
     try:
         await db.migrate()
         async with db.engine.connect() as conn:
-            diff = await conn.run_sync(lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata))
+            diff = await conn.run_sync(
+                lambda sync: compare_metadata(
+                    MigrationContext.configure(sync, opts={"include_name": modelled}), Base.metadata
+                )
+            )
             tables = await conn.run_sync(lambda sync: set(inspect(sync).get_table_names()))
             heads = await conn.run_sync(lambda sync: ScriptDirectory.from_config(_alembic_config(sync)).get_heads())
     finally:

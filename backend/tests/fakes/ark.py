@@ -136,6 +136,9 @@ class FakeArkServer(FakeServer):
     def action_of(self, request: web.Request) -> str:
         return ACTION if request.path == GENERATIONS_PATH else request.path
 
+    def throttle_response(self, request: web.Request) -> web.Response:
+        return self.error_response("RateLimitExceeded", "Request rate limit exceeded, please try again later.", 429)
+
     # -- responses ---------------------------------------------------------------------------------
     @staticmethod
     def error_response(code: str, message: str, status: int | None = None, *, param: str = "",
@@ -501,6 +504,7 @@ def main(argv: list[str] | None = None) -> None:
         max_image_side=args.max_image_side or None,
         photo_format=args.photo_format,
         timeout_seconds=args.timeout_seconds,
+        concurrency_limit=args.concurrency_limit,
     )
     run_until_signal(server)
 

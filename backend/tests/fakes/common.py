@@ -147,6 +147,9 @@ class Stats:
     actions: Counter[str] = field(default_factory=Counter)
     in_flight: int = 0
     max_in_flight: int = 0
+    # With a hidden concurrency limit: calls answered "too many" and calls admitted in flight.
+    throttled: int = 0
+    admitted_in_flight: int = 0
     # (action, parsed JSON body) of every API request, in arrival order.
     bodies: list[tuple[str, Any]] = field(default_factory=list)
 
@@ -157,6 +160,7 @@ class Stats:
         self.requests = 0
         self.actions.clear()
         self.max_in_flight = self.in_flight
+        self.throttled = 0
         self.bodies.clear()
 
     def to_json(self, *, include_bodies: bool = True) -> dict[str, Any]:
@@ -165,6 +169,8 @@ class Stats:
             "actions": dict(self.actions),
             "in_flight": self.in_flight,
             "max_in_flight": self.max_in_flight,
+            "throttled": self.throttled,
+            "admitted_in_flight": self.admitted_in_flight,
         }
         if include_bodies:
             data["bodies"] = [{"action": name, "body": _shrink(body)} for name, body in self.bodies]
@@ -282,8 +288,12 @@ class FakeServer:
         max_image_side: int | None = 512,
         timeout_seconds: float = 30.0,
         photo_format: str | None = None,
+        concurrency_limit: int | None = None,
     ) -> None:
         self.host = host
+        # An account's hidden limit: API calls beyond this many in flight are answered as
+        # throttled (``throttle_response``), as the real services do (bench/adaptive.py).
+        self.concurrency_limit = concurrency_limit
         self.port = port
         # Added to every API request before it is answered (benchmarks: a "slow upstream").
         self.latency_ms = latency_ms
@@ -457,12 +467,29 @@ class FakeServer:
         self.stats.actions[action] += 1
         self.stats.in_flight += 1
         self.stats.max_in_flight = max(self.stats.max_in_flight, self.stats.in_flight)
+        limit = self.concurrency_limit if action != FILES_ACTION and self.limits(action) else None
+        admitted = False
         try:
+            if limit is not None:
+                if self.stats.admitted_in_flight >= limit:
+                    self.stats.throttled += 1
+                    return self.throttle_response(request)
+                self.stats.admitted_in_flight += 1
+                admitted = True
             if self.latency_ms and action != FILES_ACTION:
                 await asyncio.sleep(self.latency_ms / 1000)
             return await handler(request)
         finally:
             self.stats.in_flight -= 1
+            if admitted:
+                self.stats.admitted_in_flight -= 1
+
+    def limits(self, action: str) -> bool:
+        """Whether the hidden concurrency limit counts calls of ``action`` (subclasses narrow it)."""
+        return True
+
+    def throttle_response(self, request: web.Request) -> web.Response:
+        return web.json_response({"error": {"code": "TooManyRequests", "message": "fake: over the limit"}}, status=429)
 
     async def _stats_route(self, request: web.Request) -> web.Response:
         bodies = request.query.get("bodies", "1") != "0"
@@ -513,6 +540,8 @@ def common_arguments(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--timeout-seconds", type=float, default=30.0, help="how long [fault:timeout] stalls")
     parser.add_argument("--photo-format", choices=sorted(FORMATS), default=None,
                         help="serve photograph-like images in this format (cached on disk) instead of flat JPEGs")
+    parser.add_argument("--concurrency-limit", type=int, default=None,
+                        help="answer API calls beyond this many in flight as throttled (a hidden account limit)")
     return parser
 
 

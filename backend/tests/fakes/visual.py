@@ -134,6 +134,13 @@ class FakeVisualServer(FakeServer):
         super().reset()
         self.tasks.clear()
 
+    def limits(self, action: str) -> bool:
+        # The account's concurrency limit is on generation calls; polls are not counted.
+        return action != "CVSync2AsyncGetResult"
+
+    def throttle_response(self, request: web.Request) -> web.Response:
+        return self.envelope(50430, _MESSAGES[50430])
+
     # -- envelopes ---------------------------------------------------------------------------------
     @staticmethod
     def gateway_error(request: web.Request, code: str, message: str, status: int) -> web.Response:
@@ -469,6 +476,7 @@ def main(argv: list[str] | None = None) -> None:
         max_image_side=args.max_image_side or None,
         photo_format=args.photo_format,
         timeout_seconds=args.timeout_seconds,
+        concurrency_limit=args.concurrency_limit,
     )
     server.pending_polls = args.pending_polls
     run_until_signal(server)

@@ -75,3 +75,35 @@ async def test_indexes_already_done_are_skipped_and_count_as_delivered() -> None
     await generate_each(ctx, 2, _flaky(ctx, {1: UpstreamServerError("x", message_zh="x")}, started), concurrent=False)
     assert started == [1]
     assert list(ctx.failures) == [1]
+
+
+async def test_first_alone_runs_the_first_call_by_itself_then_the_rest_together() -> None:
+    ctx = RecordingContext()
+    running: list[int] = []
+    overlaps: dict[int, list[int]] = {}
+
+    async def one(index: int) -> None:
+        running.append(index)
+        overlaps[index] = list(running)
+        await asyncio.sleep(0.01)
+        running.remove(index)
+        await ctx.deliver(ImageResult(index=index, data=b"\x89PNG\r\n\x1a\n"))
+
+    await generate_each(ctx, 4, one, concurrent=True, first_alone=True)
+    assert overlaps[0] == [0]
+    assert sorted(overlaps[3]) == [1, 2, 3]
+    assert sorted(ctx.images) == [0, 1, 2, 3]
+
+
+async def test_first_alone_stops_the_rest_when_the_first_cannot_be_stored() -> None:
+    ctx = RecordingContext()
+    started: list[int] = []
+    full = StorageFull("disk full", message_zh="磁盘已满")
+
+    async def one(index: int) -> None:
+        started.append(index)
+        raise full
+
+    with pytest.raises(StorageFull):
+        await generate_each(ctx, 3, one, concurrent=True, first_alone=True)
+    assert started == [0]

@@ -11,6 +11,7 @@ from app.core.errors import InvalidRequest, ModelUnavailable
 from app.providers.base import GenerationRequest, JobContext, Provider
 from app.providers.catalog.lookup import Catalog
 from app.providers.demo import DemoProvider
+from app.providers.limits import Limits
 from app.providers.registry import ProviderRegistry
 
 from .test_catalog import make_settings
@@ -87,7 +88,7 @@ async def test_build_makes_one_instance_of_each_provider() -> None:
     settings = make_settings(ark=True, visual=True)
     catalog = Catalog.from_settings(settings)
     async with aiohttp.ClientSession() as session:
-        registry = ProviderRegistry.build(settings, session, catalog)
+        registry = ProviderRegistry.build(settings, session, catalog, Limits.from_settings(settings))
         try:
             assert registry.names() == ("demo", "ark", "visual")
             assert isinstance(registry.for_model("demo"), DemoProvider)

@@ -16,6 +16,7 @@ import type {
   HistoryQuery,
   Image2ImageRequest,
   InspectResult,
+  LimitsReport,
   ModelCatalog,
   PriceList,
   Task,
@@ -205,6 +206,7 @@ export function createApiClient(options: ClientOptions = {}) {
     /** The detail, or only the status when the server has a password and this browser no session. */
     health: (signal?: AbortSignal) => request<Health | HealthStatus>('GET', '/health', { signal, alsoOk: [503] }),
     models: () => request<ModelCatalog>('GET', '/api/v1/models'),
+    limits: (signal?: AbortSignal) => request<LimitsReport>('GET', '/api/v1/limits', { signal }),
     generate: (type: TaskType, body: GenerateRequest | Image2ImageRequest, idempotencyKey: string) =>
       request<TaskCreated>('POST', `/api/v1/generate/${type}`, {
         json: body,

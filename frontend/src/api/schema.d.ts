@@ -247,6 +247,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/limits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Limits
+         * @description Upstream calls in flight per model: the current adaptive limit and what it learned.
+         */
+        get: operations["limits-get_limits"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/models": {
         parameters: {
             query?: never;
@@ -865,6 +885,8 @@ export interface components {
         HistoryPage: {
             /** Items */
             items: components["schemas"]["TaskPublic"][];
+            /** Next Cursor */
+            next_cursor?: string | null;
             /** Page */
             page: number;
             /** Page Size */
@@ -949,6 +971,18 @@ export interface components {
                 [key: string]: unknown;
             } | null;
         };
+        /** LimitsReport */
+        LimitsReport: {
+            /** Adaptive */
+            adaptive: boolean;
+            /**
+             * Models
+             * @description Models called since start-up
+             */
+            models: components["schemas"]["ModelLimitPublic"][];
+            /** Providers */
+            providers: components["schemas"]["ProviderLimitPublic"][];
+        };
         /** Localized */
         Localized: {
             /** En */
@@ -967,6 +1001,67 @@ export interface components {
             default_model: string;
             /** Models */
             models: components["schemas"]["ModelPublic"][];
+        };
+        /** ModelLimitPublic */
+        ModelLimitPublic: {
+            /**
+             * Ceiling
+             * @description The limit when the upstream last throttled: the account's limit as learned
+             */
+            ceiling: number | null;
+            /**
+             * Decreases
+             * @description Times the limit was cut
+             */
+            decreases: number;
+            /** In Flight */
+            in_flight: number;
+            /**
+             * Last Retry After
+             * @description The last Retry-After the upstream asked for, seconds
+             */
+            last_retry_after: number | null;
+            /**
+             * Last Throttle Ago
+             * @description Seconds since the last throttled call
+             */
+            last_throttle_ago: number | null;
+            /**
+             * Limit
+             * @description The current limit of calls in flight (fractional while it grows)
+             */
+            limit: number;
+            /** Model */
+            model: string;
+            /**
+             * Paused For
+             * @description Seconds new calls still wait for a Retry-After
+             */
+            paused_for: number;
+            /** Provider */
+            provider: string;
+            /**
+             * Slots
+             * @description Calls that may be in flight now
+             */
+            slots: number;
+            /**
+             * Slow Start
+             * @description Still doubling: never throttled yet
+             */
+            slow_start: boolean;
+            /** Successes */
+            successes: number;
+            /**
+             * Throttles
+             * @description Calls the upstream throttled (429, 50429, 50430)
+             */
+            throttles: number;
+            /**
+             * Waiting
+             * @description Calls waiting for a place
+             */
+            waiting: number;
         };
         /** ModelPublic */
         ModelPublic: {
@@ -1123,6 +1218,26 @@ export interface components {
         ProviderHealth: {
             /** Configured */
             configured: boolean;
+        };
+        /** ProviderLimitPublic */
+        ProviderLimitPublic: {
+            /**
+             * Images Per Minute
+             * @description Ark pacing, when the account's limit is configured
+             */
+            images_per_minute: number | null;
+            /**
+             * Initial
+             * @description Calls in flight each model starts with
+             */
+            initial: number;
+            /**
+             * Maximum
+             * @description The most a model may grow to
+             */
+            maximum: number;
+            /** Provider */
+            provider: string;
         };
         /** RangePublic */
         RangePublic: {
@@ -1813,6 +1928,8 @@ export interface operations {
                 favorite?: boolean | null;
                 since?: string | null;
                 until?: string | null;
+                /** @description next_cursor of the previous page: the page after it (page is then not used) */
+                cursor?: string | null;
             };
             header?: never;
             path?: never;
@@ -2025,6 +2142,26 @@ export interface operations {
             };
         };
     };
+    "limits-get_limits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LimitsReport"];
+                };
+            };
+        };
+    };
     "models-list_models": {
         parameters: {
             query?: never;
@@ -2088,6 +2225,8 @@ export interface operations {
                 favorite?: boolean | null;
                 since?: string | null;
                 until?: string | null;
+                /** @description next_cursor of the previous page: the page after it (page is then not used) */
+                cursor?: string | null;
             };
             header?: never;
             path?: never;

@@ -20,6 +20,8 @@ export type TaskList = Schemas['TaskList']
 export type HistoryPage = Schemas['HistoryPage']
 export type HistoryQuery = NonNullable<operations['history-list_history']['parameters']['query']>
 export type Health = Schemas['Health']
+export type LimitsReport = Schemas['LimitsReport']
+export type ModelLimit = Schemas['ModelLimitPublic']
 /** What /health says without a session when the server has a password. */
 export type HealthStatus = Schemas['HealthStatus']
 export type HealthWarning = Schemas['HealthWarning']

@@ -1,6 +1,9 @@
 /**
  * The history gallery's data: filtered pages fetched one at a time as the user scrolls, each
  * load cancellable (a new filter aborts the one in flight), items kept in one flat list.
+ * After the first page it follows the server's `next_cursor` (keyset: a page deep in 100,000 items
+ * costs what the first does, and a task finished meanwhile shifts nothing, where OFFSET pages
+ * would repeat an item); page numbers only when the server sends no cursor.
  */
 import { computed, reactive, ref, shallowRef, watch } from 'vue'
 import { api, isAbortError } from '@/api/client'
@@ -38,13 +41,19 @@ export function useGallery(search: { value: string }, options: GalleryOptions = 
   const loading = ref(false)
   const failed = ref(false)
   let page = 0
+  // undefined: no page yet, or a server without cursors; null: the server said this was the last.
+  let cursor: string | null | undefined
   let controller: AbortController | null = null
   let generation = 0
 
-  const done = computed(() => total.value !== null && (items.value.length >= total.value || page * pageSize >= total.value))
+  const done = computed(
+    () =>
+      total.value !== null &&
+      (items.value.length >= total.value || page * pageSize >= total.value || (page > 0 && cursor === null)),
+  )
 
   function query(nextPage: number): HistoryQuery {
-    const q: HistoryQuery = { page: nextPage, page_size: pageSize }
+    const q: HistoryQuery = cursor ? { cursor, page_size: pageSize } : { page: nextPage, page_size: pageSize }
     if (search.value.trim()) q.q = search.value.trim()
     if (filters.model) q.model = filters.model
     if (filters.type) q.type = filters.type
@@ -64,7 +73,8 @@ export function useGallery(search: { value: string }, options: GalleryOptions = 
     try {
       const result = await fetchPage(query(page + 1), controller.signal)
       if (mine !== generation) return
-      page = result.page || page + 1
+      page = cursor ? page + 1 : result.page || page + 1
+      cursor = result.next_cursor
       total.value = result.total
       const seen = new Set(items.value.map((task) => task.task_id))
       items.value = [...items.value, ...result.items.filter((task) => !seen.has(task.task_id))]
@@ -90,6 +100,7 @@ export function useGallery(search: { value: string }, options: GalleryOptions = 
     loading.value = false
     failed.value = false
     page = 0
+    cursor = undefined
     total.value = null
     items.value = []
     await loadMore()

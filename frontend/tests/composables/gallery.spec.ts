@@ -34,6 +34,28 @@ describe('useGallery', () => {
     scope.stop()
   })
 
+  it('follows next_cursor after the first page and stops when the server says it was the last', async () => {
+    const queries: HistoryQuery[] = []
+    const fetchPage = vi.fn(async (q: HistoryQuery) => {
+      queries.push(q)
+      const n = q.cursor ? Number(q.cursor.slice(1)) : 1
+      return { ...page(n, 10, 25), page: q.page ?? 1, next_cursor: n < 3 ? `c${n + 1}` : null }
+    })
+    const scope = effectScope()
+    const gallery = scope.run(() => useGallery(ref('fox'), { pageSize: 10, fetchPage }))!
+    for (let i = 0; i < 4; i++) await gallery.loadMore()
+    expect(queries).toEqual([
+      { page: 1, page_size: 10, q: 'fox' },
+      { cursor: 'c2', page_size: 10, q: 'fox' },
+      { cursor: 'c3', page_size: 10, q: 'fox' },
+    ])
+    expect(gallery.items.value.map((t) => t.task_id)).toEqual(Array.from({ length: 25 }, (_, i) => `t${i}`))
+    expect(gallery.done.value).toBe(true)
+    await gallery.reset()
+    expect(queries.at(-1)).toEqual({ page: 1, page_size: 10, q: 'fox' })
+    scope.stop()
+  })
+
   it('aborts the load in flight when the filters change, and starts again from page 1', async () => {
     const signals: AbortSignal[] = []
     const queries: HistoryQuery[] = []

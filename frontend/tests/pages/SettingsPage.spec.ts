@@ -26,7 +26,28 @@ async function mountSettings() {
   return { wrapper, router }
 }
 
+const LIMITS_REPORT = {
+  adaptive: true,
+  providers: [
+    { provider: 'ark', initial: 8, maximum: 64, images_per_minute: 500 },
+    { provider: 'visual', initial: 2, maximum: 64, images_per_minute: null },
+  ],
+  models: [
+    {
+      provider: 'ark', model: 'doubao-seedream-4-0-250828', limit: 18.4, slots: 18, in_flight: 18, waiting: 40,
+      slow_start: false, ceiling: 21.2, successes: 980, throttles: 7, decreases: 3, last_throttle_ago: 12.4,
+      last_retry_after: null, paused_for: 0,
+    },
+    {
+      provider: 'visual', model: 'jimeng_t2i_v40', limit: 6, slots: 6, in_flight: 2, waiting: 0, slow_start: true,
+      ceiling: null, successes: 4, throttles: 0, decreases: 0, last_throttle_ago: null, last_retry_after: null,
+      paused_for: 0,
+    },
+  ],
+}
+
 const SPEND = {
+  'GET /api/v1/limits': () => jsonResponse(LIMITS_REPORT),
   'GET /api/v1/usage/summary': () =>
     jsonResponse({ timezone: 'Asia/Shanghai', today_cny: 0, month_cny: 0, budgets: [] }),
   'GET /api/v1/usage/budgets': () => jsonResponse({ daily_cny: null, monthly_cny: null }),
@@ -49,8 +70,9 @@ describe('SettingsPage signing out', () => {
     await everywhere.trigger('click')
     await flushPromises()
     const calls = fetch.mock.calls.map(([url, init]) => `${(init as RequestInit).method ?? 'GET'} ${String(url)}`)
-    // The spend and webhook sections load their own data; these are the calls signing out makes.
-    expect(calls.filter((call) => !call.includes('/api/v1/usage/') && !call.includes('/api/v1/webhooks'))).toEqual([
+    // The spend, webhook and limits sections load their own data; these are the calls signing out makes.
+    const own = ['/api/v1/usage/', '/api/v1/webhooks', '/api/v1/limits']
+    expect(calls.filter((call) => !own.some((path) => call.includes(path)))).toEqual([
       'GET /health',
       'POST /api/v1/auth/logout-all',
     ])
@@ -70,5 +92,45 @@ describe('SettingsPage signing out', () => {
     const { router } = await mountSettings()
     expect(router.currentRoute.value.name).toBe('login')
     expect(router.currentRoute.value.query.redirect).toBe('/settings')
+  })
+})
+
+describe('SettingsPage upstream limits', () => {
+  it('shows each model\'s limit and what it learned, in English and in Chinese', async () => {
+    applyLocale('en')
+    mockFetch({ 'GET /health': () => jsonResponse(HEALTH), ...SPEND })
+    const { wrapper } = await mountSettings()
+    const panel = wrapper.get('[data-testid="limits-panel"]')
+    expect(panel.text()).toContain('starts at 8, at most 64')
+    expect(panel.text()).toContain('paced to 500 images/min')
+    const ark = panel.get('[data-model="doubao-seedream-4-0-250828"]')
+    expect(ark.get('[data-testid="limit-slots"]').text()).toBe('18')
+    expect(ark.get('[data-testid="limit-learned"]').text()).toBe('account limit ≈ 21')
+    expect(ark.text()).toContain('18 (+40 waiting)')
+    expect(ark.text()).toContain('7 / 987')
+    expect(panel.get('[data-model="jimeng_t2i_v40"] [data-testid="limit-learned"]').text()).toBe(
+      'still growing (never throttled)',
+    )
+    wrapper.unmount()
+
+    applyLocale('zh-CN')
+    const zh = (await mountSettings()).wrapper.get('[data-testid="limits-panel"]')
+    expect(zh.text()).toContain('上游并发')
+    expect(zh.get('[data-model="doubao-seedream-4-0-250828"] [data-testid="limit-learned"]').text()).toBe('账户上限约 21')
+  })
+
+  it('says when no upstream model was called yet, and hides the panel without a session', async () => {
+    applyLocale('en')
+    mockFetch({
+      'GET /health': () => jsonResponse(HEALTH),
+      ...SPEND,
+      'GET /api/v1/limits': () => jsonResponse({ ...LIMITS_REPORT, models: [] }),
+    })
+    const { wrapper } = await mountSettings()
+    expect(wrapper.get('[data-testid="limits-panel"]').text()).toContain('No upstream model called since the server started.')
+    wrapper.unmount()
+    mockFetch({ 'GET /health': () => jsonResponse({ status: 'healthy' }), ...SPEND })
+    const bare = (await mountSettings()).wrapper
+    expect(bare.find('[data-testid="limits-panel"]').exists()).toBe(false)
   })
 })
