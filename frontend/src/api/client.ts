@@ -17,6 +17,7 @@ import type {
   Image2ImageRequest,
   InspectResult,
   ModelCatalog,
+  ModelDurations,
   PriceList,
   Task,
   TaskCreated,
@@ -201,6 +202,7 @@ export function createApiClient(options: ClientOptions = {}) {
     /** The detail, or only the status when the server has a password and this browser no session. */
     health: (signal?: AbortSignal) => request<Health | HealthStatus>('GET', '/health', { signal, alsoOk: [503] }),
     models: () => request<ModelCatalog>('GET', '/api/v1/models'),
+    modelDurations: () => request<ModelDurations>('GET', '/api/v1/models/durations'),
     generate: (type: TaskType, body: GenerateRequest | Image2ImageRequest, idempotencyKey: string) =>
       request<TaskCreated>('POST', `/api/v1/generate/${type}`, {
         json: body,

@@ -267,6 +267,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/models/durations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Model Durations
+         * @description How long each model usually takes here: the median, start to end, of its last 50 completed
+         *     tasks (models with none are absent).
+         */
+        get: operations["models-model_durations"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/tasks": {
         parameters: {
             query?: never;
@@ -836,6 +857,23 @@ export interface components {
             default_model: string;
             /** Models */
             models: components["schemas"]["ModelPublic"][];
+        };
+        /** ModelDuration */
+        ModelDuration: {
+            /** Median Seconds */
+            median_seconds: number;
+            /** Model */
+            model: string;
+            /** Samples */
+            samples: number;
+        };
+        /**
+         * ModelDurations
+         * @description Models this install has completed tasks for; a model without any is absent.
+         */
+        ModelDurations: {
+            /** Items */
+            items: components["schemas"]["ModelDuration"][];
         };
         /** ModelPublic */
         ModelPublic: {
@@ -1788,6 +1826,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ModelCatalog"];
+                };
+            };
+        };
+    };
+    "models-model_durations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelDurations"];
                 };
             };
         };

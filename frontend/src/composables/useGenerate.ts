@@ -1,9 +1,11 @@
 /**
  * The Generate page's behaviour: pick the model (query `?model=`, last choice, or the server's
- * default), prefill `?prompt=`, and submit the form: many submits simply queue more tasks.
+ * default), prefill `?prompt=`, and submit the form: many submits simply queue more tasks, but
+ * the very same request again within seconds asks first (a double tap must not pay twice).
  */
-import { ElMessage } from 'element-plus'
+import { ElMessage, ElMessageBox } from 'element-plus'
 import 'element-plus/es/components/message/style/css'
+import 'element-plus/es/components/message-box/style/css'
 import { ref, watch } from 'vue'
 import { useRoute } from 'vue-router'
 import { ApiError } from '@/api/client'
@@ -13,7 +15,17 @@ import { useCatalogStore } from '@/stores/catalog'
 import { useGenerateFormStore } from '@/stores/generateForm'
 import { usePricesStore } from '@/stores/prices'
 import { useTasksStore } from '@/stores/tasks'
+import type { Submission } from '@/stores/generateForm'
 import { handleError } from '@/utils/handleError'
+
+/** How recent an identical submit must be to ask "again?". */
+export const REPEAT_WINDOW_MS = 15_000
+
+/** What makes two submits "the same job": everything but a seed drawn at random for each. */
+export function submissionKey(submission: Submission, seedLocked: boolean): string {
+  const { seed, ...rest } = submission.body
+  return JSON.stringify([submission.type, seedLocked ? seed : null, rest])
+}
 
 function firstQueryValue(value: unknown): string | null {
   if (Array.isArray(value)) return typeof value[0] === 'string' ? value[0] : null
@@ -27,8 +39,9 @@ export function useGenerate() {
   const tasks = useTasksStore()
   const prices = usePricesStore()
   const budget = useBudgetStore()
-  const submitting = ref(false)
   const ready = ref(false)
+  // Requests sent lately, by key, with when (a refused one is forgotten: it cost nothing).
+  const recent = new Map<string, number>()
 
   async function init(): Promise<void> {
     // The price on the button is informative: without the list the button just says "Generate".
@@ -51,7 +64,16 @@ export function useGenerate() {
     if (prompt) form.prompt = prompt
     ready.value = true
     void tasks.restoreSession().catch(() => undefined)
+    void catalog.loadDurations().catch(() => undefined)
   }
+
+  // A job just ended: the typical durations may have moved (the store throttles the reload).
+  watch(
+    () => tasks.activeCount,
+    (now, before) => {
+      if (now < before) void catalog.loadDurations().catch(() => undefined)
+    },
+  )
 
   // Following a link such as /?model=jimeng_t2i_v30 while already on the page.
   watch(
@@ -68,18 +90,37 @@ export function useGenerate() {
       ElMessage({ type: 'warning', message: t(issue.key, issue.params ?? {}), showClose: true })
       return
     }
-    const { type, body } = form.buildSubmission()
-    submitting.value = true
+    const submission = form.buildSubmission()
+    const key = submissionKey(submission, form.seedLocked)
+    const now = Date.now()
+    for (const [k, at] of recent) if (now - at > REPEAT_WINDOW_MS) recent.delete(k)
+    const last = recent.get(key)
+    if (last !== undefined && !(await confirmRepeat(Math.max(1, Math.round((now - last) / 1000))))) return
+    recent.set(key, Date.now())
     try {
-      await tasks.submit(type, body)
+      await tasks.submit(submission.type, submission.body)
     } catch (error) {
-      // the server's own message, in the UI's language; the budget notice then shows what is left
+      recent.delete(key)
+      // the server's own message, in the UI's language (also kept on the card); the budget
+      // notice then shows what is left
       handleError(error)
       if (error instanceof ApiError && error.code === 'budget_exceeded') void budget.loadSummary().catch(() => undefined)
-    } finally {
-      submitting.value = false
     }
   }
 
-  return { init, submit, submitting, ready }
+  async function confirmRepeat(seconds: number): Promise<boolean> {
+    try {
+      await ElMessageBox.confirm(t('generate.repeat.message', { n: seconds }), t('generate.repeat.title'), {
+        confirmButtonText: t('generate.repeat.confirm'),
+        cancelButtonText: t('actions.cancel'),
+        type: 'warning',
+        customClass: 'repeat-confirm',
+      })
+      return true
+    } catch {
+      return false
+    }
+  }
+
+  return { init, submit, ready }
 }
