@@ -15,9 +15,13 @@ const router = createAppRouter()
 api.configure({
   getLocale: currentLocale,
   onUnauthorized: () => {
-    const current = router.currentRoute.value
-    if (current.name === 'login') return
-    void router.push({ name: 'login', query: { redirect: current.fullPath } })
+    // The address bar, not currentRoute: during the first navigation (a deep link opened in a new
+    // tab) currentRoute is still "/", and a page reacting to the 401 may be navigating away.
+    const base = import.meta.env.BASE_URL.replace(/\/$/, '')
+    const { pathname, search, hash } = window.location
+    const here = (pathname.startsWith(base) ? pathname.slice(base.length) : pathname) || '/'
+    if (router.currentRoute.value.name === 'login' || here.startsWith('/login')) return
+    void router.push({ name: 'login', query: { redirect: here + search + hash } })
   },
 })
 

@@ -6,7 +6,7 @@
 import { ElMessage, ElMessageBox } from 'element-plus'
 import 'element-plus/es/components/message/style/css'
 import 'element-plus/es/components/message-box/style/css'
-import { ref, watch } from 'vue'
+import { onScopeDispose, ref, watch } from 'vue'
 import { useRoute } from 'vue-router'
 import { ApiError } from '@/api/client'
 import { t } from '@/locales'
@@ -16,7 +16,11 @@ import { useGenerateFormStore } from '@/stores/generateForm'
 import { usePricesStore } from '@/stores/prices'
 import { useTasksStore } from '@/stores/tasks'
 import type { Submission } from '@/stores/generateForm'
+import { readDraft, writeDraft } from '@/utils/draft'
 import { handleError } from '@/utils/handleError'
+
+// Once per page load: the form store outlives the page, so coming back must not reload an older copy.
+let draftRestored = false
 
 /** How recent an identical submit must be to ask "again?". */
 export const REPEAT_WINDOW_MS = 15_000
@@ -40,6 +44,35 @@ export function useGenerate() {
   const prices = usePricesStore()
   const budget = useBudgetStore()
   const ready = ref(false)
+  let stopDraft: (() => void) | null = null
+
+  /** Save the form as the user edits it (a quarter of a second after the last keystroke). */
+  function keepDraft(): void {
+    if (stopDraft) return
+    let timer: ReturnType<typeof setTimeout> | null = null
+    const save = () => {
+      if (timer) clearTimeout(timer)
+      timer = null
+      writeDraft(form.toDraft())
+    }
+    const stopWatch = watch(
+      () => form.toDraft(),
+      () => {
+        if (timer) clearTimeout(timer)
+        timer = setTimeout(save, 250)
+      },
+      { deep: true },
+    )
+    // Leaving or reloading within that quarter second still keeps the last keystrokes.
+    window.addEventListener('pagehide', save)
+    save()
+    stopDraft = () => {
+      stopWatch()
+      window.removeEventListener('pagehide', save)
+      if (timer) save()
+    }
+  }
+  onScopeDispose(() => stopDraft?.())
   // Requests sent lately, by key, with when (a refused one is forgotten: it cost nothing).
   const recent = new Map<string, number>()
 
@@ -57,12 +90,19 @@ export function useGenerate() {
     if (wanted && !fromQuery) {
       ElMessage({ type: 'warning', message: t('generate.unknownModel', { id: wanted }), showClose: true })
     }
+    // A draft from before the reload first; a link's ?model= / ?prompt= then win over it.
+    if (!draftRestored) {
+      draftRestored = true
+      const draft = readDraft()
+      if (draft) form.restoreDraft(draft)
+    }
     const current = catalog.model(form.modelId)
     const pick = fromQuery?.id ?? (current?.available ? current.id : catalog.defaultModel || catalog.available[0]?.id || '')
     form.selectModel(pick)
     const prompt = firstQueryValue(route.query.prompt)
     if (prompt) form.prompt = prompt
     ready.value = true
+    keepDraft()
     void tasks.restoreSession().catch(() => undefined)
     void catalog.loadDurations().catch(() => undefined)
   }
