@@ -138,6 +138,34 @@ def test_sign_out_everywhere_from_the_settings_page(guarded: Stack, browser, scr
         context.close()
 
 
+def test_login_keeps_the_deep_link_and_the_header_signs_out(guarded: Stack, browser, screenshots) -> None:
+    """A link to one history item opened without a session: after signing in, that item (not the
+    bare history page); then signing out from the header menu."""
+    task = guarded.generate("a lighthouse behind the password, e2e deep link", headers=sign_in(guarded))
+    context = browser.new_context(base_url=guarded.base_url, locale="zh-CN", viewport={"width": 1280, "height": 900})
+    try:
+        page: Page = context.new_page()
+        deep = f"/history/{task['task_id']}?q=lighthouse"
+        page.goto(deep)
+        expect(page).to_have_url(re.compile(r"/login\?redirect="))
+        assert page.evaluate("() => new URLSearchParams(location.search).get('redirect')") == deep
+        page.get_by_test_id("login-password").fill(PASSWORD)
+        page.get_by_test_id("login-submit").click()
+        expect(page).to_have_url(re.compile(re.escape(deep) + "$"))
+        expect(page.get_by_test_id("history-detail")).to_be_visible()
+        page.keyboard.press("Escape")  # the detail is a modal over the header
+        expect(page.get_by_test_id("history-detail")).to_be_hidden()
+        logout = page.get_by_test_id("header-logout")
+        expect(logout).to_have_attribute("title", "退出登录")
+        page.locator(".app-header").screenshot(path=str(screenshots / "header-signed-in-zh-light.png"))
+        cookie = next(c["value"] for c in context.cookies() if c["name"] == "studio_session")
+        logout.click()
+        expect(page).to_have_url(re.compile(r"/login"))
+        assert call(guarded.port, "GET", "/api/v1/tasks", headers={"Cookie": f"studio_session={cookie}"})[0] == 401
+    finally:
+        context.close()
+
+
 def test_guessing_is_throttled_however_the_secret_or_the_address_is_presented(guarded: Stack) -> None:
     """Last in this module: it locks 127.0.0.1 out of this stack for a minute."""
     statuses = []

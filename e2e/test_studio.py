@@ -1,0 +1,142 @@
+"""The studio for daily use (issue 15): a card the moment Generate is pressed, feedback on a phone,
+no accidental double payment, the draft kept over a reload, progress with a timer and the model's
+usual duration. Screenshots of the new screens go to e2e/artifacts/screenshots."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from playwright.sync_api import Page, expect
+
+from .conftest import Stack
+from .test_ui import ARK_MODEL, DESKTOP, PHONE, prompt_box, set_budgets, set_language_and_theme
+
+CARDS = "[data-testid=task-card]"
+
+
+def test_a_submit_shows_its_card_while_the_request_is_on_its_way(page: Page, stack: Stack, screenshots: Path) -> None:
+    # The request still goes to the real server, 1.5 s late (a slow network), delayed in the page:
+    # a Playwright route handler would block this test's own clock.
+    page.add_init_script(
+        """(() => {
+            const send = window.fetch.bind(window);
+            window.fetch = async (input, init) => {
+                if (String(input).includes('/api/v1/generate/')) await new Promise((r) => setTimeout(r, 1500));
+                return send(input, init);
+            };
+        })()"""
+    )
+    page.goto("/?model=demo")
+    prompt_box(page).fill("a paper boat, e2e sending card")
+    before = page.evaluate("() => performance.now()")
+    page.locator("[data-testid=generate-button]").click()
+    card = page.locator(CARDS).first
+    expect(card).to_have_attribute("data-status", "sending", timeout=500)
+    assert page.evaluate("() => performance.now()") - before < 500
+    expect(card.locator("[data-testid=task-progress-text]")).to_have_text("正在提交到服务器…")
+    expect(card).to_contain_text("a paper boat")
+    card.screenshot(path=str(screenshots / "task-card-sending-zh-light.png"))
+    # the same card becomes the task, then its image
+    expect(page.locator(f"{CARDS}[data-status=completed]")).to_have_count(1, timeout=30_000)
+    expect(page.locator(CARDS)).to_have_count(1)
+    expect(page.locator(CARDS).first).to_have_attribute("data-task-id", re.compile(r"^[0-9a-f]{32}$"))
+
+
+def test_a_refused_submit_keeps_the_reason_on_its_card(page: Page, stack: Stack, screenshots: Path) -> None:
+    stack.generate("a kite, e2e refusal", model=ARK_MODEL)
+    spent = json.loads(stack.get("/api/v1/usage/summary")[2])["today_cny"]
+    set_budgets(stack, round(spent + 0.01, 2), None)
+    try:
+        page.goto(f"/?model={ARK_MODEL}")
+        prompt_box(page).fill("a kite over the cap, e2e refusal")
+        page.locator("[data-testid=generate-button]").click()
+        card = page.locator(CARDS).first
+        expect(card).to_have_attribute("data-status", "failed")
+        expect(card.locator("[data-testid=task-error]")).to_contain_text("每日预算")
+        card.screenshot(path=str(screenshots / "task-card-refused-zh-light.png"))
+        # raised cap: Retry on the same card sends it again
+        set_budgets(stack, None, None)
+        card.locator("[data-testid=retry-button]").click()
+        expect(page.locator(f"{CARDS}[data-status=completed]")).to_have_count(1, timeout=30_000)
+        expect(page.locator(CARDS)).to_have_count(1)
+    finally:
+        set_budgets(stack, None, None)
+
+
+def test_phone_flow_after_a_tap(page: Page, stack: Stack, screenshots: Path) -> None:
+    page.set_viewport_size(PHONE)
+    page.goto(f"/?model={ARK_MODEL}")
+    prompt_box(page).fill("a lantern on a phone, e2e phone flow [fault:slow:ms=4000]")
+    button = page.locator("[data-testid=generate-button]")
+    button.click()
+    chip = page.locator("[data-testid=active-chip]")
+    # right above the button, on screen, at once
+    expect(chip).to_be_in_viewport(timeout=1_000)
+    expect(chip).to_contain_text("1 个生成中")
+    box, button_box = chip.bounding_box(), button.bounding_box()
+    assert box and button_box and box["y"] + box["height"] <= button_box["y"] + 1
+    page.screenshot(path=str(screenshots / "generate-chip-zh-light-phone.png"))
+    card = page.locator(CARDS).first
+    expect(card).not_to_be_in_viewport()
+    chip.click()
+    expect(card).to_be_in_viewport()
+    expect(card.locator("[data-testid=task-elapsed]")).to_contain_text("已用")
+
+    # the same job again seconds later: asked first; "cancel" sends nothing
+    page.evaluate("window.scrollTo(0, 0)")
+    button.click()
+    dialog = page.locator(".repeat-confirm")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text("完全相同的任务")
+    page.screenshot(path=str(screenshots / "generate-repeat-confirm-zh-light-phone.png"))
+    dialog.locator(".el-message-box__btns button").first.click()
+    expect(dialog).to_be_hidden()
+    expect(page.locator(CARDS)).to_have_count(1)
+    button.click()
+    expect(dialog).to_be_visible()
+    dialog.locator(".el-message-box__btns .el-button--primary").click()
+    expect(page.locator(CARDS)).to_have_count(2)
+    expect(chip).to_contain_text("2 个生成中")
+    # another prompt is simply another job
+    prompt_box(page).fill("a different lantern, e2e phone flow")
+    button.click()
+    expect(page.locator(CARDS)).to_have_count(3)
+    expect(dialog).to_be_hidden()
+
+
+def test_the_draft_survives_a_reload(page: Page) -> None:
+    page.goto(f"/?model={ARK_MODEL}")
+    prompt_box(page).fill("a long prompt that must not be lost, e2e draft: 雨后的江南小镇")
+    page.locator("[data-testid=group-mode]").click()
+    page.goto("/")  # no ?model= now: the draft's model comes back
+    page.reload()
+    expect(prompt_box(page)).to_have_value("a long prompt that must not be lost, e2e draft: 雨后的江南小镇")
+    expect(page.locator("select[data-testid=model-select]")).to_have_value(ARK_MODEL)
+    expect(page.locator("[data-testid=group-max]")).to_be_visible()
+    # a link's own prompt wins over the draft
+    page.goto("/?prompt=from%20a%20link")
+    expect(prompt_box(page)).to_have_value("from a link")
+
+
+def test_a_running_job_shows_its_timer_and_the_usual_duration(page: Page, stack: Stack, screenshots: Path) -> None:
+    stack.generate("a tower, e2e typical duration", model=ARK_MODEL)
+    typical = {d["model"]: d for d in json.loads(stack.get("/api/v1/models/durations")[2])["items"]}
+    assert typical[ARK_MODEL]["samples"] >= 1 and typical[ARK_MODEL]["median_seconds"] > 0
+    for lang, theme in (("zh", "light"), ("en", "dark")):
+        page.goto(f"/?model={ARK_MODEL}")
+        set_language_and_theme(page, lang, theme)
+        page.set_viewport_size(DESKTOP)
+        prompt_box(page).fill(f"a slow tower ({lang}), e2e typical duration [fault:slow:ms=5000]")
+        page.locator("[data-testid=generate-button]").click()
+        card = page.locator(CARDS).first
+        elapsed = card.locator("[data-testid=task-elapsed]")
+        expect(elapsed).to_be_visible()
+        first = elapsed.inner_text()
+        expect(elapsed).not_to_have_text(first, timeout=3_000)  # it ticks
+        expect(card.locator("[data-testid=task-typical]")).to_contain_text("通常约" if lang == "zh" else "usually ~")
+        card.screenshot(path=str(screenshots / f"task-card-timer-{lang}-{theme}.png"))
+        expect(card).to_have_attribute("data-status", "completed", timeout=30_000)
+        page.context.clear_cookies()
+        page.evaluate("localStorage.clear()")
