@@ -140,3 +140,75 @@ def test_a_running_job_shows_its_timer_and_the_usual_duration(page: Page, stack:
         expect(card).to_have_attribute("data-status", "completed", timeout=30_000)
         page.context.clear_cookies()
         page.evaluate("localStorage.clear()")
+
+
+def test_keyboard_shortcuts_and_their_sheet(page: Page, screenshots: Path) -> None:
+    page.goto("/")
+    expect(prompt_box(page)).to_be_visible()
+    page.locator("body").press("g")
+    page.keyboard.press("h")
+    expect(page).to_have_url(re.compile(r"/history$"))
+    page.keyboard.press("/")
+    expect(page.locator("[data-testid=history-search] input, input[data-testid=history-search]").first).to_be_focused()
+    page.evaluate("document.activeElement.blur()")  # out of the field
+    for lang, theme in (("zh", "light"), ("en", "dark")):
+        if lang == "en":
+            page.keyboard.press("l")
+            page.keyboard.press("t")
+            expect(page.locator("html")).to_have_class(re.compile(r"\bdark\b"))
+        page.keyboard.press("?")
+        sheet = page.locator("[data-testid=shortcut-sheet]")
+        expect(sheet).to_be_visible()
+        expect(sheet).to_contain_text("键盘快捷键" if lang == "zh" else "Keyboard shortcuts")
+        sheet.screenshot(path=str(screenshots / f"shortcut-sheet-{lang}-{theme}.png"))
+        page.keyboard.press("Escape")
+        expect(sheet).to_be_hidden()
+    # typing in the prompt types; it does not navigate
+    page.keyboard.press("n")
+    expect(page).to_have_url(re.compile(r"/$"))
+    expect(prompt_box(page)).to_be_focused()
+    page.keyboard.type("g h")
+    expect(page).to_have_url(re.compile(r"/$"))
+    expect(prompt_box(page)).to_have_value(re.compile(r"g h$"))
+
+
+def test_installable_with_an_offline_shell_that_caches_no_data(page: Page, stack: Stack) -> None:
+    status, headers, raw = stack.get("/manifest.json")
+    assert status == 200, raw
+    manifest = json.loads(raw)
+    assert manifest["display"] == "standalone" and manifest["start_url"] == "/"
+    purposes = set()
+    for icon in manifest["icons"]:
+        status, headers, body = stack.get(icon["src"])
+        assert status == 200 and headers["Content-Type"].split(";")[0] == icon["type"], icon
+        purposes.add(icon["purpose"])
+        if icon["type"] == "image/png":
+            assert body.startswith(b"\x89PNG") and icon["sizes"] in ("192x192", "512x512")
+    assert {"any", "maskable"} <= purposes
+    status, headers, _ = stack.get("/sw.js")
+    assert status == 200 and headers["Cache-Control"] == "no-cache"
+
+    stack.generate("a lighthouse for the offline shell, e2e pwa")
+    page.goto("/history")
+    expect(page.locator("[data-testid=history-item]").first).to_be_visible()
+    page.wait_for_function("navigator.serviceWorker.controller !== null || navigator.serviceWorker.ready.then(() => true)")
+    page.reload()  # now controlled by the worker
+    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    cached = page.evaluate(
+        """async () => {
+            const urls = [];
+            for (const name of await caches.keys()) {
+                for (const request of await (await caches.open(name)).keys()) urls.push(new URL(request.url).pathname);
+            }
+            return urls;
+        }"""
+    )
+    assert "/" in cached and any(url.startswith("/assets/") for url in cached), cached
+    assert not [url for url in cached if re.match(r"^/(api|images|health|docs)", url)], cached
+
+    page.context.set_offline(True)
+    try:
+        page.goto("/settings")
+        expect(page.locator("[data-testid=nav-history]")).to_be_visible()  # the shell, from the cache
+    finally:
+        page.context.set_offline(False)

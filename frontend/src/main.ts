@@ -37,3 +37,11 @@ watch(i18n.global.locale, updateTitle)
 document.documentElement.lang = currentLocale()
 app.use(pinia).use(router).use(i18n)
 app.mount('#app')
+
+// Installable, and the shell opens without a network (public/sw.js caches nothing else). Not in
+// `vite dev`: there the modules are not files a worker could cache.
+if (import.meta.env.PROD && 'serviceWorker' in navigator) {
+  window.addEventListener('load', () => {
+    navigator.serviceWorker.register('/sw.js').catch(() => undefined)
+  })
+}
