@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
@@ -212,3 +213,23 @@ def test_installable_with_an_offline_shell_that_caches_no_data(page: Page, stack
         expect(page.locator("[data-testid=nav-history]")).to_be_visible()  # the shell, from the cache
     finally:
         page.context.set_offline(False)
+
+
+def test_history_detail_previous_and_next_with_the_arrow_keys(page: Page, stack: Stack, screenshots: Path) -> None:
+    tag = f"stepper{int(time.time() * 1000)}"
+    a, b, c = (stack.generate(f"{tag} picture {n}")["task_id"] for n in ("one", "two", "three"))
+    page.goto(f"/history/{b}?q={tag}")
+    detail = page.locator("[data-testid=history-detail]")
+    expect(detail).to_contain_text("picture two")
+    expect(page.locator(".detail-steps")).to_contain_text("2 / 3")
+    page.keyboard.press("ArrowRight")  # the gallery is newest first: right is older
+    expect(page).to_have_url(re.compile(rf"/history/{a}\?q={tag}$"))
+    expect(detail).to_contain_text("picture one")
+    expect(page.locator("[data-testid=detail-next]")).to_be_disabled()
+    page.screenshot(path=str(screenshots / "history-detail-steps-zh-light.png"))
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("ArrowLeft")
+    expect(page).to_have_url(re.compile(rf"/history/{c}\?q={tag}$"))
+    expect(page.locator("[data-testid=detail-previous]")).to_be_disabled()
+    page.locator("[data-testid=detail-next]").click()
+    expect(page).to_have_url(re.compile(rf"/history/{b}\?q={tag}$"))

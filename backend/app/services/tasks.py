@@ -48,8 +48,9 @@ from app.schemas.task import (
     TaskPublic,
 )
 from app.services.usage import UsageService
-from app.storage.archive import stream_zip
+from app.storage.archive import ArcnameAllocator, stream_zip
 from app.storage.files import ImageStore
+from app.storage.names import download_name
 from app.storage.reserve import DiskReserve
 from app.storage.uploads import decode_data_uri, validate_upload_file
 
@@ -518,13 +519,14 @@ class TaskService:
         entries = []
         metadata: list[dict[str, Any]] = []
         stored_as: dict[str, str] = {}
+        names = ArcnameAllocator()
         for task_id in unique:
             task = found[task_id]
-            stamp = task.created_at.strftime("%Y%m%d-%H%M%S")
             for img in task.images:
                 path = self.store.output_dir / img.rel_path
-                ext = img.rel_path.rsplit(".", 1)[-1]
-                name = f"{stamp}_{task.id[:8]}_{img.index}.{ext}"
+                # Same name as a single download; two that would clash (same second, same prompt)
+                # are numbered here, so metadata.json names the member the zip really holds.
+                name = names.allocate(download_name(task.created_at, task.prompt, img.index, img.rel_path.rsplit(".", 1)[-1]))
                 entries.append((name, path))
                 stored_as[name] = self.store.url_for(img.rel_path)
                 metadata.append(

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import io
+import re
 import zipfile
+from datetime import UTC, datetime
 
 import orjson
 from sqlalchemy import update
@@ -116,6 +118,9 @@ async def test_zip_download(studio: Studio) -> None:
     assert len(images) == 3
     meta = orjson.loads(archive.read("metadata.json"))
     assert {m["prompt"] for m in meta} == {"first", "second"}
+    # date, prompt slug and image number, as a single download is named; every member is listed
+    assert all(re.fullmatch(r"\d{8}-\d{6}_(first|second)_\d\.png", n) for n in images), images
+    assert sorted(m["file"] for m in meta) == sorted(images)
     task_a = await studio.task(a)
     stored = (await studio.client.get(task_a["outputs"][0]["url"])).content
     assert stored in [archive.read(n) for n in images]
@@ -124,6 +129,20 @@ async def test_zip_download(studio: Studio) -> None:
     assert r.status_code == 404
     r = await studio.client.post("/api/v1/history/download", json={"ids": []})
     assert r.status_code == 422
+
+
+async def test_zip_numbers_images_whose_names_would_clash(studio: Studio) -> None:
+    """Two tasks with the same prompt in the same second: distinct members, each in metadata.json."""
+    a = await _completed(studio, "twin")
+    b = await _completed(studio, "twin")
+    await studio.run_jobs()
+    same = update(Task).where(Task.id.in_([a, b])).values(created_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
+    await studio.services.db.run_write(lambda session: session.execute(same))
+    r = await studio.client.post("/api/v1/history/download", json={"ids": [a, b]})
+    archive = zipfile.ZipFile(io.BytesIO(r.content))
+    images = sorted(n for n in archive.namelist() if n.endswith(".png"))
+    assert images == ["20260102-030405_twin_1 (2).png", "20260102-030405_twin_1.png"]
+    assert sorted(m["file"] for m in orjson.loads(archive.read("metadata.json"))) == images
 
 
 async def test_image_deleted_behind_the_apps_back_shows_as_missing(studio: Studio) -> None:

@@ -271,7 +271,7 @@ const en: MessageSchema = {
   settings: {
     preferences: 'Preferences',
     language: 'Language',
-    switchLanguage: 'Switch language (中文)',
+    switchLanguage: '中 · Switch to Chinese',
     theme: 'Theme',
     themeSystem: 'System',
     themeLightShort: 'Light',

@@ -269,7 +269,7 @@ const zhCN = {
   settings: {
     preferences: '偏好',
     language: '语言',
-    switchLanguage: '切换语言（English）',
+    switchLanguage: 'EN · 切换到英文',
     theme: '主题',
     themeSystem: '跟随系统',
     themeLightShort: '浅色',
