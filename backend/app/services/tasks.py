@@ -46,6 +46,7 @@ from app.schemas.task import (
     OutputPublic,
     TaskError,
     TaskPublic,
+    UpstreamState,
 )
 from app.services.usage import UsageService
 from app.storage.archive import ArcnameAllocator, stream_zip
@@ -84,6 +85,21 @@ def _missing_listing(names: list[str], stored_as: dict[str, str]) -> bytes:
         *(f"{name}\t{stored_as[name]}" for name in names),
     ]
     return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def _upstream_state(task: Task) -> UpstreamState | None:
+    """Read from the job's checkpoint: result URLs not yet stored mean the images are being
+    downloaded; an async model's last polled status says whether it is queued or generating."""
+    if task.status != TaskStatus.PROCESSING:
+        return None
+    checkpoint = task.checkpoint or {}
+    if checkpoint.get("urls"):
+        return "downloading"
+    provider = checkpoint.get("provider")
+    status = provider.get("upstream_status") if isinstance(provider, dict) else None
+    if status == "in_queue":
+        return "queued"
+    return "generating" if status == "generating" else None
 
 
 def _bilingual(stored: dict[str, Any]) -> dict[str, Any]:
@@ -583,6 +599,7 @@ class TaskService:
             is_demo=task.provider == "demo",
             status=TaskStatus(task.status),
             progress=100 if task.status == TaskStatus.COMPLETED else task.progress,
+            upstream_state=_upstream_state(task),
             prompt=task.prompt,
             negative_prompt=task.negative_prompt,
             parameters=public_parameters(task.parameters),

@@ -273,3 +273,21 @@ async def test_models_route_serves_the_catalogue(studio: Studio) -> None:
     assert [m["id"] for m in body["models"]] == [spec.id for spec in catalog.all()]
     demo = next(m for m in body["models"] if m["id"] == "demo")
     assert demo["available"] is True and demo["provider"] == "demo"
+
+
+async def test_upstream_state_of_a_running_task(studio: Studio) -> None:
+    """Read from the checkpoint the job keeps: polled status of an async model, pending downloads."""
+    task_id = await _completed(studio, "watched")
+
+    async def set_state(status: str, checkpoint: dict[str, object]) -> str | None:
+        stmt = update(Task).where(Task.id == task_id).values(status=status, checkpoint=checkpoint)
+        await studio.services.db.run_write(lambda session: session.execute(stmt))
+        return (await studio.task(task_id))["upstream_state"]
+
+    assert await set_state("pending", {}) is None
+    assert await set_state("processing", {}) is None
+    assert await set_state("processing", {"provider": {"upstream_status": "in_queue"}}) == "queued"
+    assert await set_state("processing", {"provider": {"upstream_status": "generating"}}) == "generating"
+    downloading = {"provider": {"upstream_status": "generating"}, "urls": {"0": "https://example.invalid/0.png"}}
+    assert await set_state("processing", downloading) == "downloading"
+    assert await set_state("completed", downloading) is None

@@ -1159,6 +1159,11 @@ export interface components {
              * @description Price per billing unit accepted when the task was submitted
              */
             unit_price_cny: number;
+            /**
+             * Upstream State
+             * @description While processing, where the upstream is, when known: queued there (async models), generating, or its images being downloaded
+             */
+            upstream_state?: ("queued" | "generating" | "downloading") | null;
         };
         /**
          * TaskStatus

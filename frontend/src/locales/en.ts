@@ -44,6 +44,11 @@ const en: MessageSchema = {
   task: {
     queued: 'Waiting in the queue…',
     sending: 'Sending to the server…',
+    upstream: {
+      queued: 'Queued at the provider…',
+      generating: 'The provider is generating…',
+      downloading: 'Downloading the images…',
+    },
     elapsed: '{time} elapsed',
     typical: 'usually ~{time}',
     imagesDone: 'Image {n}: done',

@@ -43,6 +43,11 @@ const zhCN = {
   task: {
     queued: '排队等待中…',
     sending: '正在提交到服务器…',
+    upstream: {
+      queued: '在服务商处排队中…',
+      generating: '服务商正在生成…',
+      downloading: '正在下载图片…',
+    },
     elapsed: '已用 {time}',
     typical: '通常约 {time}',
     imagesDone: '第 {n} 张：已完成',

@@ -145,3 +145,17 @@ describe('typical durations', () => {
     expect(catalog.typicalSeconds).toEqual({ demo: 3.5 })
   })
 })
+
+describe('where the upstream is', () => {
+  it('says it beside the image count while the job runs, in the UI language', () => {
+    applyLocale('zh-CN')
+    const pinia = setupStores()
+    const task = makeTask({ status: 'processing', started_at: new Date().toISOString(), expected_images: 2 })
+    const wrapper = mount(TaskCard, { props: { task: { ...task, upstream_state: 'queued' } }, global: { plugins: plugins(pinia) } })
+    expect(wrapper.get('[data-testid="task-progress-text"]').text()).toBe('已完成 0 / 2 张 · 在服务商处排队中…')
+    applyLocale('en')
+    return wrapper.setProps({ task: { ...task, upstream_state: 'downloading' } }).then(() => {
+      expect(wrapper.get('[data-testid="task-progress-text"]').text()).toBe('0 of 2 images · Downloading the images…')
+    })
+  })
+})
