@@ -17,6 +17,11 @@ from .test_ui import ARK_MODEL, DESKTOP, PHONE, prompt_box, set_budgets, set_lan
 CARDS = "[data-testid=task-card]"
 
 
+def search_box(page: Page):
+    # Element Plus forwards data-testid to the <input>; accept a wrapper too.
+    return page.locator("input[data-testid=history-search], [data-testid=history-search] input").first
+
+
 def test_a_submit_shows_its_card_while_the_request_is_on_its_way(page: Page, stack: Stack, screenshots: Path) -> None:
     # The request still goes to the real server, 1.5 s late (a slow network), delayed in the page:
     # a Playwright route handler would block this test's own clock.
@@ -233,3 +238,25 @@ def test_history_detail_previous_and_next_with_the_arrow_keys(page: Page, stack:
     expect(page.locator("[data-testid=detail-previous]")).to_be_disabled()
     page.locator("[data-testid=detail-next]").click()
     expect(page).to_have_url(re.compile(rf"/history/{b}\?q={tag}$"))
+
+
+def test_history_filters_live_in_the_url_and_clear_in_one_click(page: Page, stack: Stack) -> None:
+    tag = f"filtered{int(time.time() * 1000)}"
+    stack.generate(f"{tag} a heron")
+    page.goto("/history")
+    search_box(page).fill(tag)
+    page.locator("select[data-testid=history-type]").select_option("text2image")
+    expect(page).to_have_url(re.compile(rf"/history\?q={tag}&type=text2image$"))
+    expect(page.locator("[data-testid=history-item]")).to_have_count(1)
+    # a reload (or a shared link) keeps the view
+    page.reload()
+    expect(search_box(page)).to_have_value(tag)
+    expect(page.locator("select[data-testid=history-type]")).to_have_value("text2image")
+    expect(page.locator("[data-testid=history-item]")).to_have_count(1)
+    # nothing matches: say so, and offer the way back
+    page.locator("select[data-testid=history-type]").select_option("image2image")
+    expect(page.locator("[data-testid=history-empty]")).to_contain_text("没有符合条件的记录")
+    page.locator("[data-testid=clear-filters]").click()
+    expect(page).to_have_url(re.compile(r"/history$"))
+    expect(search_box(page)).to_have_value("")
+    expect(page.locator("[data-testid=history-item]").first).to_be_visible()

@@ -202,6 +202,8 @@ const en: MessageSchema = {
     total: '{n} items',
     loadMore: 'Load more',
     empty: 'Nothing matches these filters.',
+    emptyAll: 'Nothing generated yet.',
+    clearFilters: 'Clear filters',
     detailTitle: 'Details',
     details: 'Info',
     parameters: 'Parameters',

@@ -200,6 +200,8 @@ const zhCN = {
     total: '共 {n} 项',
     loadMore: '加载更多',
     empty: '没有符合条件的记录。',
+    emptyAll: '还没有生成任何记录。',
+    clearFilters: '清除筛选',
     detailTitle: '详情',
     details: '信息',
     parameters: '生成参数',
