@@ -9,6 +9,7 @@ import re
 import time
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import Page, expect
 
 from .conftest import Stack
@@ -260,3 +261,33 @@ def test_history_filters_live_in_the_url_and_clear_in_one_click(page: Page, stac
     expect(page).to_have_url(re.compile(r"/history$"))
     expect(search_box(page)).to_have_value("")
     expect(page.locator("[data-testid=history-item]").first).to_be_visible()
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_screenshots_of_the_new_screens(page: Page, stack: Stack, screenshots: Path, lang: str, theme: str) -> None:
+    """A running card (timer, usual duration, numbered slots) with the phone's chip, the shortcut
+    sheet, and the history detail with previous/next: desktop and phone."""
+    stack.generate(f"a finished harbour ({lang}, {theme}), e2e screens", model=ARK_MODEL)
+    page.goto("/")
+    set_language_and_theme(page, lang, theme)
+    for device, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+        page.set_viewport_size(viewport)
+        page.goto(f"/?model={ARK_MODEL}")
+        page.locator("[data-testid=group-mode]").click()
+        prompt_box(page).fill(f"a harbour at dusk ({lang}, {theme}, {device}) [fault:slow:ms=4000]")
+        page.locator("[data-testid=generate-button]").click()
+        card = page.locator(CARDS).first
+        expect(card.locator("[data-testid=task-typical]")).to_be_visible()
+        page.screenshot(path=str(screenshots / f"generate-running-{lang}-{theme}-{device}.png"))
+        card.screenshot(path=str(screenshots / f"task-card-running-{lang}-{theme}-{device}.png"))
+        page.evaluate("document.activeElement && document.activeElement.blur()")
+        page.keyboard.press("?")
+        expect(page.locator("[data-testid=shortcut-sheet]")).to_be_visible()
+        page.screenshot(path=str(screenshots / f"shortcut-sheet-{lang}-{theme}-{device}.png"))
+        page.keyboard.press("Escape")
+        expect(card).to_have_attribute("data-status", re.compile(r"^(completed|failed)$"), timeout=30_000)
+        page.goto("/history")
+        page.locator("[data-testid=history-item]").nth(1).click()
+        expect(page.locator(".detail-steps")).to_be_visible()
+        page.screenshot(path=str(screenshots / f"history-detail-steps-{lang}-{theme}-{device}.png"))
