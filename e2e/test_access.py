@@ -18,6 +18,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from .conftest import Stack, running_stack
+from .test_accessibility import axe_findings
 
 PASSWORD = "e2e-open-sesame"
 REBIND = "rebind.attacker.example"
@@ -149,6 +150,17 @@ def test_login_keeps_the_deep_link_and_the_header_signs_out(guarded: Stack, brow
         page.goto(deep)
         expect(page).to_have_url(re.compile(r"/login\?redirect="))
         assert page.evaluate("() => new URLSearchParams(location.search).get('redirect')") == deep
+        # the login page passes axe too (the other pages: test_accessibility.py), zh/en, light/dark
+        for viewport in ({"width": 1280, "height": 900}, {"width": 390, "height": 844}):
+            page.set_viewport_size(viewport)
+            for scheme in ("light", "dark"):
+                page.emulate_media(color_scheme=scheme)
+                for _ in ("zh", "en"):
+                    expect(page.get_by_test_id("login-submit")).to_be_visible()
+                    page.wait_for_timeout(400)  # colour transitions of the theme switch
+                    assert not (found := axe_findings(page)), (viewport, scheme, found)
+                    page.get_by_test_id("lang-toggle").click()
+        page.set_viewport_size({"width": 1280, "height": 900})
         page.get_by_test_id("login-password").fill(PASSWORD)
         page.get_by_test_id("login-submit").click()
         expect(page).to_have_url(re.compile(re.escape(deep) + "$"))

@@ -291,3 +291,23 @@ def test_screenshots_of_the_new_screens(page: Page, stack: Stack, screenshots: P
         page.locator("[data-testid=history-item]").nth(1).click()
         expect(page.locator(".detail-steps")).to_be_visible()
         page.screenshot(path=str(screenshots / f"history-detail-steps-{lang}-{theme}-{device}.png"))
+
+
+def test_toasts_stay_below_the_navigation(page: Page) -> None:
+    for viewport in (DESKTOP, PHONE):
+        page.set_viewport_size(viewport)
+        page.goto("/?model=no-such-model")  # answered with a warning toast
+        toast = page.locator(".el-message").first
+        expect(toast).to_be_visible()
+        # once it has slid in (Element Plus's default would stop 16 px from the top, over the header)
+        page.wait_for_function(
+            """() => {
+                const toast = document.querySelector('.el-message').getBoundingClientRect();
+                return toast.top >= document.querySelector('.app-header').getBoundingClientRect().bottom;
+            }""",
+            timeout=3_000,
+        )
+        page.wait_for_timeout(500)
+        header = page.locator(".app-header").bounding_box()
+        box = toast.bounding_box()
+        assert header and box and box["y"] >= header["y"] + header["height"], (header, box)
