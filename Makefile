@@ -42,6 +42,7 @@ help: ## show this help
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 	@echo
 	@echo "  make run PORT=3100 DATA_DIR=/srv/studio   run elsewhere; BIND=0.0.0.0 opens it to the network"
+	@echo "  make run REPLICAS=3 DATABASE_URL=postgresql+asyncpg://...   three uvicorn replicas behind nginx"
 
 # --- installing ------------------------------------------------------------------------------------
 
@@ -76,7 +77,7 @@ system-nginx:
 
 # One apt-get run for everything the browser tests need (two at once would fight over dpkg's lock).
 system-e2e:
-	@$(ROOT)/scripts/install-system-deps.sh nginx chromium fonts
+	@$(ROOT)/scripts/install-system-deps.sh nginx chromium fonts postgresql caddy
 
 # --- running ---------------------------------------------------------------------------------------
 
@@ -94,7 +95,7 @@ restart: ## stop and run again, with the PORT, BIND and DATA_DIR it had unless g
 	@$(MAKE) -j3 --output-sync=line venv frontend-build system-nginx
 	@RUN_DIR=$(RUN_DIR) $(ROOT)/scripts/run-local.sh --restart
 
-status: ## where it runs, its programs and /health
+status: ## where it runs, its programs, /health through nginx and of each replica
 	@RUN_DIR=$(RUN_DIR) $(ROOT)/scripts/status-local.sh
 
 logs: ## the last lines of every log (followed when run in a terminal)

@@ -48,7 +48,7 @@ ARK_LATENCY_MS = 1500
 LEAKY_SETTINGS = re.compile(
     r"^(ARK_|VOLCENGINE_|VOLC_|VISUAL_|APP_PASSWORD|DATABASE_URL|DATA_DIR|OUTPUT_DIR|DEFAULT_MODEL|"
     r"RESULT_URL_HOSTS|CORS_ORIGINS|PORT|BIND|API_PORT|RUN_DIR|MAX_|SERVE_IMAGES|RUN_WORKER|ALLOWED_HOSTS|"
-    r"TRUSTED_PROXIES|AUTH_FAILURES)"
+    r"TRUSTED_PROXIES|AUTH_FAILURES|REPLICAS|JOB_)"
 )
 
 
@@ -114,9 +114,9 @@ class Stack:
         raise TimeoutError(f"task {task_id} did not finish within {timeout} s")
 
 
-def _start_fake_ark() -> tuple[subprocess.Popen, str]:
+def _start_fake_ark(latency_ms: int = ARK_LATENCY_MS) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen(
-        [str(PYTHON), "-m", "tests.fakes.ark", "--port", "0", "--api-key", ARK_KEY, "--latency-ms", str(ARK_LATENCY_MS)],
+        [str(PYTHON), "-m", "tests.fakes.ark", "--port", "0", "--api-key", ARK_KEY, "--latency-ms", str(latency_ms)],
         cwd=BACKEND,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -139,8 +139,29 @@ def _start_fake_ark() -> tuple[subprocess.Popen, str]:
     raise RuntimeError("the fake Ark server did not start:\n" + "".join(seen))
 
 
+def free_ports(count: int) -> int:
+    """The first of `count` consecutive free ports (for REPLICAS: API_PORT, API_PORT + 1, ...)."""
+    for _ in range(50):
+        first = free_port()
+        if first + count > 65535:
+            continue
+        socks = []
+        try:
+            for port in range(first, first + count):
+                sock = socket.socket()
+                socks.append(sock)
+                sock.bind(("127.0.0.1", port))
+            return first
+        except OSError:
+            continue
+        finally:
+            for sock in socks:
+                sock.close()
+    raise RuntimeError(f"no {count} consecutive free ports found")
+
+
 @contextlib.contextmanager
-def running_stack(**settings: str) -> Iterator[Stack]:
+def running_stack(ark_latency_ms: int = ARK_LATENCY_MS, **settings: str) -> Iterator[Stack]:
     """A native stack as `make run` starts it, with a fake Ark; `settings` go into its environment."""
     if not (BACKEND / "app" / "main.py").exists():
         pytest.skip("backend/app/main.py does not exist yet")
@@ -150,8 +171,8 @@ def running_stack(**settings: str) -> Iterator[Stack]:
     root = Path(tempfile.mkdtemp(prefix="studio-e2e-"))
     root.chmod(0o755)
     data_dir, run_dir = root / "data", root / "run"
-    fake, ark_url = _start_fake_ark()
-    port, api_port = free_port(), free_port()
+    fake, ark_url = _start_fake_ark(ark_latency_ms)
+    port, api_port = free_port(), free_ports(int(settings.get("REPLICAS", "1")))
     env = {key: value for key, value in os.environ.items() if not LEAKY_SETTINGS.match(key)}
     env.update(
         PORT=str(port),

@@ -99,6 +99,28 @@ def test_generate_with_an_ark_model_against_the_fake(page: Page, screenshots: Pa
     page.screenshot(path=str(screenshots / "result-ark-zh-light.png"), full_page=True)
 
 
+def test_web_search_on_seedream_5_lite_and_a_retiring_badge(page: Page, stack: Stack) -> None:
+    page.goto("/?model=doubao-seedream-5-0-260128")
+    field = page.locator("[data-testid=web-search-field]")
+    expect(field).to_contain_text("联网搜索")
+    field.locator(".el-switch").click()
+    expect(field.locator(".el-switch")).to_have_class(re.compile(r"\bis-checked\b"))
+    prompt_box(page).fill("this week's weather over the West Lake, e2e web search")
+    page.locator("[data-testid=generate-button]").click()
+    assert_image_loaded(page, "img[data-testid=result-image]")
+    # The fake Ark reports one search per image; the card says so next to the cost.
+    expect(page.locator("[data-testid=task-card] [data-testid=task-cost]").first).to_contain_text("联网搜索 1 次")
+    history = json.loads(stack.get("/api/v1/history?limit=1")[2])
+    task = json.loads(stack.get(f"/api/v1/tasks/{history['items'][0]['task_id']}")[2])
+    assert task["model"] == "doubao-seedream-5-0-260128" and task["web_searches"] == 1
+    assert task["parameters"]["web_search"] is True
+
+    page.locator("select[data-testid=model-select]").select_option("doubao-seedream-4-0-250828")
+    expect(field).to_have_count(0)
+    page.locator("select[data-testid=model-select]").select_option("doubao-seedream-3-0-t2i-250415")
+    expect(page.locator("[data-testid=model-retiring]")).to_contain_text("即将下线")
+
+
 def test_history_open_and_download(page: Page, stack: Stack, screenshots: Path) -> None:
     task = stack.generate("a blue teapot, e2e history")
     page.goto("/")

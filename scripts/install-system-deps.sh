@@ -19,6 +19,8 @@ have_postgresql() { command -v pg_ctl >/dev/null 2>&1 || compgen -G '/usr/lib/po
 # `make image` without a Docker engine: podman (runc, not crun) and debootstrap for the local
 # stand-ins of the base images (scripts/image.py).
 have_podman() { command -v podman >/dev/null 2>&1 && command -v runc >/dev/null 2>&1 && command -v debootstrap >/dev/null 2>&1; }
+# The HTTPS test: Caddy in front of the native stack (e2e/test_https.py, caddy/Caddyfile).
+have_caddy() { command -v caddy >/dev/null 2>&1; }
 have_fonts() { command -v fc-list >/dev/null 2>&1 && [ -n "$(fc-list :lang=zh 2>/dev/null | head -n 1)" ]; }
 
 packages=()
@@ -31,7 +33,8 @@ for want in "$@"; do
     shellcheck) have_shellcheck || packages+=(shellcheck) ;;
     postgresql) have_postgresql || packages+=(postgresql) ;;
     podman) have_podman || packages+=(podman runc debootstrap) ;;
-    *) echo "install-system-deps: unknown component '$want' (nginx, chromium, fonts, shellcheck, postgresql, podman)" >&2; exit 2 ;;
+    caddy) have_caddy || packages+=(caddy) ;;
+    *) echo "install-system-deps: unknown component '$want' (nginx, chromium, fonts, shellcheck, postgresql, podman, caddy)" >&2; exit 2 ;;
   esac
 done
 [ ${#packages[@]} -eq 0 ] && exit 0

@@ -6,6 +6,8 @@
 # ALLOWED_HOSTS only the loopback names are answered: this container's own names mean nothing to a
 # browser, so reaching the studio by a LAN address or a domain needs ALLOWED_HOSTS.
 # (`*` anywhere in the list: any name.)
+#   FRONT_PROXIES       a TLS proxy in front of nginx (addresses or networks, comma-separated):
+#                       nginx believes the client address and scheme it forwards, no one else's
 #   STUDIO_HOSTS_FILE   where to write the map (default /etc/nginx/studio/hosts.conf)
 set -euf  # -f: no globbing, `*.example.com` is a name here
 
@@ -44,6 +46,27 @@ for raw in $hosts; do
 done
 IFS=$old_ifs
 
+# As the backend writes them (Settings.front_proxies): a network with its prefix length.
+fronts=""
+IFS=,
+for raw in ${FRONT_PROXIES:-}; do
+  IFS=$old_ifs
+  net=$(printf '%s' "$raw" | sed 's/^[[:space:]]*//; s/[[:space:]]*$//' | tr '[:upper:]' '[:lower:]')
+  [ -n "$net" ] || continue
+  net=${net#\[}
+  net=${net%\]}
+  case $net in
+    */*) ;;
+    *:*) net="$net/128" ;;
+    *) net="$net/32" ;;
+  esac
+  printf '%s' "$net" | grep -Eq '^[0-9a-f:.]+/[0-9]{1,3}$' \
+    || { echo "nginx-entrypoint: FRONT_PROXIES: '$raw' is not an address or a network" >&2; exit 1; }
+  fronts="$fronts $net"
+  IFS=,
+done
+IFS=$old_ifs
+
 mkdir -p "$(dirname "$out")"
 {
   echo "# Host names nginx answers (ALLOWED_HOSTS), written when the studio starts; others get 421."
@@ -56,6 +79,20 @@ mkdir -p "$(dirname "$out")"
     done
   fi
   echo "}"
+  echo "# TLS proxies in front of nginx (FRONT_PROXIES): only their X-Forwarded-For/-Proto are believed."
+  echo "geo \$realip_remote_addr \$studio_front_proxy {"
+  echo "    default 0;"
+  for net in $fronts; do
+    echo "    $net 1;"
+  done
+  echo "}"
+  if [ -n "$fronts" ]; then
+    for net in $fronts; do
+      echo "set_real_ip_from $net;"
+    done
+    echo "real_ip_header X-Forwarded-For;"
+    echo "real_ip_recursive on;"
+  fi
 } > "$out.tmp"
 mv "$out.tmp" "$out"
 exec "$@"

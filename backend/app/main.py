@@ -26,6 +26,7 @@ from app.api.routes import (
     tasks,
     uploads,
     usage,
+    webhooks,
 )
 from app.core.config import Settings
 from app.core.logging import configure_logging
@@ -86,7 +87,7 @@ def create_app(settings: Settings | None = None, *, start_worker: bool | None = 
 
     for router in (
         health.router, models.router, generate.router, tasks.router, events.router, history.router, uploads.router,
-        usage.router, auth.router,
+        usage.router, auth.router, webhooks.router,
     ):
         app.include_router(router)
     if settings.serve_images:

@@ -116,9 +116,10 @@ class Cluster:
 
         asyncio.run(build())
 
-    async def create_database(self) -> str:
+    async def create_database(self, template: str = TEMPLATE) -> str:
+        """A fresh database: migrated (a copy of the template), or empty with template="template0"."""
         name = f"t_{uuid.uuid4().hex[:16]}"
-        await self._admin(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
+        await self._admin(f"CREATE DATABASE {name} TEMPLATE {template}")
         return name
 
     async def drop_database(self, name: str) -> None:

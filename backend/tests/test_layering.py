@@ -20,6 +20,11 @@ FORBIDDEN = {
     "jobs": ("app.api", "app.services", "app.main"),
     "billing": ("app.schemas", "app.api", "app.services", "app.jobs", "app.providers", "app.storage", "app.main"),
     "services": ("app.api", "app.main"),
+    # The command line is a client of the HTTP API only: it works against any studio, local or not.
+    "cli": (
+        "app.api", "app.main", "app.services", "app.jobs", "app.providers", "app.storage", "app.models",
+        "app.core", "app.schemas", "app.billing",
+    ),
 }
 
 

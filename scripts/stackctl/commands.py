@@ -27,9 +27,9 @@ from typing import TextIO
 from . import users as users_module
 from .hosts import HostsError, open_bind_hint, resolve_hosts
 from .instance import Instance, children, process_alive
-from .render import RenderError, RenderPlan, render
+from .render import RenderError, RenderPlan, render, replica_program
 from .rpc import Supervisor
-from .settings import SettingsError, StackSettings, merged_environment, read_dotenv, resolve
+from .settings import SettingsError, StackSettings, merged_environment, needs_postgres, read_dotenv, resolve
 from .template import REPO
 from .watch import StartFailed, probe_health, wait_until_healthy, who_listens
 
@@ -149,6 +149,9 @@ def start(ctx: Context, instance: Instance, settings: StackSettings, env: Mappin
     nginx_bin = shutil.which("nginx") or "/usr/sbin/nginx"
     if not os.access(nginx_bin, os.X_OK):
         raise Refused("nginx is not installed (run: make run, or scripts/install-system-deps.sh nginx)")
+    refused = needs_postgres(settings.replicas, env.get("DATABASE_URL"))
+    if refused:
+        raise Refused(refused)
     html_dir = REPO / "frontend" / "dist"
     if not (html_dir / "index.html").is_file():
         ctx.warn(f"no frontend build at {html_dir} (run: make frontend-build); only the API will work")
@@ -181,6 +184,7 @@ def start(ctx: Context, instance: Instance, settings: StackSettings, env: Mappin
         app_user=chosen.app_user,
         nginx_user=chosen.nginx_user,
         host_map=hosts.nginx_map,
+        replicas=settings.replicas,
     )
     try:
         render(plan)
@@ -193,9 +197,14 @@ def start(ctx: Context, instance: Instance, settings: StackSettings, env: Mappin
         raise Refused(f"nginx rejects the rendered config ({instance.run_dir / 'nginx'}):\n{tested.stderr.strip()}")
 
     who = chosen.app_user or _current_user()
+    where = (
+        f"uvicorn on 127.0.0.1:{settings.api_port}"
+        if settings.replicas == 1
+        else f"{settings.replicas} uvicorn replicas on 127.0.0.1:{settings.api_port}-{settings.api_ports[-1]}"
+    )
     ctx.say(
         f"starting supervisord (nginx on {settings.bind or '*'}:{settings.port},"
-        f" uvicorn on 127.0.0.1:{settings.api_port} as {who}, data in {settings.data_dir})"
+        f" {where} as {who}, data in {settings.data_dir})"
     )
     for log in instance.logs.glob("*.log"):
         log.unlink()
@@ -222,7 +231,10 @@ def start(ctx: Context, instance: Instance, settings: StackSettings, env: Mappin
     try:
         wait_until_healthy(
             Supervisor(instance.socket),
-            ports={"uvicorn": settings.api_port, "nginx": settings.port},
+            ports={
+                **{replica_program(i, settings.replicas): port for i, port in enumerate(settings.api_ports)},
+                "nginx": settings.port,
+            },
             health_url=settings.url + "/health",
             timeout=float(env.get("HEALTH_TIMEOUT") or 120),
             supervisord_alive=supervisord_alive,
@@ -260,13 +272,19 @@ def port_hint(program: str | None, settings: StackSettings) -> str:
     """Why nginx or uvicorn may have failed: someone else listening on its port (ours is down by now)."""
     if program == "nginx" and (taken := who_listens(settings.port)):
         return f"\nPORT {settings.port} is in use by {taken}; choose another: make run PORT=<port>"
-    if program == "uvicorn" and (taken := who_listens(settings.api_port)):
-        if "API_PORT" in settings.given:
-            choose = "choose another: make run API_PORT=<port>"
-        else:
-            choose = "choose another PORT (API_PORT follows it: PORT + 5000) or set API_PORT=<port>"
-        return f"\nAPI_PORT {settings.api_port} is in use by {taken}; {choose}"
-    return ""
+    if program is None or not program.startswith("uvicorn"):
+        return ""
+    index = 0 if program == "uvicorn" else int(program.rsplit("-", 1)[1])
+    port = settings.api_ports[index]
+    taken = who_listens(port)
+    if not taken:
+        return ""
+    if "API_PORT" in settings.given:
+        choose = "choose another: make run API_PORT=<port>"
+    else:
+        choose = "choose another PORT (API_PORT follows it: PORT + 5000) or set API_PORT=<port>"
+    name = "API_PORT" if index == 0 else f"API_PORT + {index} (replica {index})"
+    return f"\n{name} {port} is in use by {taken}; {choose}"
 
 
 def show_logs(ctx: Context, instance: Instance) -> None:
@@ -361,3 +379,15 @@ def status(ctx: Context) -> None:
         print(f"GET {url}/health", file=ctx.out)
         healthy, seen = probe_health(url + "/health")
         print(f"{'healthy' if healthy else 'not healthy'}: {seen}", file=ctx.out)
+    # Each replica asked directly (nginx answers from any one of them).
+    resolved = state.get("resolved")
+    if isinstance(resolved, dict):
+        try:
+            api_port, replicas = int(resolved.get("API_PORT", "")), int(resolved.get("REPLICAS") or 1)
+        except ValueError:
+            return
+        for index in range(replicas):
+            port = api_port + index
+            healthy, seen = probe_health(f"http://127.0.0.1:{port}/health")
+            name = replica_program(index, replicas)
+            print(f"{name:<16} 127.0.0.1:{port}/health {'healthy' if healthy else 'not healthy'}: {seen}", file=ctx.out)

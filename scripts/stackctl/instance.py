@@ -161,6 +161,7 @@ class Instance:
         return (
             f"{state.get('url', '?')}: PORT={resolved.get('PORT')} BIND={resolved.get('BIND') or '*'} "
             f"API_PORT={resolved.get('API_PORT')} DATA_DIR={resolved.get('DATA_DIR')}"
+            + (f" REPLICAS={resolved['REPLICAS']}" if resolved.get("REPLICAS", "1") != "1" else "")
         )
 
     # --- supervisord ------------------------------------------------------------------------------

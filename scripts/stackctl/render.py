@@ -51,6 +51,16 @@ class RenderPlan:
     layout: str = "fullstack"  # "separated" only for the config checks
     foreground: bool = False
     host_map: str = ""  # nginx map of the allowed host names (hosts.resolve_hosts); required by render
+    replicas: int = 1  # uvicorn processes, on api_port, api_port + 1, ...
+
+    @property
+    def api_ports(self) -> list[int]:
+        return [self.api_port + i for i in range(self.replicas)]
+
+
+def replica_program(index: int, replicas: int) -> str:
+    """supervisord's name of uvicorn number `index` (today's single `uvicorn` when there is one)."""
+    return "uvicorn" if replicas == 1 else f"uvicorn-{index}"
 
 
 def replace_exact(text: str, old: str, new: str, *, count: int = 1, source: str) -> str:
@@ -160,6 +170,18 @@ def render_supervisord(text: str, plan: RenderPlan) -> str:
         cfg.remove_option(uvicorn, "user")
         environment = replace_exact(environment, 'HOME="/home/app",', "", source=src)
     cfg.set(uvicorn, "environment", supervisor_value(environment))
+    if plan.replicas > 1:
+        # One program per replica (each on its own port, restarted on its own), same options.
+        options = dict(cfg.items(uvicorn))
+        cfg.remove_section(uvicorn)
+        for index, port in enumerate(plan.api_ports):
+            section = f"program:{replica_program(index, plan.replicas)}"
+            cfg.add_section(section)
+            for key, value in options.items():
+                cfg.set(section, key, value)
+            cfg.set(section, "command", replace_exact(options["command"], f"--port {plan.api_port} ", f"--port {port} ", source=src))
+            replica_env = f'{options["environment"]},STUDIO_REPLICA="{index}"'
+            cfg.set(section, "environment", replica_env)
 
     nginx = "program:nginx"
     command = need(nginx, "command")
@@ -217,6 +239,11 @@ def render(plan: RenderPlan) -> None:
         mime_types=find_mime_types(plan.nginx_bin),
     )
     site_conf = render_site(plan.layout, site_values(plan))
+    if plan.replicas > 1:
+        servers = "".join(f"    server 127.0.0.1:{port};\n" for port in plan.api_ports)
+        site_conf = replace_exact(
+            site_conf, f"    server 127.0.0.1:{plan.api_port};\n", servers, source="nginx/site.conf.template"
+        )
     supervisord_conf = render_supervisord((REPO / "supervisor" / "supervisord.conf").read_text(), plan)
 
     for sub in ("nginx/conf.d", "logs", *(f"nginx/tmp/{name}" for name in NGINX_TEMP_DIRS)):

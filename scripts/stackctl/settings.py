@@ -8,6 +8,8 @@ the same place):
     DATA_DIR=./data      database, images and uploads
     OUTPUT_DIR           images (default DATA_DIR/output)
     API_PORT             uvicorn's port on 127.0.0.1 (default PORT + 5000: 8000 for 3000)
+    REPLICAS=1           uvicorn processes (API + worker each) behind nginx, on API_PORT,
+                         API_PORT + 1, ...; more than one needs PostgreSQL (DATABASE_URL)
 
 First found wins: the environment (`make run PORT=3300` puts it there), then, for `restart` only,
 what the stack being restarted was given that way, then .env, then the defaults. Only settings that
@@ -27,10 +29,12 @@ from pathlib import Path
 
 from .template import REPO
 
-RECORDED = ("PORT", "BIND", "DATA_DIR", "OUTPUT_DIR", "API_PORT")
+RECORDED = ("PORT", "BIND", "DATA_DIR", "OUTPUT_DIR", "API_PORT", "REPLICAS")
 DEFAULT_PORT = 3000
 DEFAULT_BIND = "127.0.0.1"
 API_PORT_OFFSET = 5000  # 3000 -> 8000, the API port of the images
+# Two cores serve a few replicas well; beyond this it is a typo, not a plan.
+MAX_REPLICAS = 16
 
 
 class SettingsError(Exception):
@@ -46,6 +50,12 @@ class StackSettings:
     api_port: int
     # The recorded settings as they were given (environment, or a restarted stack's), as strings.
     given: Mapping[str, str]
+    replicas: int = 1
+
+    @property
+    def api_ports(self) -> list[int]:
+        """uvicorn's port of each replica."""
+        return [self.api_port + i for i in range(self.replicas)]
 
     @property
     def host(self) -> str:
@@ -68,7 +78,8 @@ class StackSettings:
     def describe(self) -> str:
         """One line naming where the stack is, for messages."""
         listen = f"{self.bind or '*'}:{self.port}"
-        return f"PORT={self.port} (nginx on {listen}, API_PORT={self.api_port}), DATA_DIR={self.data_dir}"
+        replicas = f", REPLICAS={self.replicas}" if self.replicas > 1 else ""
+        return f"PORT={self.port} (nginx on {listen}, API_PORT={self.api_port}{replicas}), DATA_DIR={self.data_dir}"
 
     def resolved(self) -> dict[str, str]:
         return {
@@ -77,6 +88,7 @@ class StackSettings:
             "DATA_DIR": str(self.data_dir),
             "OUTPUT_DIR": str(self.output_dir),
             "API_PORT": str(self.api_port),
+            "REPLICAS": str(self.replicas),
         }
 
 
@@ -88,6 +100,27 @@ def _port(name: str, value: str) -> int:
     if not 1 <= port <= 65535:
         raise SettingsError(f"{name}={port} is not a port number (1-65535)")
     return port
+
+
+def _replicas(value: str) -> int:
+    try:
+        replicas = int(value)
+    except ValueError:
+        raise SettingsError(f"REPLICAS={value!r} is not a number") from None
+    if not 1 <= replicas <= MAX_REPLICAS:
+        raise SettingsError(f"REPLICAS={replicas}: choose 1 to {MAX_REPLICAS}")
+    return replicas
+
+
+def needs_postgres(replicas: int, database_url: str | None) -> str | None:
+    """Why this many replicas cannot run on the configured database (None: they can)."""
+    if replicas == 1 or (database_url or "").startswith(("postgresql", "postgres:")):
+        return None
+    return (
+        f"REPLICAS={replicas} needs PostgreSQL: SQLite is one process's database (each replica would "
+        "take the others' running jobs for abandoned ones). Set DATABASE_URL=postgresql+asyncpg://"
+        "user:password@host:5432/studio, or run REPLICAS=1"
+    )
 
 
 def _path(value: str, root: Path) -> Path:
@@ -122,8 +155,15 @@ def resolve(
         api_port = port + API_PORT_OFFSET
     else:
         raise SettingsError(f"PORT={port}: API_PORT defaults to PORT + {API_PORT_OFFSET}, beyond 65535; set API_PORT")
-    if api_port == port:
-        raise SettingsError(f"PORT and API_PORT are both {port}")
+    replicas = _replicas(chosen.get("REPLICAS", "1"))
+    if api_port + replicas - 1 > 65535:
+        raise SettingsError(f"API_PORT={api_port} with REPLICAS={replicas} goes beyond port 65535")
+    if api_port <= port < api_port + replicas:
+        raise SettingsError(
+            f"PORT={port} is one of the API ports ({api_port}-{api_port + replicas - 1}); choose another PORT or API_PORT"
+            if replicas > 1
+            else f"PORT and API_PORT are both {port}"
+        )
     data_dir = _path(chosen.get("DATA_DIR", "data"), root)
     output_dir = _path(chosen["OUTPUT_DIR"], root) if "OUTPUT_DIR" in chosen else data_dir / "output"
     return StackSettings(
@@ -133,6 +173,7 @@ def resolve(
         output_dir=output_dir,
         api_port=api_port,
         given=given,
+        replicas=replicas,
     )
 
 

@@ -61,6 +61,7 @@ def render(
     html_dir: Path | None = None,
     app_user: str | None = None,
     allowed_hosts: str | None = None,
+    replicas: int = 1,
 ) -> None:
     """A native run's configs in `run_dir`, as `make run` renders them; ALLOWED_HOSTS = `allowed_hosts`
     (None: the backend's default list)."""
@@ -84,5 +85,6 @@ def render(
             nginx_user="root" if os.geteuid() == 0 else None,
             layout=layout,
             host_map=resolve_hosts(VENV_PYTHON, env).nginx_map,
+            replicas=replicas,
         )
     )

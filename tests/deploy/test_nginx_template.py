@@ -58,6 +58,7 @@ def test_layouts_differ_only_in_where_the_api_lives() -> None:
     only_separated = [line for line in separated if line not in fullstack]
     assert only_fullstack == [
         "upstream studio_api {",
+        "least_conn;",
         "server 127.0.0.1:8000;",
         "keepalive 16;",
         "set $studio_backend http://studio_api;",

@@ -82,6 +82,30 @@ def test_the_nginx_images_entrypoint_writes_what_the_backend_would(value: str, t
     assert out.read_text() == nginx_map(expected)
 
 
+@pytest.mark.parametrize("fronts", ["", "172.31.240.10", "10.0.0.0/8, 172.31.240.10,fd00::/8", "[::1]"])
+def test_the_entrypoint_writes_the_front_proxies_as_the_backend_would(fronts: str, tmp_path: Path) -> None:
+    out = tmp_path / "hosts.conf"
+    done = subprocess.run(
+        ["sh", str(ENTRYPOINT), "true"],
+        env={"PATH": "/usr/bin:/bin", "FRONT_PROXIES": fronts, "STUDIO_HOSTS_FILE": str(out)},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    settings = Settings(_env_file=None, ALLOWED_HOSTS=",".join(LOOPBACK_HOSTS), FRONT_PROXIES=fronts)
+    assert out.read_text() == nginx_map(settings.allowed_host_names, settings.front_proxies)
+    if fronts:
+        assert "real_ip_header X-Forwarded-For;" in out.read_text()
+
+
+def test_front_proxies_must_be_exact_networks() -> None:
+    with pytest.raises(ValueError, match="FRONT_PROXIES"):
+        Settings(_env_file=None, FRONT_PROXIES="10.0.0.1/8")
+    with pytest.raises(ValueError, match="FRONT_PROXIES"):
+        Settings(_env_file=None, FRONT_PROXIES="caddy")
+    assert Settings(_env_file=None, FRONT_PROXIES="172.31.240.10").front_proxies == ["172.31.240.10/32"]
+
+
 @pytest.mark.parametrize("value", ["studio.example;", "studio.example:3000", "http://x", "a b", "*example", "x}"])
 def test_the_nginx_images_entrypoint_refuses_what_is_not_a_name(value: str, tmp_path: Path) -> None:
     out = tmp_path / "hosts.conf"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from stackctl.settings import SettingsError, merged_environment, resolve
+from stackctl.settings import SettingsError, merged_environment, needs_postgres, resolve
 
 ROOT = Path("/srv/studio")
 
@@ -98,3 +98,36 @@ def test_dotenv_fills_only_what_the_environment_lacks() -> None:
         {"ARK_API_KEY": "x", "LOG_LEVEL": "DEBUG", "NEW": "1", "NONE": None},
     )
     assert env == {"ARK_API_KEY": "from-env", "LOG_LEVEL": "DEBUG", "NEW": "1"}
+
+
+def test_replicas_default_to_one_and_take_consecutive_api_ports() -> None:
+    assert resolve({}, root=ROOT).replicas == 1
+    s = resolve({"PORT": "3300", "REPLICAS": "3"}, root=ROOT)
+    assert s.api_ports == [8300, 8301, 8302]
+    assert s.resolved()["REPLICAS"] == "3"
+    assert "REPLICAS=3" in s.describe()
+    # Kept on restart like the other settings that say where the stack is.
+    assert resolve({}, recorded={"REPLICAS": "2"}, root=ROOT).replicas == 2
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"REPLICAS": "0"}, "choose 1 to 16"),
+        ({"REPLICAS": "17"}, "choose 1 to 16"),
+        ({"REPLICAS": "three"}, "not a number"),
+        ({"PORT": "8001", "API_PORT": "8000", "REPLICAS": "3"}, "one of the API ports"),
+        ({"API_PORT": "65535", "REPLICAS": "2"}, "beyond port 65535"),
+    ],
+)
+def test_bad_replicas_are_refused_with_the_reason(env: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        resolve(env, root=ROOT)
+
+
+def test_several_replicas_need_postgres() -> None:
+    assert needs_postgres(1, None) is None
+    assert needs_postgres(3, "postgresql+asyncpg://u@h/db") is None
+    refused = needs_postgres(3, None)
+    assert refused is not None and "needs PostgreSQL" in refused and "DATABASE_URL" in refused
+    assert needs_postgres(2, "sqlite+aiosqlite:///x.db") is not None

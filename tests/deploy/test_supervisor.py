@@ -88,6 +88,28 @@ def test_rendered_config_loads_and_points_at_the_checkout(tmp_path: Path, nginx_
     assert oct(conf.stat().st_mode & 0o777) == "0o600"
 
 
+def test_replicas_render_one_program_and_one_upstream_server_each(tmp_path: Path, nginx_bin: str) -> None:
+    api_port = free_port()
+    render(tmp_path, nginx_bin=nginx_bin, api_port=api_port, replicas=3)
+    options = load(tmp_path / "supervisord.conf")
+    groups = {group.name: group.process_configs[0] for group in options.process_group_configs}
+    assert "uvicorn" not in groups
+    for index in range(3):
+        program = groups[f"uvicorn-{index}"]
+        assert f"--port {api_port + index} " in program.command
+        assert program.stdout_logfile == str(tmp_path / "logs" / f"uvicorn-{index}.log")
+        assert program.autorestart is not False
+        assert f'STUDIO_REPLICA="{index}"' in raw(tmp_path / "supervisord.conf").get(f"program:uvicorn-{index}", "environment")
+    site = (tmp_path / "nginx" / "conf.d" / "default.conf").read_text()
+    upstream = site.split("upstream studio_api {", 1)[1].split("}", 1)[0]
+    assert "least_conn;" in upstream
+    assert [line.strip() for line in upstream.splitlines() if line.strip().startswith("server ")] == [
+        f"server 127.0.0.1:{api_port + index};" for index in range(3)
+    ]
+    tested = subprocess.run([nginx_bin, "-t", "-q", "-c", str(tmp_path / "nginx" / "nginx.conf")], capture_output=True)
+    assert tested.returncode == 0, tested.stderr
+
+
 # --- the listener ----------------------------------------------------------------------------------
 
 

@@ -38,9 +38,9 @@ async def read_upload(file: UploadFile, limit: int) -> bytes:
     return data
 
 
-def rate_limit(services: Services, request: Request) -> None:
-    """Every request that starts a billed generation passes here (per client)."""
-    wait = services.generation_limiter.hit(client_key(request))
+async def rate_limit(services: Services, request: Request) -> None:
+    """Every request that starts a billed generation passes here (per client, across replicas)."""
+    wait = await services.generation_limiter.hit(client_key(request))
     if wait:
         raise RateLimited(
             f"Too many generation requests from this client; try again in {int(wait) + 1} s.",

@@ -71,6 +71,13 @@ class PriceTable:
     def listed(self, model: str) -> bool:
         return model in self.models
 
+    def gaps(self, units: dict[str, str]) -> tuple[list[str], list[str]]:
+        """For the catalogue's ``{model id: price unit}``: the models this table has no entry for
+        (counted at the default, shown unconfirmed) and those whose entry bills another unit."""
+        missing = [model for model in units if model not in self.models]
+        mismatched = [model for model, unit in units.items() if model in self.models and self.models[model].unit != unit]
+        return missing, mismatched
+
     def cost(self, model: str, unit_price: int, *, billed_images: int, calls: int) -> int:
         """What a finished job cost, at the unit price accepted when it was submitted."""
         return (calls if self.price(model).unit == "call" else billed_images) * unit_price

@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     result_url_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: list(DEFAULT_RESULT_URL_HOSTS), validation_alias=AliasChoices("RESULT_URL_HOSTS")
     )
+    # Hosts webhook endpoints may be on (the same rules as RESULT_URL_HOSTS: host, host:port or
+    # *.domain); empty: no webhook can be added. Requests to anything else are never made.
+    webhook_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias=AliasChoices("WEBHOOK_HOSTS")
+    )
     # Seconds; generation can take minutes upstream (groups, 4K).
     upstream_connect_timeout: float = Field(default=10.0, validation_alias=AliasChoices("UPSTREAM_CONNECT_TIMEOUT"))
     upstream_read_timeout: float = Field(default=300.0, validation_alias=AliasChoices("UPSTREAM_READ_TIMEOUT"))
@@ -117,6 +122,9 @@ class Settings(BaseSettings):
     # Days and months of the usage figures and budgets follow this time zone (Volcengine bills in
     # Beijing time).
     billing_timezone: str = Field(default="Asia/Shanghai", validation_alias=AliasChoices("BILLING_TIMEZONE"))
+    # A TOML or JSON file laid over the shipped model catalogue (app/providers/catalog/models.toml):
+    # adds models or overrides fields of known ones.
+    models_file: Path | None = Field(default=None, validation_alias=AliasChoices("MODELS_FILE"))
     # A TOML or JSON file laid over the shipped price table (app/billing/prices.toml).
     prices_file: Path | None = Field(default=None, validation_alias=AliasChoices("PRICES_FILE"))
 
@@ -132,6 +140,11 @@ class Settings(BaseSettings):
     # Addresses (or networks) of the proxies whose X-Real-IP names the client; nobody else's does.
     trusted_proxies: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: list(DEFAULT_TRUSTED_PROXIES), validation_alias=AliasChoices("TRUSTED_PROXIES")
+    )
+    # A TLS reverse proxy in front of nginx (Caddy, ...): nginx believes the client address
+    # (X-Forwarded-For) and scheme (X-Forwarded-Proto) it reports, and no one else's. Empty: none.
+    front_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias=AliasChoices("FRONT_PROXIES")
     )
     # Wrong secrets (password at login, Bearer header, session cookie) per minute: per client, and
     # from everyone together. Above either, secrets are not even checked until the window moves on.
@@ -149,7 +162,8 @@ class Settings(BaseSettings):
     default_model: str | None = Field(default=None, validation_alias=AliasChoices("DEFAULT_MODEL"))
 
     @field_validator(
-        "ark_extra_models", "result_url_hosts", "cors_origins", "allowed_hosts", "trusted_proxies", mode="before"
+        "ark_extra_models", "result_url_hosts", "webhook_hosts", "cors_origins", "allowed_hosts", "trusted_proxies", "front_proxies",
+        mode="before",
     )
     @classmethod
     def _csv(cls, value: object) -> object:
@@ -165,6 +179,15 @@ class Settings(BaseSettings):
             raise ValueError(f"ALLOWED_HOSTS: {exc}") from None
         return [hosts.ANY] if hosts.ANY in names else names
 
+    @field_validator("front_proxies")
+    @classmethod
+    def _front_networks(cls, value: list[str]) -> list[str]:
+        try:
+            # Strict: the list is written into nginx's config as given, so it must be exact.
+            return [str(ipaddress.ip_network(entry.strip("[]"), strict=True)) for entry in value]
+        except ValueError as exc:
+            raise ValueError(f"FRONT_PROXIES: {exc} (addresses or networks, e.g. 172.31.240.10)") from None
+
     @field_validator("trusted_proxies")
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:
@@ -175,7 +198,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "output_dir_override", "database_url_override", "default_model", "budget_daily_cny", "budget_monthly_cny",
-        "prices_file", mode="before",
+        "prices_file", "models_file", mode="before",
     )
     @classmethod
     def _blank_setting_is_unset(cls, value: object) -> object:

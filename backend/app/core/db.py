@@ -173,6 +173,10 @@ class Database:
             db_path = self.url.split(":///", 1)[1]
             Path(db_path).parent.mkdir(parents=True, exist_ok=True)
         async with self.write_engine.begin() as conn:
+            if not self.is_sqlite:
+                # Replicas start together: one migrates, the others wait here and then find the
+                # schema current (a transaction lock: released by the commit, or by a crash).
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
             await conn.run_sync(_upgrade_to_head)
         self.expected_revision = _head_revision()
 
@@ -281,6 +285,10 @@ def _head_revision() -> str | None:
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory.from_config(_alembic_config()).get_current_head()
+
+
+# The advisory lock of the migrations on PostgreSQL (any fixed number unique to this application).
+MIGRATION_LOCK_KEY = 0x5354_5544_494F  # "STUDIO"
 
 
 def _upgrade_to_head(connection: Connection) -> None:

@@ -115,10 +115,12 @@ def unique(names: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def nginx_map(entries: Sequence[str]) -> str:
-    """The ``map`` nginx's site includes: ``$studio_host_allowed`` is 1 for a Host on the list.
+def nginx_map(entries: Sequence[str], front_proxies: Sequence[str] = ()) -> str:
+    """What nginx's site includes: ``$studio_host_allowed`` is 1 for a Host on the list, and
+    ``$studio_front_proxy`` is 1 for a peer on FRONT_PROXIES (whose forwarded headers nginx believes).
 
-    ``entries`` are normalized (``normalize_entry``), so nothing in them can end a map line.
+    ``entries`` are normalized (``normalize_entry``) and ``front_proxies`` validated networks
+    (Settings), so nothing in them can end a line.
     """
     lines = [
         "# Host names nginx answers (ALLOWED_HOSTS), written when the studio starts; others get 421.",
@@ -129,7 +131,18 @@ def nginx_map(entries: Sequence[str]) -> str:
     for entry in entries:
         if entry != ANY:
             lines.append(f"    {'[' + entry + ']' if ':' in entry else entry} 1;")
-    return "\n".join([*lines, "}", ""])
+    lines += [
+        "}",
+        "# TLS proxies in front of nginx (FRONT_PROXIES): only their X-Forwarded-For/-Proto are believed.",
+        "geo $realip_remote_addr $studio_front_proxy {",
+        "    default 0;",
+        *(f"    {network} 1;" for network in front_proxies),
+        "}",
+    ]
+    if front_proxies:
+        lines += [f"set_real_ip_from {network};" for network in front_proxies]
+        lines += ["real_ip_header X-Forwarded-For;", "real_ip_recursive on;"]
+    return "\n".join([*lines, ""])
 
 
 USAGE = """usage: python -m app.core.hosts nginx-map | list | json [--also HOST]...
@@ -167,11 +180,11 @@ def main(argv: Sequence[str]) -> int:
         print(f"--also: {exc}", file=sys.stderr)
         return 1
     if command == "nginx-map":
-        print(nginx_map(names), end="")
+        print(nginx_map(names, settings.front_proxies), end="")
     elif command == "list":
         print("\n".join(names))
     else:
-        print(json.dumps({"hosts": names, "given": settings.allowed_hosts_given, "nginx_map": nginx_map(names)}))
+        print(json.dumps({"hosts": names, "given": settings.allowed_hosts_given, "nginx_map": nginx_map(names, settings.front_proxies)}))
     return 0
 
 

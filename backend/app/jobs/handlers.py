@@ -126,6 +126,17 @@ class TaskJobContext:
         if images > 0:
             self.billed_reported += images
 
+    def add_web_searches(self, searches: int) -> None:
+        # Kept in the checkpoint (written with the next stored image): a re-run after a crash
+        # does not repeat the calls that searched, so their count must survive it.
+        if searches > 0:
+            self.checkpoint["web_searches"] = self.web_searches + searches
+
+    @property
+    def web_searches(self) -> int:
+        value = self.checkpoint.get("web_searches", 0)
+        return value if isinstance(value, int) else 0
+
     @property
     def billed_images(self) -> int:
         # An image we stored was billed even when the upstream sent no usage; one it reported but
@@ -412,6 +423,7 @@ class JobRunner:
             # Settle: the reservation goes, the actual cost stays.
             "reserved_micro": 0,
             "billed_images": ctx.billed_images,
+            "web_searches": ctx.web_searches,
             "cost_micro": self.s.prices.cost(
                 ctx.model,
                 ctx.unit_price,

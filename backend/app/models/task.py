@@ -71,6 +71,8 @@ class Task(Base):
     unit_price_micro: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     reserved_micro: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     billed_images: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Web searches the model ran (Ark usage.tool_usage.web_search); null until the task ends.
+    web_searches: Mapped[int | None] = mapped_column(Integer, nullable=True)
     cost_micro: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -23,6 +23,8 @@ from app.core.config import Settings
 from app.core.errors import ProviderError, StorageError, UpstreamAuthError
 from app.providers.base import GenerationRequest, ImageResult, JobContext, Provider
 from app.providers.catalog.builtin import BUILTIN_MODELS
+from app.providers.catalog.lookup import Catalog
+from app.providers.catalog.specs import ModelSpec
 from app.providers.http_errors import (
     ark_error,
     ark_error_from_object,
@@ -59,8 +61,8 @@ class ArkShape:
     default_size: str | None  # sent when the request names none ("adaptive" for SeedEdit)
 
 
-def ark_shape(model: str) -> ArkShape:
-    spec = _ARK_SPECS.get(model)
+def ark_shape(model: str, spec: ModelSpec | None = None) -> ArkShape:
+    spec = spec or _ARK_SPECS.get(model)
     if spec is None:
         # ARK_EXTRA_MODELS entries / endpoint ids: the catalogue treats them like Seedream 4.0.
         return ArkShape(single_image=False, sequential=True, default_size=None)
@@ -71,10 +73,11 @@ def ark_shape(model: str) -> ArkShape:
     )
 
 
-def build_body(request: GenerationRequest, *, stream: bool = False) -> dict[str, Any]:
+def build_body(request: GenerationRequest, *, stream: bool = False, spec: ModelSpec | None = None) -> dict[str, Any]:
     """The JSON body for one call. ``request`` was validated against the model already, so
-    optional fields are sent exactly when the request carries them."""
-    shape = ark_shape(request.model)
+    optional fields are sent exactly when the request carries them. ``spec`` is the model's entry
+    in the running catalogue (a MODELS_FILE model is not among the shipped ones)."""
+    shape = ark_shape(request.model, spec)
     body: dict[str, Any] = {"model": request.model, "prompt": request.prompt}
     if request.size:
         body["size"] = request.size
@@ -94,6 +97,11 @@ def build_body(request: GenerationRequest, *, stream: bool = False) -> dict[str,
     body["response_format"] = "url"
     if request.optimize_prompt:
         body["optimize_prompt_options"] = {"mode": request.optimize_prompt}
+    # 5.x only: the catalogue lets these through only for models that take them.
+    if request.output_format:
+        body["output_format"] = request.output_format
+    if request.web_search:
+        body["tools"] = [{"type": "web_search"}]
     if request.is_group:
         body["sequential_image_generation"] = "auto"
         body["sequential_image_generation_options"] = {"max_images": request.group_max_images}
@@ -122,19 +130,33 @@ def _item_result(index: int, item: Mapping[str, Any], seed: int | None) -> Image
     return None
 
 
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
 def _generated_images(usage: Any) -> int:
     """``usage.generated_images`` when the answer carries it (what Ark bills), else 0."""
-    if not isinstance(usage, Mapping):
-        return 0
-    value = usage.get("generated_images")
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+    return _count(usage.get("generated_images")) if isinstance(usage, Mapping) else 0
+
+
+def _web_searches(usage: Any) -> int:
+    """``usage.tool_usage.web_search``: searches the web-search tool ran (billed on their own)."""
+    tools = usage.get("tool_usage") if isinstance(usage, Mapping) else None
+    return _count(tools.get("web_search")) if isinstance(tools, Mapping) else 0
+
+
+def _record_usage(ctx: JobContext, usage: Any) -> None:
+    ctx.add_billed(_generated_images(usage))
+    ctx.add_web_searches(_web_searches(usage))
 
 
 class ArkProvider(Provider):
     name = "ark"
 
-    def __init__(self, settings: Settings, session: aiohttp.ClientSession) -> None:
+    def __init__(self, settings: Settings, session: aiohttp.ClientSession, catalog: Catalog | None = None) -> None:
         self._settings = settings
+        # The running catalogue, for models added by MODELS_FILE; the shipped models otherwise.
+        self._catalog = catalog
         self._retry = Retrier.from_settings(settings, ARK_BACKOFF)
         self._session = session
         self._url = settings.ark_base_url.rstrip("/") + "/images/generations"
@@ -175,6 +197,12 @@ class ArkProvider(Provider):
         body = await read_error_body(response)
         return ark_error(response.status, body, response.headers, secrets=[key])
 
+    def _body(self, request: GenerationRequest, *, stream: bool = False) -> bytes:
+        spec = None
+        if self._catalog is not None:
+            spec = next((s for s in self._catalog.all() if s.id == request.model), None)
+        return json.dumps(build_body(request, stream=stream, spec=spec), ensure_ascii=False).encode("utf-8")
+
     # -- generate ----------------------------------------------------------------------------------
     async def generate(self, request: GenerationRequest, ctx: JobContext) -> None:
         ctx.check_cancelled()
@@ -184,7 +212,7 @@ class ArkProvider(Provider):
             await self._generate_independent(request, ctx)
 
     async def _generate_independent(self, request: GenerationRequest, ctx: JobContext) -> None:
-        body = json.dumps(build_body(request), ensure_ascii=False).encode("utf-8")
+        body = self._body(request)
 
         async def one(index: int) -> None:
             await self._one_image(request, ctx, body, index)
@@ -225,7 +253,7 @@ class ArkProvider(Provider):
             return payload
 
         payload = await self._retrying(attempt)
-        ctx.add_billed(_generated_images(payload.get("usage")))
+        _record_usage(ctx, payload.get("usage"))
         items = payload["data"]
         item = items[0] if items and isinstance(items[0], dict) else {}
         result = _item_result(index, item, request.seed)
@@ -247,7 +275,7 @@ class ArkProvider(Provider):
             await ctx.set_expected(len(done))
             return
         key = self._key()
-        body = json.dumps(build_body(request, stream=True), ensure_ascii=False).encode("utf-8")
+        body = self._body(request, stream=True)
         client_request_id = uuid.uuid4().hex
         progressed = [False]
         seen: set[int] = set()
@@ -325,9 +353,11 @@ class ArkProvider(Provider):
             elif kind == "image_generation.completed":
                 usage = frame.get("usage")
                 usage = usage if isinstance(usage, dict) else {}
-                ctx.add_billed(_generated_images(usage))
+                _record_usage(ctx, usage)
                 logger.info("ark.group.completed", extra={"model": request.model, "images": len(seen),
-                                                          "generated_images": usage.get("generated_images")})
+                                                          "generated_images": usage.get("generated_images"),
+                                                          "input_images": usage.get("input_images"),
+                                                          "web_searches": _web_searches(usage)})
                 progressed[0] = True
             elif isinstance(frame.get("error"), dict):
                 raise ark_error_from_object(frame["error"], status=None, secrets=[key])
@@ -349,7 +379,7 @@ class ArkProvider(Provider):
         if not isinstance(payload, dict) or not isinstance(payload.get("data"), list):
             raise bad_response(SERVICE, "not the expected JSON", "不是预期的 JSON", billed=True)
         progressed[0] = True
-        ctx.add_billed(_generated_images(payload.get("usage")))
+        _record_usage(ctx, payload.get("usage"))
         asked = request.group_max_images or 1
         if len(payload["data"]) > asked:
             logger.warning("ark.group.extra_images", extra={"model": request.model, "asked": asked,

@@ -58,6 +58,10 @@ class GenerationRequest:
     watermark: bool = False
     optimize_prompt: str | None = None  # None, "standard" or "fast"
     style_preset: str | None = None
+    # "png" / "jpeg" for models that let the caller choose; None = the upstream's default.
+    output_format: str | None = None
+    # Let the model search the web before it draws (Ark tools: [{"type": "web_search"}]).
+    web_search: bool = False
     references: tuple[ReferenceImage, ...] = ()
 
     @property
@@ -109,6 +113,9 @@ class JobContext(Protocol):
 
     def add_billed(self, images: int) -> None:
         """The upstream says it billed ``images`` more images (Ark's usage.generated_images)."""
+
+    def add_web_searches(self, searches: int) -> None:
+        """The upstream says its web-search tool ran ``searches`` more times (usage.tool_usage)."""
 
     def check_cancelled(self) -> None:
         """Raise ``JobCancelled`` when the user cancelled the job."""

@@ -33,7 +33,7 @@ class ProviderRegistry:
         from app.providers.visual import VisualProvider
 
         return cls(
-            [DemoProvider(), ArkProvider(settings, session), VisualProvider(settings, session)],
+            [DemoProvider(), ArkProvider(settings, session, catalog), VisualProvider(settings, session, catalog)],
             catalog,
         )
 

@@ -32,6 +32,7 @@ from app.core.errors import (
 )
 from app.providers.base import GenerationRequest, ImageResult, JobContext, Provider
 from app.providers.catalog.builtin import BUILTIN_MODELS
+from app.providers.catalog.lookup import Catalog
 from app.providers.catalog.specs import ModelSpec
 from app.providers.http_errors import bad_response, transport_error, visual_error
 from app.providers.partial import generate_each
@@ -58,60 +59,52 @@ POLL_BACKOFF_MAX = 2.5
 _STATUS_ZH = {"in_queue": "排队中", "generating": "生成中"}
 
 _VISUAL_SPECS = {spec.id: spec for spec in BUILTIN_MODELS if spec.provider == "visual"}
-_SYNC_REQ_KEYS = {spec.id for spec in _VISUAL_SPECS.values() if spec.visual is not None and spec.visual.sync}
-_LEGACY_V21 = "high_aes_general_v21_L"
-_GENERAL_V30 = "high_aes_general_v30l_zt2i"
-_JIMENG_V40 = "jimeng_t2i_v40"
-_JIMENG_T2I_3X = {"jimeng_t2i_v30", "jimeng_t2i_v31"}
-_PRE_LLM = {_GENERAL_V30, _LEGACY_V21, *_JIMENG_T2I_3X}
-_TAKES_STRENGTH = {_JIMENG_V40, "jimeng_i2i_v30", "seededit_v3.0"}
-_TAKES_GUIDANCE = {_GENERAL_V30, _LEGACY_V21}
 
 
 # --------------------------------------------------------------------------------------------
-# Request bodies (reference 2.3)
+# Request bodies (reference 2.3), shaped by each model's [visual] table in the catalogue
 
 
-def is_sync(req_key: str) -> bool:
-    return req_key in _SYNC_REQ_KEYS
+def is_sync(req_key: str, spec: ModelSpec | None = None) -> bool:
+    spec = spec or _VISUAL_SPECS.get(req_key)
+    return spec is not None and spec.visual is not None and spec.visual.sync
 
 
-def _level_area(spec: ModelSpec | None, level: str) -> int | None:
-    if spec is None:
-        return None
+def _level_area(spec: ModelSpec, level: str) -> int | None:
     return dict(spec.sizes.level_pixels).get(level.upper())
 
 
-def build_body(request: GenerationRequest, *, seed: int | None) -> dict[str, Any]:
+def build_body(request: GenerationRequest, *, seed: int | None, spec: ModelSpec | None = None) -> dict[str, Any]:
     """The generation body for ``request.model`` (a req_key). ``seed`` overrides the request's
-    seed (a retry after output moderation needs a new one)."""
-    req_key = request.model
-    spec = _VISUAL_SPECS.get(req_key)
-    body: dict[str, Any] = {"req_key": req_key, "prompt": request.prompt}
+    seed (a retry after output moderation needs a new one). ``spec`` is the model's entry in the
+    running catalogue; the shipped entry when not given."""
+    spec = spec or _VISUAL_SPECS.get(request.model)
+    call = spec.visual if spec is not None else None
+    body: dict[str, Any] = {"req_key": call.req_key if call else request.model, "prompt": request.prompt}
     if seed is not None:
         body["seed"] = seed
     if request.references:
         # Raw base64, no data-URI prefix; avoids handing the upstream a URL it must fetch.
         body["binary_data_base64"] = [ref.b64() for ref in request.references]
+    if call is None or spec is None:
+        return body
     if request.width and request.height:
         body["width"], body["height"] = request.width, request.height
-    elif req_key == _JIMENG_V40 and request.size:
+    elif call.size_as_area and request.size:
         area = _level_area(spec, request.size)
         if area is not None:
             body["size"] = area
-    if req_key in _TAKES_STRENGTH and request.strength is not None:
-        body["scale"] = request.strength
-    if req_key in _TAKES_GUIDANCE and request.guidance_scale is not None:
-        body["scale"] = request.guidance_scale
-    if req_key in _PRE_LLM:
+    if call.strength_param and request.strength is not None:
+        body[call.strength_param] = round(request.strength * 100) if call.strength_percent else request.strength
+    if call.guidance_param and request.guidance_scale is not None:
+        body[call.guidance_param] = request.guidance_scale
+    if call.pre_llm:
         body["use_pre_llm"] = request.optimize_prompt is not None
-    if req_key == _JIMENG_V40:
+    if call.force_single:
         # One image unless a group was asked for: predictable cost and latency.
         body["force_single"] = not request.is_group
-    if req_key == _LEGACY_V21:
-        body["model_version"] = "general_v2.1_L"
-        body["req_schedule_conf"] = "general_v20_9B_pe"
-    if is_sync(req_key):
+    body.update(dict(call.fixed))
+    if call.sync:
         # Base64 in the same answer: no second download, nothing that expires.
         body["return_url"] = False
         body["logo_info"] = _logo_info(request)
@@ -183,8 +176,10 @@ class _Answer:
 class VisualProvider(Provider):
     name = "visual"
 
-    def __init__(self, settings: Settings, session: aiohttp.ClientSession) -> None:
+    def __init__(self, settings: Settings, session: aiohttp.ClientSession, catalog: Catalog | None = None) -> None:
         self._settings = settings
+        # The running catalogue, for models added by MODELS_FILE; the shipped models otherwise.
+        self._catalog = catalog
         self._retry = Retrier.from_settings(settings, VISUAL_BACKOFF)
         self._session = session
         base = yarl.URL(settings.visual_base_url)
@@ -192,6 +187,13 @@ class VisualProvider(Provider):
         self._host = base.host_port_subcomponent or ""
         self._path = base.path if base.path not in ("", "/") else "/"
         self._timeout = exchange_timeout(settings)
+
+    def _spec(self, model: str) -> ModelSpec | None:
+        if self._catalog is not None:
+            found = next((spec for spec in self._catalog.all() if spec.id == model), None)
+            if found is not None:
+                return found
+        return _VISUAL_SPECS.get(model)
 
     # -- transport ---------------------------------------------------------------------------------
     def _credentials(self) -> tuple[str, str]:
@@ -288,7 +290,7 @@ class VisualProvider(Provider):
         seed = self._saved_seed(ctx, index, request.seed)
         for try_number in (1, 2):
             try:
-                if is_sync(request.model):
+                if is_sync(request.model, self._spec(request.model)):
                     results = await self._process(request, index, seed)
                 else:
                     results = await self._submit_and_poll(request, ctx, index, seed)
@@ -316,7 +318,7 @@ class VisualProvider(Provider):
             return
 
     async def _process(self, request: GenerationRequest, index: int, seed: int | None) -> list[ImageResult]:
-        body = _dump(build_body(request, seed=seed))
+        body = _dump(build_body(request, seed=seed, spec=self._spec(request.model)))
         payload = await self._call(SYNC_ACTION, body, billed=True)
         return extract_results(payload.get("data"), first_index=index, seed=seed)
 
@@ -325,7 +327,7 @@ class VisualProvider(Provider):
     ) -> list[ImageResult]:
         task_id = self._saved_task(ctx.state, index)
         if task_id is None:
-            body = _dump(build_body(request, seed=seed))
+            body = _dump(build_body(request, seed=seed, spec=self._spec(request.model)))
             payload = await self._call(SUBMIT_ACTION, body, billed=True)
             data = payload.get("data")
             task_id = data.get("task_id") if isinstance(data, dict) else None

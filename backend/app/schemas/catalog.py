@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from app.providers.catalog.specs import Capability, ProviderName
+from app.providers.catalog.specs import (
+    Capability,
+    EditOperationName,
+    ModelStatus,
+    OutputFormat,
+    PriceUnit,
+    ProviderName,
+)
 
 
 class Localized(BaseModel):
@@ -64,6 +71,22 @@ class ParamsPublic(BaseModel):
     num_images_max: int
     group: GroupPublic | None
     streaming: bool
+    # Formats the caller may pick with output_format; empty = fixed (JPEG).
+    output_formats: list[OutputFormat] = []
+    # Takes web_search: true (Ark's web-search tool; its searches are billed on their own).
+    web_search: bool = False
+    layer_decomposition: bool = False
+
+
+class EditOperationPublic(BaseModel):
+    operation: EditOperationName
+    req_key: str
+
+
+class ProvenancePublic(BaseModel):
+    # When the rules were last checked against the upstream's documentation, and where.
+    checked_on: str
+    source: str
 
 
 class ModelPublic(BaseModel):
@@ -81,6 +104,13 @@ class ModelPublic(BaseModel):
     max_concurrency: int | None
     sync: bool
     extra: bool
+    # "retired": the upstream is turning it off; it still works until then.
+    status: ModelStatus = "active"
+    edit_operations: list[EditOperationPublic] = []
+    price_unit: PriceUnit = "image"
+    provenance: ProvenancePublic
+    # Added or changed by this server's MODELS_FILE.
+    user_defined: bool = False
 
 
 class ModelCatalog(BaseModel):

@@ -43,6 +43,12 @@ class GenerateIn(BaseModel):
     watermark: bool = False
     optimize_prompt: bool | Literal["standard", "fast"] | None = None
     style_preset: str | None = Field(default=None, max_length=100)
+    output_format: Literal["jpeg", "png"] | None = Field(
+        default=None, description="Output image format, for models that offer a choice (see GET /models)"
+    )
+    web_search: bool = Field(
+        default=False, description="Let the model search the web first (models with params.web_search); searches are billed"
+    )
 
     @field_validator("prompt", "negative_prompt")
     @classmethod
@@ -69,6 +75,8 @@ class GenerateIn(BaseModel):
             watermark=self.watermark,
             optimize_prompt=self.optimize_prompt,
             style_preset=self.style_preset,
+            output_format=self.output_format,
+            web_search=self.web_search,
         )
 
 

@@ -69,6 +69,9 @@ class TaskPublic(BaseModel):
     unit_price_cny: float = Field(description="Price per billing unit accepted when the task was submitted")
     cost_max_cny: float = Field(description="The most this task may cost (reserved against the budgets while it runs)")
     billed_images: int | None = Field(description="Images the upstream billed; null until the task ends")
+    web_searches: int | None = Field(
+        default=None, description="Web searches the model ran (billed on their own); null until the task ends"
+    )
     cost_cny: float | None = Field(description="What the task cost; null until it ends")
     attempts: int
     retry_of: str | None

@@ -7,11 +7,13 @@ from fractions import Fraction
 from app.providers.catalog.lookup import Catalog
 from app.providers.catalog.specs import CAPABILITIES, ModelSpec, ParamRange
 from app.schemas.catalog import (
+    EditOperationPublic,
     GroupPublic,
     Localized,
     ModelCatalog,
     ModelPublic,
     ParamsPublic,
+    ProvenancePublic,
     RangePublic,
     ReferenceRulesPublic,
     SizePresetPublic,
@@ -67,11 +69,19 @@ def _model(catalog: Catalog, spec: ModelSpec) -> ModelPublic:
             num_images_max=spec.max_num_images,
             group=None if spec.group is None else GroupPublic(max_images=spec.group.max_images, max_total=spec.group.max_total),
             streaming=spec.streaming,
+            output_formats=list(spec.output_formats),
+            web_search=spec.web_search,
+            layer_decomposition=spec.layer_decomposition,
         ),
         prompt_max_length=spec.prompt_max_length,
         max_concurrency=spec.max_concurrency,
         sync=spec.visual.sync if spec.visual else spec.provider != "visual",
         extra=spec.extra,
+        status=spec.status,
+        edit_operations=[EditOperationPublic(operation=op.name, req_key=op.req_key) for op in spec.edit_operations],
+        price_unit=spec.price_unit,
+        provenance=ProvenancePublic(checked_on=spec.checked_on, source=spec.source),
+        user_defined=spec.user_defined,
     )
 
 

@@ -6,6 +6,7 @@ stand-alone worker (``app.worker``) both call it. Importing this module builds n
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -17,6 +18,7 @@ from app.core.memory import return_large_blocks_to_os
 from app.jobs.events import TaskEvents
 from app.jobs.handlers import JobRunner, JobServices
 from app.jobs.queue import JobQueue
+from app.jobs.relay import PgRelay, asyncpg_dsn
 from app.jobs.worker import Worker
 from app.providers.catalog.lookup import Catalog
 from app.providers.download import ResultFetcher
@@ -24,12 +26,16 @@ from app.providers.registry import ProviderRegistry
 from app.services.auth import AuthService, FailureCounter, SlidingWindow
 from app.services.health import HealthService
 from app.services.housekeeping import Housekeeper
+from app.services.ratelimit import LocalWindow, RateWindow, SharedWindow
 from app.services.rebuild import ensure_history_present
 from app.services.sessions import SessionStore, password_fingerprint
 from app.services.tasks import TaskService
 from app.services.usage import UsageService
+from app.services.webhooks import WebhookService
 from app.storage.files import ImageStore
 from app.storage.reserve import DiskReserve
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -46,13 +52,18 @@ class Services:
     auth: AuthService
     health: HealthService
     housekeeping: Housekeeper
-    generation_limiter: SlidingWindow
+    generation_limiter: RateWindow
     worker: Worker
     runner: JobRunner
+    webhooks: WebhookService
+    # PostgreSQL: task events cross replicas by LISTEN/NOTIFY (None on SQLite).
+    relay: PgRelay | None = None
     started: bool = field(default=False)
 
     async def start_worker(self) -> None:
         await self.worker.start()
+        # Deliveries are background work like jobs: API-only replicas leave them to the workers.
+        self.webhooks.start()
         self.started = True
 
 
@@ -83,10 +94,16 @@ async def build_services(settings: Settings) -> Services:
         raise
     catalog = Catalog.from_settings(settings)
     events = TaskEvents()
+    relay: PgRelay | None = None
+    if not db.is_sqlite:
+        relay = PgRelay(asyncpg_dsn(settings.database_url), events)
+        events.attach(relay)
+        await relay.start()
     session = upstream_session(settings)
     registry = ProviderRegistry.build(settings, session, catalog)
     fetcher = ResultFetcher(settings, session)
     prices = PriceTable.load(settings.prices_file)
+    _report_price_gaps(prices, catalog)
     usage = UsageService(db=db, prices=prices, settings=settings)
     runner = JobRunner(
         JobServices(
@@ -140,18 +157,37 @@ async def build_services(settings: Settings) -> Services:
         auth=auth,
         health=HealthService(settings, db, store, auth_required=auth.required),
         housekeeping=housekeeping,
-        generation_limiter=SlidingWindow(settings.generation_rate_limit_per_minute, 60.0),
+        # Replicas share one count (PostgreSQL); one process counts in memory.
+        generation_limiter=LocalWindow(SlidingWindow(settings.generation_rate_limit_per_minute, 60.0))
+        if db.is_sqlite
+        else SharedWindow(db, "generate", settings.generation_rate_limit_per_minute, 60.0),
         worker=worker,
         runner=runner,
+        webhooks=WebhookService(db, settings, session, tasks, events),
+        relay=relay,
     )
 
 
 async def close_services(services: Services) -> None:
     await services.housekeeping.stop()
     if services.started:
+        await services.webhooks.stop()
         await services.worker.stop()
     await services.runner.aclose()
+    if services.relay is not None:
+        await services.relay.stop()
     services.health.close()
     await services.registry.aclose()
     await services.session.close()
     await services.db.dispose()
+
+
+def _report_price_gaps(prices: PriceTable, catalog: Catalog) -> None:
+    """A model added by MODELS_FILE (or ARK_EXTRA_MODELS) without a price still works, counted at
+    the default price and shown as unconfirmed; say so once at start-up, where the operator looks."""
+    missing, mismatched = prices.gaps({spec.id: spec.price_unit for spec in catalog.all() if not spec.extra})
+    if missing:
+        logger.warning("prices.missing", extra={"models": missing, "hint": "priced at the default; add them to PRICES_FILE"})
+    if mismatched:
+        logger.warning("prices.unit_mismatch", extra={"models": mismatched,
+                                                      "hint": "prices.toml bills another unit than models.toml says"})

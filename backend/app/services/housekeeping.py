@@ -11,13 +11,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select
 
+from app.core.background import BackgroundTask
 from app.core.db import Database
 from app.models.task import Image
 from app.services.rebuild import REBUILD_COMMAND
@@ -41,7 +41,7 @@ class Housekeeper:
         self.store = store
         self.reserve = reserve
         self.interval = interval
-        self._task: asyncio.Task[None] | None = None
+        self._background = BackgroundTask("housekeeping", self._loop)
 
     def run_sync(self) -> Round:
         """One round, blocking (start-up runs it before the database is opened: on a full volume
@@ -74,15 +74,10 @@ class Housekeeper:
         return orphans
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._loop(), name="housekeeping")
+        self._background.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._background.stop()
 
     async def _loop(self) -> None:
         try:

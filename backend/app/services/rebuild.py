@@ -197,6 +197,8 @@ def _task_row(
         unit_price_micro=unit_price,
         reserved_micro=0,
         billed_images=len(images),
+        # Searches are counted only in the database: none when the task asked for none, else unknown.
+        web_searches=None if parameters.get("web_search") else 0,
         cost_micro=unit_price * len(images),
         created_at=created,
         completed_at=max(recovered.stored_at for recovered, _ in images),

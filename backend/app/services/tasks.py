@@ -612,6 +612,7 @@ class TaskService:
             unit_price_cny=cny_float(task.unit_price_micro or 0),
             cost_max_cny=cny_float((task.unit_price_micro or 0) * max(task.expected_images, 1)),
             billed_images=task.billed_images,
+            web_searches=task.web_searches,
             cost_cny=None if task.cost_micro is None else cny_float(task.cost_micro),
             attempts=task.attempts,
             retry_of=task.retry_of,

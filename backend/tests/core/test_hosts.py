@@ -91,7 +91,13 @@ def test_nginx_map() -> None:
         "    [::1] 1;\n"
         "    *.lan.example 1;\n"
         "}\n"
+        "# TLS proxies in front of nginx (FRONT_PROXIES): only their X-Forwarded-For/-Proto are believed.\n"
+        "geo $realip_remote_addr $studio_front_proxy {\n"
+        "    default 0;\n"
+        "}\n"
     )
+    with_front = hosts.nginx_map(["localhost"], ["172.31.240.10/32"])
+    assert "    172.31.240.10/32 1;\n}\nset_real_ip_from 172.31.240.10/32;\nreal_ip_header X-Forwarded-For;\n" in with_front
     assert "default 1;" in hosts.nginx_map(["*"]) and "*" not in hosts.nginx_map(["*"]).split("default 1;")[1]
 
 

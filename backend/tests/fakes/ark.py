@@ -12,6 +12,11 @@ Prompt markers: ``[fault:auth]``, ``[fault:429]``, ``[fault:429:retry-after=2]``
 ``[fault:code=<ArkCode>]``, ``[fault:moderation-input]``, ``[fault:moderation-output]``,
 ``[fault:timeout]``, ``[fault:timeout-after-headers]``, ``[fault:truncated]``, ``[fault:garbage]``,
 ``[fault:slow:ms=N]`` (answers well after N ms), ``[fault:partial:1]`` (group image 1 fails; several indexes allowed: ``partial:0:2``),
+Seedream 5.x speak the newer fields of the official SDK's types (volcenginesdkarkruntime/types/
+images): ``output_format`` (jpeg | png, echoed per image), ``tools: [{"type": "web_search"}]``
+(5.0 Lite only; the answer's ``usage.tool_usage.web_search`` counts the searches: one per image, or
+``web_searches`` when a test sets it) and ``usage.input_images``.
+
 ``[fault:url-403]``, ``[fault:url-404]``, ``[fault:url-html]``, ``[fault:url-drip]`` (the image
 one byte every ``drip_interval`` s), ``[fault:drip]`` (the JSON answer the same way; option
 ``interval``), ``[fault:huge:mb=N]`` (an N MB answer), ``[fault:extra:K]`` (K images more than
@@ -35,7 +40,9 @@ from tests.fakes.common import (
     Fault,
     SSEWriter,
     common_arguments,
+    fit_size,
     parse_wxh,
+    png_bytes,
     request_id,
     run_until_signal,
 )
@@ -47,11 +54,20 @@ SEEDREAM_45 = "doubao-seedream-4-5-251128"
 SEEDREAM_40 = "doubao-seedream-4-0-250828"
 SEEDREAM_30 = "doubao-seedream-3-0-t2i-250415"
 SEEDEDIT_30 = "doubao-seededit-3-0-i2i-250628"
-MODELS = {SEEDREAM_45: "4.5", SEEDREAM_40: "4.0", SEEDREAM_30: "3.0", SEEDEDIT_30: "seededit"}
+SEEDREAM_50_LITE = "doubao-seedream-5-0-260128"
+SEEDREAM_50_PRO = "doubao-seedream-5-0-pro-260628"
+MODELS = {SEEDREAM_45: "4.5", SEEDREAM_40: "4.0", SEEDREAM_30: "3.0", SEEDEDIT_30: "seededit",
+          SEEDREAM_50_LITE: "5.0-lite", "doubao-seedream-5-0-lite-260128": "5.0-lite", SEEDREAM_50_PRO: "5.0-pro"}
 
 _NAMED = {"1K": 1024, "2K": 2048, "3K": 3072, "4K": 4096}
-_NAMED_BY_FAMILY = {"4.5": {"2K", "4K"}, "4.0": {"1K", "2K", "4K"}}
-_PIXELS_BY_FAMILY = {"4.5": (3_686_400, 16_777_216), "4.0": (921_600, 16_777_216)}
+_NAMED_BY_FAMILY = {"4.5": {"2K", "4K"}, "4.0": {"1K", "2K", "4K"}, "5.0-lite": {"2K", "3K"}, "5.0-pro": {"1K", "2K"}}
+_PIXELS_BY_FAMILY = {"4.5": (3_686_400, 16_777_216), "4.0": (921_600, 16_777_216),
+                     "5.0-lite": (3_686_400, 10_404_496), "5.0-pro": (921_600, 4_194_304)}
+# Families that take group / stream, output_format, the web-search tool.
+_SEQUENTIAL = {"4.0", "4.5", "5.0-lite"}
+_FIVE = {"5.0-lite", "5.0-pro"}
+_WEB_SEARCH = {"5.0-lite"}
+_MAX_REFS = {"5.0-pro": 10}
 _IMAGE_FORMATS = {"png", "jpeg", "jpg", "webp", "bmp", "tiff", "gif"}
 
 # HTTP status the real service uses for an error code (section 1.8).
@@ -90,6 +106,9 @@ class _Plan:
     b64: bool
     stream: bool
     group: bool
+    output_format: str | None = None
+    web_search: bool = False
+    input_images: int = 0
 
 
 class FakeArkServer(FakeServer):
@@ -104,6 +123,8 @@ class FakeArkServer(FakeServer):
         self.sse_crlf = False
         # Seconds between group frames (the real service takes ~20 s per image).
         self.frame_delay = 0.0
+        # Searches one answer reports when the web-search tool is on; None = one per image.
+        self.web_searches: int | None = None
 
     @property
     def base_url(self) -> str:
@@ -192,9 +213,11 @@ class FakeArkServer(FakeServer):
                 )
             failed = set(range(plan.count))
         url_fault = next((k for k in kinds if k.startswith("url-")), None)
+        searches = self.web_searches
         if plan.stream:
-            return await self._stream(request, body, plan, failed, url_fault, truncated="truncated" in kinds)
-        payload = json.dumps(self._response(body, plan, failed, url_fault)).encode()
+            return await self._stream(request, body, plan, failed, url_fault, truncated="truncated" in kinds,
+                                      searches=searches)
+        payload = json.dumps(self._response(body, plan, failed, url_fault, searches)).encode()
         if "drip" in kinds:
             return await self.dripped(request, payload, "application/json",
                                       interval=kinds["drip"].option_float("interval") or self.drip_interval)
@@ -251,7 +274,7 @@ class FakeArkServer(FakeServer):
                 f"The model or endpoint {model} does not exist or you do not have access to it.",
                 404,
             )
-        four = family in ("4.0", "4.5")
+        four = family in _SEQUENTIAL or family in _FIVE
         prompt = body.get("prompt")
         if not isinstance(prompt, str) or not prompt.strip():
             raise ArkValidationError("MissingParameter", "The request is missing the required parameter prompt.", param="prompt")
@@ -276,7 +299,7 @@ class FakeArkServer(FakeServer):
         if stream is not None and not isinstance(stream, bool):
             raise ArkValidationError("InvalidParameter", "stream must be a boolean.", param="stream")
         sequential = body.get("sequential_image_generation")
-        if not four and (stream or sequential is not None or body.get("sequential_image_generation_options")):
+        if family not in _SEQUENTIAL and (stream or sequential is not None or body.get("sequential_image_generation_options")):
             raise ArkValidationError(
                 "InvalidParameter.UnsupportedModel", f"Streaming and group generation are not supported by model {model}."
             )
@@ -296,13 +319,39 @@ class FakeArkServer(FakeServer):
             count = max_images
         optimize = body.get("optimize_prompt_options")
         if optimize is not None:
-            allowed = {"4.5": {"standard"}, "4.0": {"standard", "fast"}}.get(family, set())
+            allowed = {"4.5": {"standard"}, "4.0": {"standard", "fast"}, "5.0-lite": {"standard"},
+                       "5.0-pro": {"standard"}}.get(family, set())
             if not isinstance(optimize, dict) or optimize.get("mode") not in allowed:
                 raise ArkValidationError("InvalidParameter", f"optimize_prompt_options is not valid for model {model}.")
 
+        output_format = body.get("output_format")
+        if output_format is not None:
+            if family not in _FIVE:
+                raise ArkValidationError("InvalidParameter", f"The parameter output_format is not supported by model {model}.",
+                                         param="output_format")
+            if output_format not in ("jpeg", "png"):
+                raise ArkValidationError("InvalidParameter", "output_format must be jpeg or png.", param="output_format")
+        web_search = self._tools(body.get("tools"), family, model)
+        if len(images) > _MAX_REFS.get(family, 14):
+            raise ArkValidationError("InvalidParameter.UnsupportedImageCount",
+                                     f"At most {_MAX_REFS[family]} input images are supported.", param="image")
         width, height = self._size(body.get("size"), family, model)
         return _Plan(family=family, count=count, width=width, height=height,
-                     b64=body.get("response_format") == "b64_json", stream=bool(stream), group=group)
+                     b64=body.get("response_format") == "b64_json", stream=bool(stream), group=group,
+                     output_format=output_format, web_search=web_search, input_images=len(images))
+
+    @staticmethod
+    def _tools(value: Any, family: str, model: str) -> bool:
+        if value is None:
+            return False
+        if family not in _WEB_SEARCH:
+            raise ArkValidationError("InvalidParameter", f"The parameter tools is not supported by model {model}.", param="tools")
+        if not isinstance(value, list) or not all(isinstance(t, dict) and set(t) == {"type"} for t in value):
+            raise ArkValidationError("InvalidParameter", "tools must be an array of {\"type\": ...} objects.", param="tools")
+        kinds = [t["type"] for t in value]
+        if any(kind != "web_search" for kind in kinds) or len(kinds) != len(set(kinds)):
+            raise ArkValidationError("InvalidParameter", f"Unsupported tools {kinds}; only web_search.", param="tools")
+        return bool(kinds)
 
     @staticmethod
     def _images(value: Any, family: str) -> list[str]:
@@ -365,15 +414,29 @@ class FakeArkServer(FakeServer):
 
     # -- output ------------------------------------------------------------------------------------
     def _image_item(self, plan: _Plan, url_fault: str | None) -> dict[str, Any]:
-        data = self.render(plan.width, plan.height)
+        png = plan.output_format == "png"
+        data = png_bytes(*fit_size(plan.width, plan.height, self.max_image_side)) if png else self.render(plan.width, plan.height)
         item: dict[str, Any] = {"size": f"{plan.width}x{plan.height}"}
+        if plan.family in _FIVE:
+            item["output_format"] = plan.output_format or "jpeg"
         if plan.b64:
             item["b64_json"] = base64.b64encode(data).decode("ascii")
         else:
-            item["url"] = self.add_file(data, fault=url_fault)
+            item["url"] = self.add_file(data, content_type="image/png" if png else "image/jpeg", fault=url_fault)
         return item
 
-    def _response(self, body: dict[str, Any], plan: _Plan, failed: set[int], url_fault: str | None) -> dict[str, Any]:
+    @staticmethod
+    def _usage(plan: _Plan, generated: int, searches: int | None) -> dict[str, Any]:
+        usage: dict[str, Any] = {"generated_images": generated, "output_tokens": generated * 16384,
+                                 "total_tokens": generated * 16384}
+        if plan.family in _FIVE:
+            usage["input_images"] = plan.input_images
+        if plan.web_search:
+            usage["tool_usage"] = {"web_search": max(generated, 1) if searches is None else searches}
+        return usage
+
+    def _response(self, body: dict[str, Any], plan: _Plan, failed: set[int], url_fault: str | None,
+                  searches: int | None = None) -> dict[str, Any]:
         data = []
         for index in range(plan.count):
             if index in failed:
@@ -386,12 +449,11 @@ class FakeArkServer(FakeServer):
             "model": body["model"],
             "created": int(time.time()),
             "data": data,
-            "usage": {"generated_images": generated, "output_tokens": generated * 16384,
-                      "total_tokens": generated * 16384},
+            "usage": self._usage(plan, generated, searches),
         }
 
     async def _stream(self, request: web.Request, body: dict[str, Any], plan: _Plan, failed: set[int],
-                      url_fault: str | None, *, truncated: bool) -> web.StreamResponse:
+                      url_fault: str | None, *, truncated: bool, searches: int | None = None) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
         await response.prepare(request)
         writer = SSEWriter(response, pretty=self.sse_pretty, crlf=self.sse_crlf)
@@ -418,8 +480,7 @@ class FakeArkServer(FakeServer):
             await writer.send(event, frame)
         await writer.send("image_generation.completed", {
             "type": "image_generation.completed", "model": body["model"], "created": int(time.time()),
-            "usage": {"generated_images": generated, "output_tokens": generated * 16384,
-                      "total_tokens": generated * 16384},
+            "usage": self._usage(plan, generated, searches),
         })
         await writer.send(None, "[DONE]")
         await response.write_eof()

@@ -206,6 +206,15 @@ def jpeg_bytes(width: int, height: int) -> bytes:
     return out.getvalue()
 
 
+@lru_cache(maxsize=16)
+def png_bytes(width: int, height: int) -> bytes:
+    """A real PNG of exactly ``width`` x ``height`` (Seedream 5.x with output_format png)."""
+    image = Image.open(io.BytesIO(jpeg_bytes(width, height)))
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
 def parse_wxh(value: str) -> tuple[int, int] | None:
     match = re.fullmatch(r"\s*(\d{1,5})\s*[xX*]\s*(\d{1,5})\s*", value)
     return (int(match.group(1)), int(match.group(2))) if match else None

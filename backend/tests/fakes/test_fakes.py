@@ -19,6 +19,8 @@ from tests.fakes.ark import (
     SEEDREAM_30,
     SEEDREAM_40,
     SEEDREAM_45,
+    SEEDREAM_50_LITE,
+    SEEDREAM_50_PRO,
     FakeArkServer,
 )
 from tests.fakes.common import Fault
@@ -68,6 +70,19 @@ async def _ark_post(session: aiohttp.ClientSession, fake: FakeArkServer, body: d
          400, "InvalidParameter"),
         ({"model": SEEDREAM_45, "prompt": "p", "watermark": False, "optimize_prompt_options": {"mode": "fast"}}, 400,
          "InvalidParameter"),
+        # The 5.x fields (official SDK types): only where the model takes them.
+        ({"model": SEEDREAM_45, "prompt": "p", "watermark": False, "output_format": "png"}, 400, "InvalidParameter"),
+        ({"model": SEEDREAM_50_PRO, "prompt": "p", "watermark": False, "tools": [{"type": "web_search"}]}, 400,
+         "InvalidParameter"),
+        ({"model": SEEDREAM_50_LITE, "prompt": "p", "watermark": False, "tools": [{"type": "code"}]}, 400,
+         "InvalidParameter"),
+        ({"model": SEEDREAM_50_LITE, "prompt": "p", "watermark": False, "output_format": "webp"}, 400,
+         "InvalidParameter"),
+        ({"model": SEEDREAM_50_LITE, "prompt": "p", "watermark": False, "size": "4K"}, 400, "InvalidParameter"),
+        ({"model": SEEDREAM_50_LITE, "prompt": "p", "watermark": False, "size": "4096x4096"}, 400, "InvalidParameter"),
+        ({"model": SEEDREAM_50_LITE, "prompt": "p", "watermark": False, "size": "3K"}, 200, None),
+        ({"model": SEEDREAM_50_PRO, "prompt": "p", "watermark": False, "stream": True}, 400,
+         "InvalidParameter.UnsupportedModel"),
     ],
 )
 async def test_ark_fake_validates_like_the_service(
@@ -90,6 +105,30 @@ async def test_ark_fake_b64_and_group_json(session: aiohttp.ClientSession) -> No
     assert status == 200
     assert payload["data"][0]["error"]["code"] == "OutputImageSensitiveContentDetected"
     assert payload["data"][1]["b64_json"] and payload["usage"]["generated_images"] == 1
+
+
+async def test_ark_fake_speaks_the_5x_usage_and_output_format(session: aiohttp.ClientSession) -> None:
+    ref = "data:image/png;base64,AAAA"
+    async with FakeArkServer(api_key=KEY, max_image_side=32) as fake:
+        status, payload = await _ark_post(session, fake, {
+            "model": SEEDREAM_50_LITE, "prompt": "p", "watermark": False, "image": [ref, ref],
+            "output_format": "png", "tools": [{"type": "web_search"}], "response_format": "b64_json"})
+        assert status == 200, payload
+        item = payload["data"][0]
+        assert item["output_format"] == "png" and item["b64_json"].startswith("iVBOR")  # a PNG
+        assert payload["usage"]["input_images"] == 2 and payload["usage"]["tool_usage"] == {"web_search": 1}
+        _, plain = await _ark_post(session, fake, {"model": SEEDREAM_40, "prompt": "p", "watermark": False})
+        assert "output_format" not in plain["data"][0] and "tool_usage" not in plain["usage"]
+        # Streamed groups: every image frame carries image_index and output_format, usage comes last.
+        async with session.post(f"{fake.base_url}/images/generations", headers={"Authorization": f"Bearer {KEY}"}, json={
+            "model": SEEDREAM_50_LITE, "prompt": "p", "watermark": False, "stream": True,
+            "tools": [{"type": "web_search"}], "sequential_image_generation": "auto",
+            "sequential_image_generation_options": {"max_images": 2}}) as response:
+            text = await response.text()
+    frames = [json.loads(line[5:]) for line in text.splitlines() if line.startswith("data:") and "[DONE]" not in line]
+    images = [f for f in frames if f["type"] == "image_generation.partial_succeeded"]
+    assert [f["image_index"] for f in images] == [0, 1] and {f["output_format"] for f in images} == {"jpeg"}
+    assert frames[-1]["usage"]["tool_usage"] == {"web_search": 2} and frames[-1]["usage"]["input_images"] == 0
 
 
 async def test_control_api_queues_faults_and_reports_stats(session: aiohttp.ClientSession) -> None:

@@ -57,6 +57,14 @@ ACTIONS = {
 }
 # How many reference images each req_key takes: (min, max).
 _REFS = {"jimeng_t2i_v40": (0, 10), "jimeng_i2i_v30": (1, 1), "seededit_v3.0": (1, 1), "jimeng_seedream46_cvtob": (0, 14)}
+# Take ``size`` as a pixel area (or width + height) and make groups unless ``force_single``.
+_AREA_KEYS = {"jimeng_t2i_v40", "jimeng_seedream46_cvtob"}
+# ``scale`` per req_key: (min, max, integer only). Jimeng 4.6 takes a percentage (reported).
+_SCALES = {
+    "jimeng_t2i_v40": (0, 1, False), "jimeng_i2i_v30": (0, 1, False), "seededit_v3.0": (0, 1, False),
+    "jimeng_seedream46_cvtob": (1, 100, True), "high_aes_general_v30l_zt2i": (1, 10, False),
+    "high_aes_general_v21_L": (1, 10, False),
+}
 _MESSAGES = {
     50411: "Pre Img Risk Not Pass", 50412: "Text Risk Not Pass", 50413: "Post Text Risk Not Pass",
     50511: "Post Img Risk Not Pass", 50512: "Post Text Risk Not Pass",
@@ -292,7 +300,8 @@ class FakeVisualServer(FakeServer):
         width, height = body.get("width"), body.get("height")
         if (width is None) != (height is None):
             raise VisualFault(50200, "ECReqInvalidArgs: width and height go together")
-        if req_key == "jimeng_t2i_v40":
+        self._check_scale(req_key, body.get("scale"))
+        if req_key in _AREA_KEYS:
             if width is not None:
                 area = width * height
             else:
@@ -309,10 +318,22 @@ class FakeVisualServer(FakeServer):
         else:
             width = height = {"high_aes_general_v21_L": 512}.get(req_key, 1328)
         count = 1
-        if req_key == "jimeng_t2i_v40" and body.get("force_single") is False:
+        if req_key in _AREA_KEYS and body.get("force_single") is False:
             named = re.search(r"\b(\d{1,2})\s*(?:images|pictures|张)", prompt)
             count = min(int(named.group(1)) if named else self.group_images, 15 - len(images))
         return int(width), int(height), max(count, 1)
+
+    @staticmethod
+    def _check_scale(req_key: str, scale: Any) -> None:
+        if scale is None:
+            return
+        rule = _SCALES.get(req_key)
+        if rule is None:
+            raise VisualFault(50200, f"ECReqInvalidArgs: {req_key} takes no scale")
+        low, high, integer = rule
+        if isinstance(scale, bool) or not isinstance(scale, int if integer else (int, float)) or not low <= scale <= high:
+            kind = "an integer" if integer else "a number"
+            raise VisualFault(50200, f"ECReqInvalidArgs: scale must be {kind} in [{low}, {high}]")
 
     @staticmethod
     def _images(body: dict[str, Any]) -> list[Any]:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import AsyncIterator
 
 import pytest
+from PIL import Image
 from sqlalchemy import select
 
 from app.models.task import Task
@@ -13,6 +15,14 @@ from tests.conftest import Studio, StudioFactory, restart_takeover
 from tests.fakes.visual import FakeVisualServer
 
 AK = "AKLTvisualTestKey77"
+
+
+def _png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (640, 480), (200, 120, 40)).save(out, "PNG")
+    return out.getvalue()
+
+
 SK = "visual-secret-key-9d1e"
 
 
@@ -41,6 +51,26 @@ async def test_async_model_submits_once_and_stores(visual_studio: Studio, fake_v
     assert len(task["outputs"]) == 1
     assert fake_visual.stats.actions["CVSync2AsyncSubmitTask"] == 1
     assert fake_visual.stats.actions["CVSync2AsyncGetResult"] >= 1
+
+
+async def test_jimeng_46_sends_its_scale_as_a_percentage(visual_studio: Studio, fake_visual: FakeVisualServer) -> None:
+    upload = await visual_studio.client.post(
+        "/api/v1/uploads", files={"file": ("ref.png", _png(), "image/png")}
+    )
+    assert upload.status_code in (200, 201), upload.text
+    task_id = await visual_studio.submit(
+        {"model": "jimeng_seedream46_cvtob", "prompt": "同一只猫，换成水彩画风", "size": "2K", "strength": 0.35,
+         "images": [upload.json()["id"]]},
+        path="/api/v1/generate/image2image",
+    )
+    await visual_studio.run_jobs()
+    task = await visual_studio.task(task_id)
+    assert task["status"] == "completed", task
+    [body] = fake_visual.stats.bodies_for("CVSync2AsyncSubmitTask")
+    assert body["req_key"] == "jimeng_seedream46_cvtob"
+    assert body["scale"] == 35 and body["size"] == 4_194_304 and body["force_single"] is True
+    assert len(body["binary_data_base64"]) == 1
+    assert len(task["outputs"]) == 1
 
 
 async def test_sync_model(visual_studio: Studio, fake_visual: FakeVisualServer) -> None:

@@ -45,6 +45,7 @@ class RecordingContext:
         # ("deliver" | "fail", index) in call order.
         self.events: list[tuple[str, int]] = []
         self.billed = 0
+        self.web_searches = 0
 
     @property
     def state(self) -> dict[str, Any]:
@@ -78,6 +79,9 @@ class RecordingContext:
 
     def add_billed(self, images: int) -> None:
         self.billed += images
+
+    def add_web_searches(self, searches: int) -> None:
+        self.web_searches += searches
 
     def check_cancelled(self) -> None:
         if self.cancelled:

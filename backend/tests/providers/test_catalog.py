@@ -17,12 +17,15 @@ from app.schemas.generation import GenerateIn, Image2ImageIn
 from app.services.catalog import public_catalog
 
 ARK_IDS = [
+    "doubao-seedream-5-0-260128",
+    "doubao-seedream-5-0-pro-260628",
     "doubao-seedream-4-5-251128",
     "doubao-seedream-4-0-250828",
     "doubao-seedream-3-0-t2i-250415",
     "doubao-seededit-3-0-i2i-250628",
 ]
 VISUAL_IDS = [
+    "jimeng_seedream46_cvtob",
     "jimeng_t2i_v40",
     "jimeng_t2i_v31",
     "jimeng_t2i_v30",
@@ -210,8 +213,12 @@ def test_to_public() -> None:
         "num_images_max": 4,
         "group": {"max_images": 15, "max_total": 15},
         "streaming": True,
+        "output_formats": [],
+        "web_search": False,
+        "layer_decomposition": False,
     }
     assert s40["sync"] is True and s40["extra"] is False
+    assert s40["status"] == "active" and s40["provenance"]["checked_on"] == "2026-11-30"
 
     s30 = models["doubao-seedream-3-0-t2i-250415"]
     assert s30["params"]["guidance_scale"] == {"min": 1, "max": 10, "default": 2.5}

@@ -27,6 +27,10 @@ import type {
   UsageQuery,
   UsageReport,
   UsageSummary,
+  WebhookCreated,
+  WebhookDelivery,
+  WebhookIn,
+  WebhookPublic,
 } from './types'
 
 export class ApiError extends Error {
@@ -235,6 +239,13 @@ export function createApiClient(options: ClientOptions = {}) {
     usageSummary: (signal?: AbortSignal) => request<UsageSummary>('GET', '/api/v1/usage/summary', { signal }),
     budgets: () => request<Budgets>('GET', '/api/v1/usage/budgets'),
     setBudgets: (body: BudgetsUpdate) => request<Budgets>('PUT', '/api/v1/usage/budgets', { json: body }),
+    webhooks: () => request<{ items: WebhookPublic[] }>('GET', '/api/v1/webhooks'),
+    createWebhook: (body: WebhookIn) => request<WebhookCreated>('POST', '/api/v1/webhooks', { json: body }),
+    setWebhookEnabled: (id: string, enabled: boolean) =>
+      request<WebhookPublic>('PATCH', `/api/v1/webhooks/${encodeURIComponent(id)}`, { json: { enabled } }),
+    deleteWebhook: (id: string) => request<void>('DELETE', `/api/v1/webhooks/${encodeURIComponent(id)}`),
+    webhookDeliveries: (id: string) =>
+      request<{ items: WebhookDelivery[] }>('GET', `/api/v1/webhooks/${encodeURIComponent(id)}/deliveries`),
     authStatus: () => request<AuthStatus>('GET', '/api/v1/auth/status', { quiet401: true }),
     login: (password: string) =>
       request<void>('POST', '/api/v1/auth/login', { json: { password }, quiet401: true }),

@@ -523,6 +523,68 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Webhooks
+         * @description The endpoints (never their secrets).
+         */
+        get: operations["webhooks-list_webhooks"];
+        put?: never;
+        /**
+         * Create Webhook
+         * @description Add an endpoint; the answer carries its signing secret, this once.
+         */
+        post: operations["webhooks-create_webhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{webhook_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete Webhook */
+        delete: operations["webhooks-delete_webhook"];
+        options?: never;
+        head?: never;
+        /** Update Webhook */
+        patch: operations["webhooks-update_webhook"];
+        trace?: never;
+    };
+    "/api/v1/webhooks/{webhook_id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Deliveries
+         * @description The latest deliveries, newest first: status, attempts, the last answer or error.
+         */
+        get: operations["webhooks-list_deliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health": {
         parameters: {
             query?: never;
@@ -600,10 +662,57 @@ export interface components {
             /** Monthly Cny */
             monthly_cny: number | null;
         };
+        /** DeliveryList */
+        DeliveryList: {
+            /** Items */
+            items: components["schemas"]["DeliveryPublic"][];
+        };
+        /** DeliveryPublic */
+        DeliveryPublic: {
+            /** Attempts */
+            attempts: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Delivered At */
+            delivered_at: string | null;
+            /** Event */
+            event: string;
+            /** Id */
+            id: string;
+            /** Last Error */
+            last_error: string | null;
+            /** Last Status */
+            last_status: number | null;
+            /**
+             * Next Attempt At
+             * @description When it is tried again (pending only)
+             */
+            next_attempt_at: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "pending" | "delivered" | "failed";
+            /** Task Id */
+            task_id: string;
+        };
         /** DownloadRequest */
         DownloadRequest: {
             /** Ids */
             ids: string[];
+        };
+        /** EditOperationPublic */
+        EditOperationPublic: {
+            /**
+             * Operation
+             * @enum {string}
+             */
+            operation: "inpaint" | "erase" | "outpaint" | "upscale";
+            /** Req Key */
+            req_key: string;
         };
         /** ErrorBody */
         ErrorBody: {
@@ -674,6 +783,11 @@ export interface components {
             num_images?: number;
             /** Optimize Prompt */
             optimize_prompt?: boolean | ("standard" | "fast") | null;
+            /**
+             * Output Format
+             * @description Output image format, for models that offer a choice (see GET /models)
+             */
+            output_format?: ("jpeg" | "png") | null;
             /** Prompt */
             prompt: string;
             /** Seed */
@@ -690,6 +804,12 @@ export interface components {
              * @default false
              */
             watermark?: boolean;
+            /**
+             * Web Search
+             * @description Let the model search the web first (models with params.web_search); searches are billed
+             * @default false
+             */
+            web_search?: boolean;
             /** Width */
             width?: number | null;
         };
@@ -804,6 +924,11 @@ export interface components {
             num_images?: number;
             /** Optimize Prompt */
             optimize_prompt?: boolean | ("standard" | "fast") | null;
+            /**
+             * Output Format
+             * @description Output image format, for models that offer a choice (see GET /models)
+             */
+            output_format?: ("jpeg" | "png") | null;
             /** Prompt */
             prompt: string;
             /**
@@ -827,6 +952,12 @@ export interface components {
              * @default false
              */
             watermark?: boolean;
+            /**
+             * Web Search
+             * @description Let the model search the web first (models with params.web_search); searches are billed
+             * @default false
+             */
+            web_search?: boolean;
             /** Width */
             width?: number | null;
         };
@@ -880,6 +1011,11 @@ export interface components {
             /** Available */
             available: boolean;
             description: components["schemas"]["Localized"];
+            /**
+             * Edit Operations
+             * @default []
+             */
+            edit_operations?: components["schemas"]["EditOperationPublic"][];
             /** Extra */
             extra: boolean;
             /** Id */
@@ -890,8 +1026,15 @@ export interface components {
             /** Modes */
             modes: ("text2image" | "image2image" | "group")[];
             params: components["schemas"]["ParamsPublic"];
+            /**
+             * Price Unit
+             * @default image
+             * @enum {string}
+             */
+            price_unit?: "image" | "call";
             /** Prompt Max Length */
             prompt_max_length: number;
+            provenance: components["schemas"]["ProvenancePublic"];
             /**
              * Provider
              * @enum {string}
@@ -899,9 +1042,20 @@ export interface components {
             provider: "ark" | "visual" | "demo";
             references: components["schemas"]["ReferenceRulesPublic"];
             size: components["schemas"]["SizeRulesPublic"];
+            /**
+             * Status
+             * @default active
+             * @enum {string}
+             */
+            status?: "active" | "retired";
             /** Sync */
             sync: boolean;
             unavailable_reason: components["schemas"]["Localized"] | null;
+            /**
+             * User Defined
+             * @default false
+             */
+            user_defined?: boolean;
         };
         /** OutputPublic */
         OutputPublic: {
@@ -934,12 +1088,22 @@ export interface components {
         ParamsPublic: {
             group: components["schemas"]["GroupPublic"] | null;
             guidance_scale: components["schemas"]["RangePublic"] | null;
+            /**
+             * Layer Decomposition
+             * @default false
+             */
+            layer_decomposition?: boolean;
             /** Negative Prompt */
             negative_prompt: boolean;
             /** Num Images Max */
             num_images_max: number;
             /** Optimize Prompt */
             optimize_prompt: string[];
+            /**
+             * Output Formats
+             * @default []
+             */
+            output_formats?: ("jpeg" | "png")[];
             /** Seed */
             seed: boolean;
             /** Streaming */
@@ -947,6 +1111,11 @@ export interface components {
             strength: components["schemas"]["RangePublic"] | null;
             /** Watermark */
             watermark: boolean;
+            /**
+             * Web Search
+             * @default false
+             */
+            web_search?: boolean;
         };
         /** PriceList */
         PriceList: {
@@ -980,6 +1149,13 @@ export interface components {
              * @enum {string}
              */
             unit: "image" | "call";
+        };
+        /** ProvenancePublic */
+        ProvenancePublic: {
+            /** Checked On */
+            checked_on: string;
+            /** Source */
+            source: string;
         };
         /** ProviderHealth */
         ProviderHealth: {
@@ -1164,6 +1340,11 @@ export interface components {
              * @description While processing, where the upstream is, when known: queued there (async models), generating, or its images being downloaded
              */
             upstream_state?: ("queued" | "generating" | "downloading") | null;
+            /**
+             * Web Searches
+             * @description Web searches the model ran (billed on their own); null until the task ends
+             */
+            web_searches?: number | null;
         };
         /**
          * TaskStatus
@@ -1251,6 +1432,78 @@ export interface components {
             msg: string;
             /** Error Type */
             type: string;
+        };
+        /** WebhookCreated */
+        WebhookCreated: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Description */
+            description: string;
+            /** Enabled */
+            enabled: boolean;
+            /** Events */
+            events: string[];
+            /** Id */
+            id: string;
+            /**
+             * Secret
+             * @description The signing secret, shown this once: X-Studio-Signature is its HMAC-SHA256
+             */
+            secret: string;
+            /** Url */
+            url: string;
+        };
+        /** WebhookIn */
+        WebhookIn: {
+            /**
+             * Description
+             * @default
+             */
+            description?: string;
+            /**
+             * Events
+             * @default [
+             *       "task.completed",
+             *       "task.failed"
+             *     ]
+             */
+            events?: ("task.completed" | "task.failed")[];
+            /**
+             * Url
+             * @description http(s) URL on a host of WEBHOOK_HOSTS
+             */
+            url: string;
+        };
+        /** WebhookList */
+        WebhookList: {
+            /** Items */
+            items: components["schemas"]["WebhookPublic"][];
+        };
+        /** WebhookPublic */
+        WebhookPublic: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Description */
+            description: string;
+            /** Enabled */
+            enabled: boolean;
+            /** Events */
+            events: string[];
+            /** Id */
+            id: string;
+            /** Url */
+            url: string;
+        };
+        /** WebhookUpdate */
+        WebhookUpdate: {
+            /** Enabled */
+            enabled: boolean;
         };
     };
     responses: never;
@@ -2323,6 +2576,192 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UsageSummary"];
+                };
+            };
+        };
+    };
+    "webhooks-list_webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookList"];
+                };
+            };
+        };
+    };
+    "webhooks-create_webhook": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookCreated"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    "webhooks-delete_webhook": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    "webhooks-update_webhook": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookPublic"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    "webhooks-list_deliveries": {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryList"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
         };

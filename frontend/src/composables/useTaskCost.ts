@@ -5,7 +5,8 @@ import type { Task } from '@/api/types'
 import { taskCost, type TaskCost } from '@/utils/cost'
 import { formatCny } from '@/utils/money'
 
-type CostFields = Pick<Task, 'is_demo' | 'cost_cny' | 'cost_max_cny' | 'billed_images'>
+type CostFields = Pick<Task, 'is_demo' | 'cost_cny' | 'cost_max_cny' | 'billed_images'> &
+  Partial<Pick<Task, 'web_searches'>>
 
 export function useTaskCost(task: MaybeRefOrGetter<CostFields>) {
   const { t, locale } = useI18n()
@@ -26,13 +27,16 @@ export function useTaskCost(task: MaybeRefOrGetter<CostFields>) {
     }
   })
 
-  /** With the billed images once known: "¥0.40 (2 images billed)". */
+  /** With the billed images once known: "¥0.40 (2 images billed)", and the web searches the
+   * model ran, which are billed upstream but not priced here (no official price found). */
   const long = computed(() => {
     const c = cost.value
-    if (c.state === 'settled' && c.images !== null) {
-      return t('cost.settled', { amount: formatCny(c.cny, locale.value), n: c.images }, c.images)
-    }
-    return short.value
+    const base =
+      c.state === 'settled' && c.images !== null
+        ? t('cost.settled', { amount: formatCny(c.cny, locale.value), n: c.images }, c.images)
+        : short.value
+    const searches = toValue(task).web_searches ?? 0
+    return base && searches > 0 ? `${base} ${t('cost.webSearches', { n: searches }, searches)}` : base
   })
 
   return { cost, short, long }

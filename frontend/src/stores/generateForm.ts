@@ -77,6 +77,9 @@ export const useGenerateFormStore = defineStore('generateForm', () => {
   const strength = ref<number | null>(null)
   const watermark = ref(false)
   const optimize = ref<OptimizeChoice>('off')
+  // '' = the model's default format (JPEG).
+  const outputFormat = ref<'' | 'jpeg' | 'png'>('')
+  const webSearch = ref(false)
   const outputMode = ref<OutputMode>('single')
   const numImages = ref(1)
   const groupMax = ref(4)
@@ -163,6 +166,8 @@ export const useGenerateFormStore = defineStore('generateForm', () => {
     else if (strength.value === null || strength.value < s.min || strength.value > s.max) strength.value = s.default
     if (!c.optimizeChoices.includes(optimize.value)) optimize.value = 'off'
     if (!c.watermark) watermark.value = false
+    if (outputFormat.value && !c.outputFormats.includes(outputFormat.value)) outputFormat.value = ''
+    if (!c.webSearch) webSearch.value = false
     numImages.value = clamp(numImages.value, 1, c.numImagesMax)
     if (!c.group) outputMode.value = 'single'
     if (c.groupMax !== null) groupMax.value = clamp(groupMax.value, 2, c.groupMax)
@@ -215,6 +220,8 @@ export const useGenerateFormStore = defineStore('generateForm', () => {
     if (optimize.value !== 'off' && c.optimizeChoices.includes(optimize.value)) {
       body.optimize_prompt = optimize.value === 'on' ? true : optimize.value
     }
+    if (outputFormat.value && c.outputFormats.includes(outputFormat.value)) body.output_format = outputFormat.value
+    if (webSearch.value && c.webSearch) body.web_search = true
     if (outputMode.value === 'group' && c.group) body.group = { max_images: groupMax.value }
     else body.num_images = numImages.value
     const type = mode.value
@@ -261,6 +268,8 @@ export const useGenerateFormStore = defineStore('generateForm', () => {
     const choices = caps.value?.optimizeChoices ?? []
     if (opt === 'standard' || opt === 'fast') optimize.value = choices.includes(opt) ? opt : 'on'
     else optimize.value = opt === true ? (choices.includes('on') ? 'on' : 'standard') : 'off'
+    outputFormat.value = p.output_format === 'png' || p.output_format === 'jpeg' ? p.output_format : ''
+    webSearch.value = p.web_search === true
     const groupSize = num(p.group_max_images) ?? num((p.group as { max_images?: unknown } | null)?.max_images)
     if (groupSize) {
       outputMode.value = 'group'
@@ -337,6 +346,8 @@ export const useGenerateFormStore = defineStore('generateForm', () => {
     strength,
     watermark,
     optimize,
+    outputFormat,
+    webSearch,
     outputMode,
     numImages,
     groupMax,

@@ -32,6 +32,10 @@ export interface Capabilities {
   /** Empty when the model has no prompt optimisation. */
   optimizeChoices: OptimizeChoice[]
   numImagesMax: number
+  /** Formats the user may pick; empty = fixed by the upstream (JPEG). */
+  outputFormats: Array<'jpeg' | 'png'>
+  /** The model can search the web before drawing (Seedream 5.0 Lite); searches are billed. */
+  webSearch: boolean
   groupMax: number | null
   /** Cap on references + group images, when the model has one. */
   groupMaxTotal: number | null
@@ -75,6 +79,8 @@ export function capabilitiesOf(model: ModelPublic): Capabilities {
     watermark: params.watermark,
     optimizeChoices,
     numImagesMax: Math.max(1, params.num_images_max),
+    outputFormats: params.output_formats ?? [],
+    webSearch: params.web_search ?? false,
     groupMax: params.group?.max_images ?? null,
     groupMaxTotal: params.group?.max_total ?? null,
     promptMaxLength: model.prompt_max_length,
@@ -88,4 +94,9 @@ export function localized(text: Localized | null | undefined, locale: string): s
 
 export function modelLabel(model: ModelPublic, locale: string): string {
   return localized(model.label, locale) || model.id
+}
+
+/** Retired upstream: still works, but the user should move on before it is switched off. */
+export function isRetired(model: Pick<ModelPublic, 'status'>): boolean {
+  return model.status === 'retired'
 }

@@ -89,6 +89,43 @@ describe('GenerateForm adapts to the model', () => {
     expect(wrapper.get('[data-testid="size-error"]').text()).toBe('Too few pixels (0.26 MP); at least 0.92 MP are needed.')
   })
 
+  it('Seedream 5.0 Lite: a web-search switch and an output format; 4.0 has neither', async () => {
+    const { wrapper, form } = mountForm('doubao-seedream-5-0-260128')
+    expect(wrapper.get('[data-testid="web-search-field"]').text()).toContain('联网搜索')
+    expect(has(wrapper, 'output-format-png')).toBe(true)
+    expect(wrapper.findAll('[data-size]').map((b) => b.attributes('data-size'))).toEqual(
+      expect.arrayContaining(['2K', '3K', '4096x2304']),
+    )
+    await wrapper.get('[data-testid="web-search"]').trigger('click')
+    expect(form.webSearch).toBe(true)
+    form.selectModel('doubao-seedream-4-0-250828')
+    await nextTick()
+    expect(has(wrapper, 'web-search-field')).toBe(false)
+    expect(has(wrapper, 'output-format-field')).toBe(false)
+    expect(form.webSearch).toBe(false)
+  })
+
+  it('Seedream 5.0 Pro: PNG output but no web search and no group', () => {
+    const { wrapper } = mountForm('doubao-seedream-5-0-pro-260628')
+    expect(has(wrapper, 'output-format-png')).toBe(true)
+    expect(has(wrapper, 'web-search-field')).toBe(false)
+    expect(has(wrapper, 'group-mode')).toBe(false)
+  })
+
+  it('a retired model carries a "即将下线" badge and still submits', async () => {
+    const { wrapper } = mountForm('doubao-seedream-3-0-t2i-250415')
+    expect(wrapper.get('[data-testid="model-retiring"]').text()).toContain('即将下线')
+    const option = wrapper.get('option[value="doubao-seedream-3-0-t2i-250415"]')
+    expect(option.text()).toBe('豆包 Seedream 3.0 文生图（即将下线）')
+    expect(option.attributes('disabled')).toBeUndefined()
+    applyLocale('en')
+    await nextTick()
+    expect(wrapper.get('option[value="doubao-seedream-3-0-t2i-250415"]').text()).toBe('Seedream 3.0 (text-to-image) (retiring)')
+    expect(has(wrapper, 'model-retiring')).toBe(true)
+    const { wrapper: active } = mountForm('doubao-seedream-4-0-250828')
+    expect(active.find('[data-testid="model-retiring"]').exists()).toBe(false)
+  })
+
   it('emits submit from the generate button', async () => {
     const { wrapper } = mountForm('demo')
     await wrapper.get('form').trigger('submit')

@@ -31,6 +31,17 @@ describe('TaskCost', () => {
     expect(badge.attributes('title')).toBe('¥0.40（2 张计费）')
   })
 
+  it('adds the web searches the model ran, billed apart and not priced here', () => {
+    const wrapper = render({ is_demo: false, status: 'completed', cost_cny: 0.22, billed_images: 1, web_searches: 3 })
+    expect(wrapper.text()).toBe('¥0.22（1 张计费） + 联网搜索 3 次（另行计费，未计入）')
+    applyLocale('en')
+    const en = render({ is_demo: false, status: 'completed', cost_cny: 0.22, billed_images: 1, web_searches: 1 })
+    expect(en.text()).toBe('¥0.22 (1 image billed) + 1 web search (billed separately, not priced here)')
+    expect(render({ is_demo: false, status: 'completed', cost_cny: 0.22, billed_images: 1, web_searches: 0 }).text()).toBe(
+      '¥0.22 (1 image billed)',
+    )
+  })
+
   it('a demo task is free', () => {
     expect(render({ is_demo: true, cost_cny: 0, billed_images: 1 }).text()).toBe('免费')
   })

@@ -32,6 +32,7 @@ const SPEND = {
   'GET /api/v1/usage/summary': () =>
     jsonResponse({ timezone: 'Asia/Shanghai', today_cny: 0, month_cny: 0, budgets: [] }),
   'GET /api/v1/usage/budgets': () => jsonResponse({ daily_cny: null, monthly_cny: null }),
+  'GET /api/v1/webhooks': () => jsonResponse({ items: [] }),
 }
 
 describe('SettingsPage signing out', () => {
@@ -50,8 +51,8 @@ describe('SettingsPage signing out', () => {
     await everywhere.trigger('click')
     await flushPromises()
     const calls = fetch.mock.calls.map(([url, init]) => `${(init as RequestInit).method ?? 'GET'} ${String(url)}`)
-    // The spend section loads its own figures; these are the calls signing out makes.
-    expect(calls.filter((call) => !call.includes('/api/v1/usage/'))).toEqual([
+    // The spend and webhook sections load their own data; these are the calls signing out makes.
+    expect(calls.filter((call) => !call.includes('/api/v1/usage/') && !call.includes('/api/v1/webhooks'))).toEqual([
       'GET /health',
       'POST /api/v1/auth/logout-all',
     ])

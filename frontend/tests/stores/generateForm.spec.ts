@@ -46,6 +46,29 @@ describe('generate form store', () => {
     })
   })
 
+  it('sends web_search and output_format only where the model takes them, and remixes them back', () => {
+    const form = useGenerateFormStore()
+    form.selectModel('doubao-seedream-5-0-260128')
+    form.prompt = 'this week in Hangzhou'
+    form.webSearch = true
+    form.outputFormat = 'png'
+    const { body } = form.buildSubmission()
+    expect(body).toMatchObject({ model: 'doubao-seedream-5-0-260128', web_search: true, output_format: 'png', size: '2048x2048' })
+    form.selectModel('doubao-seedream-5-0-pro-260628')
+    expect(form.webSearch).toBe(false)
+    expect(form.outputFormat).toBe('png')
+    expect(form.buildSubmission().body.web_search).toBeUndefined()
+    form.selectModel('doubao-seedream-4-5-251128')
+    expect(form.outputFormat).toBe('')
+    const plain = form.buildSubmission().body
+    expect(plain.output_format).toBeUndefined()
+    expect(plain.web_search).toBeUndefined()
+    form.remix({ model: 'doubao-seedream-5-0-260128', prompt: 'again', parameters: { web_search: true, output_format: 'jpeg' } })
+    expect(form.modelId).toBe('doubao-seedream-5-0-260128')
+    expect(form.webSearch).toBe(true)
+    expect(form.outputFormat).toBe('jpeg')
+  })
+
   it('uses a fresh random seed unless locked', () => {
     const form = useGenerateFormStore()
     form.selectModel('demo')

@@ -27,8 +27,6 @@ router = APIRouter(prefix="/api/v1", tags=["events"])
 # Writes commit a little after they stamp updated_at (and out of order across writers): every scan
 # looks back this far and skips states already sent.
 OVERLAP = timedelta(seconds=2)
-# Re-scan even without an in-process signal: workers in other processes change tasks too.
-POLL_SECONDS = 1.0
 KEEPALIVE_SECONDS = 15.0
 # Changes arriving together (a group's images) go out in one scan.
 COALESCE_SECONDS = 0.02
@@ -77,9 +75,10 @@ async def events(
                     sent[task.id] = task.updated_at
                     yield frame(task)
             idle = 0.0
+            scan = True
             while True:
                 changed.clear()
-                for task in await tasks.changed_since(high - OVERLAP):
+                for task in await tasks.changed_since(high - OVERLAP) if scan else ():
                     if sent.get(task.id) == task.updated_at:
                         continue
                     sent[task.id] = task.updated_at
@@ -90,11 +89,16 @@ async def events(
                 horizon = high - OVERLAP * 2
                 for task_id in [k for k, v in sent.items() if v < horizon]:
                     del sent[task_id]
+                # Without a relay (SQLite), jobs run by another process are found by rescanning.
+                rescan = services.events.rescan_seconds
+                wait = min(rescan, KEEPALIVE_SECONDS - idle) if rescan is not None else KEEPALIVE_SECONDS - idle
                 try:
-                    await asyncio.wait_for(changed.wait(), timeout=POLL_SECONDS)
+                    await asyncio.wait_for(changed.wait(), timeout=wait)
                     await asyncio.sleep(COALESCE_SECONDS)
+                    scan = True
                 except TimeoutError:
-                    idle += POLL_SECONDS
+                    idle += wait
+                    scan = rescan is not None
                     if idle >= KEEPALIVE_SECONDS:
                         idle = 0.0
                         yield b": keep-alive\n\n"

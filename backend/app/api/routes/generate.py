@@ -37,7 +37,7 @@ async def text2image(
     body: GenerateIn, services: ServicesDep, request: Request, zh: ZhDep, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
     """Queue a text-to-image (or group) generation; returns at once with the task id."""
-    rate_limit(services, request)
+    await rate_limit(services, request)
     task, fresh = await services.tasks.submit(body, mode="text2image", idempotency_key=idempotency_key)
     return _created(task, fresh, zh)
 
@@ -90,7 +90,7 @@ async def image2image(
     services: ServicesDep, request: Request, zh: ZhDep, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
     """Queue an image-to-image / editing generation with reference images."""
-    rate_limit(services, request)
+    await rate_limit(services, request)
     settings = services.settings
     content_type = request.headers.get("content-type", "")
     uploaded: list[str] = []

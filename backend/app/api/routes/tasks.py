@@ -12,6 +12,7 @@ from app.api.deps import ServicesDep, TasksDep, ZhDep
 from app.api.requests import rate_limit
 from app.api.responses import task_created
 from app.core.errors import NotFound
+from app.models.task import Task
 from app.schemas.errors import ErrorResponse
 from app.schemas.generation import TaskCreated
 from app.schemas.task import HistoryPage, HistoryQuery, TaskList, TaskPublic
@@ -21,8 +22,6 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse}}
 
 # SSE: a comment line every so often keeps proxies from closing an idle stream.
 KEEPALIVE_SECONDS = 15.0
-# Fallback re-read for workers in another process (no in-process notification reaches us).
-POLL_SECONDS = 1.0
 
 
 @router.get("", response_model=TaskList)
@@ -48,38 +47,50 @@ async def get_task(task_id: str, tasks: TasksDep) -> TaskPublic:
 async def task_events(task_id: str, services: ServicesDep, request: Request) -> StreamingResponse:
     """Server-Sent Events: `task` with the task JSON on every change, then `end`."""
     tasks = services.tasks
-    first = await tasks.get(task_id)  # 404 before the stream starts
+    await tasks.get(task_id)  # 404 before the stream starts
 
     async def stream() -> AsyncIterator[bytes]:
         last: bytes | None = None
-        task = first
         idle = 0.0
         with services.events.subscribe(task_id) as changed:
-            while True:
+            # Read once subscribed: a change between the 404 check and here still wakes us.
+            task: Task | None
+            try:
+                task = await tasks.get(task_id)
+            except NotFound:
+                task = None
+            while task is not None:
                 payload = orjson.dumps(tasks.to_public(task).model_dump(mode="json"))
                 if payload != last:
                     yield b"event: task\ndata: " + payload + b"\n\n"
                     last = payload
                     idle = 0.0
                 if task.is_terminal:
-                    yield b"event: end\ndata: {}\n\n"
-                    return
-                changed.clear()
+                    break
+                # Without a relay (SQLite), a job run by another process is found by rescanning.
+                rescan = services.events.rescan_seconds
+                wait = min(rescan, KEEPALIVE_SECONDS - idle) if rescan is not None else KEEPALIVE_SECONDS - idle
                 try:
-                    await asyncio.wait_for(changed.wait(), timeout=POLL_SECONDS)
+                    await asyncio.wait_for(changed.wait(), timeout=wait)
                 except TimeoutError:
-                    idle += POLL_SECONDS
+                    idle += wait
                     if idle >= KEEPALIVE_SECONDS:
                         idle = 0.0
                         yield b": keep-alive\n\n"
+                    if rescan is None:
+                        if await request.is_disconnected():
+                            return
+                        continue
+                # Cleared before the read: a change made while we read or send wakes the next wait.
+                changed.clear()
                 if await request.is_disconnected():
                     return
                 try:
                     task = await tasks.get(task_id)
                 except NotFound:
                     # Deleted while watched; any other failure is a real error, not an ending.
-                    yield b"event: end\ndata: {}\n\n"
-                    return
+                    task = None
+            yield b"event: end\ndata: {}\n\n"
 
     return StreamingResponse(
         stream(),
@@ -102,6 +113,6 @@ async def cancel_task(task_id: str, tasks: TasksDep) -> TaskPublic:
 )
 async def retry_task(task_id: str, services: ServicesDep, request: Request, zh: ZhDep) -> JSONResponse:
     """A new task with the same parameters."""
-    rate_limit(services, request)  # a retry is a new (billed) generation: same per-client limit
+    await rate_limit(services, request)  # a retry is a new (billed) generation: same per-client limit
     task = await services.tasks.retry(task_id)
     return task_created(task, "已创建重试任务。" if zh else "Retry queued as a new task.")

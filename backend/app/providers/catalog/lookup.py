@@ -7,7 +7,8 @@ from dataclasses import replace
 
 from app.core.config import Settings
 from app.core.errors import InvalidRequest
-from app.providers.catalog.builtin import BUILTIN_MODELS, seedream40_like
+from app.providers.catalog.builtin import BUILTIN_MODELS, seedream40, seedream40_like
+from app.providers.catalog.files import load_specs
 from app.providers.catalog.specs import (
     ARK_DEFAULT_MODEL_ID,
     DEMO_MODEL_ID,
@@ -67,13 +68,16 @@ class Catalog:
     @classmethod
     def from_settings(cls, settings: Settings) -> Catalog:
         concurrency = settings.provider_concurrency
-        builtin_ids = {spec.id for spec in BUILTIN_MODELS}
+        # The shipped models were read at import; a user file means reading both again, merged.
+        known = load_specs(settings.models_file) if settings.models_file is not None else BUILTIN_MODELS
+        known_ids = {spec.id for spec in known}
+        template = seedream40(known)
         extras = [
-            seedream40_like(model_id, label, extra=True)
+            seedream40_like(template, model_id, label)
             for model_id, label in parse_extra_models(settings.ark_extra_models)
-            if model_id not in builtin_ids
+            if model_id not in known_ids
         ]
-        specs = list(BUILTIN_MODELS)
+        specs = list(known)
         # Extras belong with the Ark models, before Visual and demo.
         last_ark = max(i for i, spec in enumerate(specs) if spec.provider == "ark")
         specs[last_ark + 1 : last_ark + 1] = extras

@@ -1,7 +1,8 @@
 """The vocabulary of the model catalogue: frozen rules that say what each model accepts.
 
-Data lives in ``builtin``, lookup in ``lookup``, and the one place a request is checked against
-these rules in ``validation`` (all in ``app.providers.catalog``).
+The data lives in ``models.toml`` (read by ``files``, shaped by ``schema``), lookup in ``lookup``,
+and the one place a request is checked against these rules in ``validation`` (all in
+``app.providers.catalog``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,12 @@ from typing import Literal
 
 ProviderName = Literal["ark", "visual", "demo"]
 Capability = Literal["text2image", "image2image", "group"]
+ModelStatus = Literal["active", "retired"]
+# Edits of an existing image, each its own upstream call (Visual req_key).
+EditOperationName = Literal["inpaint", "erase", "outpaint", "upscale"]
+OutputFormat = Literal["jpeg", "png"]
+PriceUnit = Literal["image", "call"]
+FixedValue = str | int | float | bool
 # In the order the UI lists them.
 CAPABILITIES: tuple[Capability, ...] = ("text2image", "image2image", "group")
 
@@ -85,12 +92,33 @@ class GroupRules:
 
 @dataclass(frozen=True, slots=True)
 class VisualCall:
+    """How one Visual req_key wants its body, so a model added as data needs no code."""
+
     req_key: str
     # Sync models answer in one CVProcess call; async ones submit then poll.
     sync: bool
     action: str
     result_action: str | None
     version: str = "2022-08-31"
+    # Body field that carries the request's strength / guidance scale, if the model takes one.
+    strength_param: str | None = None
+    # Strength is 0-1 in our API; some models want an integer percentage (Jimeng 4.6: 1-100).
+    strength_percent: bool = False
+    guidance_param: str | None = None
+    # Sends ``use_pre_llm`` (prompt expansion) as a boolean.
+    pre_llm: bool = False
+    # Sends ``force_single`` (one image unless a group was asked for).
+    force_single: bool = False
+    # Sends a named size level as ``size`` = its pixel area (``SizeRules.level_pixels``).
+    size_as_area: bool = False
+    # Constant body fields (legacy model_version and the like).
+    fixed: tuple[tuple[str, FixedValue], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class EditOperation:
+    name: EditOperationName
+    req_key: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +147,19 @@ class ModelSpec:
     visual: VisualCall | None = None
     # Listed by the user in ARK_EXTRA_MODELS rather than known to us.
     extra: bool = False
+    # Retired upstream: still callable, shown with a badge until the upstream turns it off.
+    status: ModelStatus = "active"
+    # When and where the rules above were last checked against the upstream's documentation.
+    checked_on: str = ""
+    source: str = ""
+    # Output formats the caller may choose; empty = the upstream's fixed format (JPEG).
+    output_formats: tuple[OutputFormat, ...] = ()
+    web_search: bool = False
+    layer_decomposition: bool = False
+    edit_operations: tuple[EditOperation, ...] = ()
+    price_unit: PriceUnit = "image"
+    # Came from the user's MODELS_FILE (added or overridden there).
+    user_defined: bool = False
 
     def supports(self, capability: Capability) -> bool:
         return capability in self.modes

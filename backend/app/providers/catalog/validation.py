@@ -38,6 +38,8 @@ class GenerationInput:
     strength: float | None = None
     # The original app's name for strength; both may be given only when they agree.
     scale: float | None = None
+    output_format: str | None = None
+    web_search: bool = False
 
 
 _WXH_RE = re.compile(r"^\s*(\d{1,6})\s*[xX×*]\s*(\d{1,6})\s*$")
@@ -205,13 +207,12 @@ def _match_level(levels: Sequence[str], value: str) -> str | None:
 
 def _size_shape_messages(spec: ModelSpec, value: str) -> tuple[str, str]:
     rules = spec.sizes
-    options_en = [f'"{lvl}"' for lvl in rules.levels]
-    if rules.allow_custom_wh:
-        options_en.append('"<width>x<height>" (e.g. "1024x1024")')
-    options = " or ".join(options_en)
+    levels = [f'"{lvl}"' for lvl in rules.levels]
+    options_en = levels + (['"<width>x<height>" (e.g. "1024x1024")'] if rules.allow_custom_wh else [])
+    options_zh = levels + (['"<宽>x<高>"（如 "1024x1024"）'] if rules.allow_custom_wh else [])
     return (
-        f"Size {value!r} is not valid for {spec.label_en}; use {options}.",
-        f"尺寸 {value!r} 对 {spec.label_zh} 无效，请使用 {options}。",
+        f"Size {value!r} is not valid for {spec.label_en}; use {' or '.join(options_en)}.",
+        f"尺寸 {value!r} 对 {spec.label_zh} 无效，请使用 {' 或 '.join(options_zh)}。",
     )
 
 
@@ -321,6 +322,26 @@ def _resolve_optimize(spec: ModelSpec, value: bool | str | None) -> str | None:
     return mode
 
 
+def _resolve_output_format(spec: ModelSpec, value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not spec.output_formats:
+        raise _invalid(
+            "output_format",
+            f"{spec.label_en} does not let you choose the output format (it answers in JPEG); remove output_format.",
+            f"{spec.label_zh} 不支持选择输出格式（固定为 JPEG），请去掉 output_format。",
+        )
+    if value not in spec.output_formats:
+        allowed = ", ".join(spec.output_formats)
+        raise _invalid(
+            "output_format",
+            f"{spec.label_en} answers in {allowed}, not {value!r}.",
+            f"{spec.label_zh} 的输出格式仅支持 {allowed}，不支持 {value!r}。",
+            allowed=list(spec.output_formats),
+        )
+    return value
+
+
 def _resolve_group(
     spec: ModelSpec, body: GenerationInput, references: Sequence[ReferenceImage]
 ) -> tuple[int | None, int]:
@@ -420,6 +441,9 @@ def validate_request(
 
     if body.watermark and not spec.watermark:
         raise _not_taken(spec, "watermark", "a watermark", "水印（watermark）")
+    if body.web_search and not spec.web_search:
+        raise _not_taken(spec, "web_search", "the web-search tool", "联网搜索（web_search）")
+    output_format = _resolve_output_format(spec, body.output_format)
 
     strength = _resolve_strength(spec, body, mode)
     optimize = _resolve_optimize(spec, body.optimize_prompt)
@@ -441,6 +465,8 @@ def validate_request(
         watermark=body.watermark,
         optimize_prompt=optimize,
         style_preset=body.style_preset,
+        output_format=output_format,
+        web_search=body.web_search,
         references=tuple(references),
     )
 
