@@ -542,7 +542,7 @@ class TaskService:
                 path = self.store.output_dir / img.rel_path
                 # Same name as a single download; two that would clash (same second, same prompt)
                 # are numbered here, so metadata.json names the member the zip really holds.
-                name = names.allocate(download_name(task.created_at, task.prompt, img.index, img.rel_path.rsplit(".", 1)[-1]))
+                name = names.allocate(download_name(task.created_at, task.prompt, task.id, img.index, img.rel_path.rsplit(".", 1)[-1]))
                 entries.append((name, path))
                 stored_as[name] = self.store.url_for(img.rel_path)
                 metadata.append(

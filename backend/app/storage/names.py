@@ -1,6 +1,7 @@
-"""File names for downloaded images: when it was made and what it shows, e.g.
-``20260102-030405_misty-water-town-at-dawn_1.png``. The frontend's utils/download.ts
-(``downloadName``) follows the same scheme, so a single file and the same file out of a zip agree.
+"""File names for downloaded images: when it was made, what it shows, which task and image, e.g.
+``20260102-030405_misty-water-town-at-dawn_0123abcd_1.png`` (the `studio` command's scheme). The
+frontend's utils/download.ts (``downloadName``) follows it too, so a single file and the same file
+out of a zip agree.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ def prompt_slug(prompt: str, limit: int = SLUG_MAX) -> str:
     return slug.strip("-") or "image"
 
 
-def download_name(created_at: datetime, prompt: str, index: int, ext: str) -> str:
-    """The time in UTC (the same for everyone who downloads it), the slug, the image number from 1."""
+def download_name(created_at: datetime, prompt: str, task_id: str, index: int, ext: str) -> str:
+    """The time in UTC (the same for everyone who downloads it), the slug, the task's first 8
+    characters, the image number from 1."""
     stamp = created_at.astimezone(UTC).strftime("%Y%m%d-%H%M%S")
-    return f"{stamp}_{prompt_slug(prompt)}_{index + 1}.{ext.lstrip('.').lower()}"
+    return f"{stamp}_{prompt_slug(prompt)}_{task_id[:8]}_{index + 1}.{ext.lstrip('.').lower()}"

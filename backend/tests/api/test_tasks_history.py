@@ -119,7 +119,7 @@ async def test_zip_download(studio: Studio) -> None:
     meta = orjson.loads(archive.read("metadata.json"))
     assert {m["prompt"] for m in meta} == {"first", "second"}
     # date, prompt slug and image number, as a single download is named; every member is listed
-    assert all(re.fullmatch(r"\d{8}-\d{6}_(first|second)_\d\.png", n) for n in images), images
+    assert all(re.fullmatch(r"\d{8}-\d{6}_(first|second)_[0-9a-f]{8}_\d\.png", n) for n in images), images
     assert sorted(m["file"] for m in meta) == sorted(images)
     task_a = await studio.task(a)
     stored = (await studio.client.get(task_a["outputs"][0]["url"])).content
@@ -131,7 +131,7 @@ async def test_zip_download(studio: Studio) -> None:
     assert r.status_code == 422
 
 
-async def test_zip_numbers_images_whose_names_would_clash(studio: Studio) -> None:
+async def test_zip_names_tasks_apart_with_the_same_prompt_and_second(studio: Studio) -> None:
     """Two tasks with the same prompt in the same second: distinct members, each in metadata.json."""
     a = await _completed(studio, "twin")
     b = await _completed(studio, "twin")
@@ -141,7 +141,7 @@ async def test_zip_numbers_images_whose_names_would_clash(studio: Studio) -> Non
     r = await studio.client.post("/api/v1/history/download", json={"ids": [a, b]})
     archive = zipfile.ZipFile(io.BytesIO(r.content))
     images = sorted(n for n in archive.namelist() if n.endswith(".png"))
-    assert images == ["20260102-030405_twin_1 (2).png", "20260102-030405_twin_1.png"]
+    assert images == sorted(f"20260102-030405_twin_{task_id[:8]}_1.png" for task_id in (a, b))
     assert sorted(m["file"] for m in orjson.loads(archive.read("metadata.json"))) == images
 
 

@@ -19,7 +19,8 @@ def test_slug_is_cut_at_a_word_boundary() -> None:
     assert len(prompt_slug("x" * 100)) == 40
 
 
-def test_name_carries_the_utc_time_the_slug_and_the_number_from_one() -> None:
+def test_name_carries_the_utc_time_the_slug_the_task_and_the_number_from_one() -> None:
     made = datetime(2026, 1, 2, 11, 4, 5, tzinfo=timezone(timedelta(hours=8)))
-    assert download_name(made, "A red fox", 0, "PNG") == "20260102-030405_a-red-fox_1.png"
-    assert download_name(made.astimezone(UTC), "A red fox", 3, ".webp") == "20260102-030405_a-red-fox_4.webp"
+    task = "0123456789abcdef0123456789abcdef"
+    assert download_name(made, "A red fox", task, 0, "PNG") == "20260102-030405_a-red-fox_01234567_1.png"
+    assert download_name(made.astimezone(UTC), "A red fox", task, 3, ".webp") == "20260102-030405_a-red-fox_01234567_4.webp"

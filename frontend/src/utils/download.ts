@@ -37,8 +37,11 @@ export function promptSlug(prompt: string, limit = SLUG_MAX): string {
   return slug.replace(/^-+|-+$/g, '') || 'image'
 }
 
-/** "20260102-030405_a-red-fox_1.png": made when (UTC, as in the zips), what, which image. */
-export function downloadName(createdAt: string, prompt: string, index: number, url: string): string {
+/**
+ * "20260102-030405_a-red-fox_0123abcd_1.png": made when (UTC, as in the zips and the `studio`
+ * command), what, which task, which image.
+ */
+export function downloadName(createdAt: string, prompt: string, taskId: string, index: number, url: string): string {
   const date = new Date(createdAt)
   const pad = (n: number) => String(n).padStart(2, '0')
   const stamp = Number.isNaN(date.getTime())
@@ -47,5 +50,5 @@ export function downloadName(createdAt: string, prompt: string, index: number, u
       `${pad(date.getUTCHours())}${pad(date.getUTCMinutes())}${pad(date.getUTCSeconds())}`
   const file = fileNameOf(url)
   const ext = file.includes('.') ? file.slice(file.lastIndexOf('.') + 1).toLowerCase() : 'png'
-  return `${stamp}_${promptSlug(prompt)}_${index + 1}.${ext}`
+  return `${stamp}_${promptSlug(prompt)}_${taskId.slice(0, 8)}_${index + 1}.${ext}`
 }

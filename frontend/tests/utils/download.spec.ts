@@ -16,12 +16,13 @@ describe('download names', () => {
     expect(promptSlug('x'.repeat(100))).toHaveLength(40)
   })
 
-  it('name carries the UTC time, the slug and the number from one', () => {
-    expect(downloadName('2026-01-02T11:04:05+08:00', 'A red fox', 0, '/images/2026/01/02/abc-0.PNG')).toBe(
-      '20260102-030405_a-red-fox_1.png',
+  it('name carries the UTC time, the slug, the task and the number from one', () => {
+    const task = '0123456789abcdef0123456789abcdef'
+    expect(downloadName('2026-01-02T11:04:05+08:00', 'A red fox', task, 0, '/images/2026/01/02/abc-0.PNG')).toBe(
+      '20260102-030405_a-red-fox_01234567_1.png',
     )
-    expect(downloadName('2026-01-02T03:04:05Z', 'A red fox', 3, '/images/x/abc-3.webp?v=1')).toBe(
-      '20260102-030405_a-red-fox_4.webp',
+    expect(downloadName('2026-01-02T03:04:05Z', 'A red fox', task, 3, '/images/x/abc-3.webp?v=1')).toBe(
+      '20260102-030405_a-red-fox_01234567_4.webp',
     )
   })
 })
