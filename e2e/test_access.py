@@ -18,6 +18,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from .conftest import Stack, running_stack
+from .test_accessibility import axe_findings
 
 PASSWORD = "e2e-open-sesame"
 REBIND = "rebind.attacker.example"
@@ -134,6 +135,48 @@ def test_sign_out_everywhere_from_the_settings_page(guarded: Stack, browser, scr
         expect(page).to_have_url(re.compile(r"/login"))
         for headers in (elsewhere, {"Cookie": f"studio_session={cookie}"}):
             assert call(guarded.port, "GET", "/api/v1/tasks", headers=headers)[0] == 401
+    finally:
+        context.close()
+
+
+def test_login_keeps_the_deep_link_and_the_header_signs_out(guarded: Stack, browser, screenshots) -> None:
+    """A link to one history item opened without a session: after signing in, that item (not the
+    bare history page); then signing out from the header menu."""
+    task = guarded.generate("a lighthouse behind the password, e2e deep link", headers=sign_in(guarded))
+    context = browser.new_context(base_url=guarded.base_url, locale="zh-CN", viewport={"width": 1280, "height": 900})
+    try:
+        page: Page = context.new_page()
+        deep = f"/history/{task['task_id']}?q=lighthouse"
+        page.goto(deep)
+        expect(page).to_have_url(re.compile(r"/login\?redirect="))
+        assert page.evaluate("() => new URLSearchParams(location.search).get('redirect')") == deep
+        # the login page passes axe too (the other pages: test_accessibility.py), zh/en, light/dark
+        for viewport in ({"width": 1280, "height": 900}, {"width": 390, "height": 844}):
+            page.set_viewport_size(viewport)
+            for scheme in ("light", "dark"):
+                page.emulate_media(color_scheme=scheme)
+                for _ in ("zh", "en"):
+                    expect(page.get_by_test_id("login-submit")).to_be_visible()
+                    page.wait_for_timeout(400)  # colour transitions of the theme switch
+                    assert not (found := axe_findings(page)), (viewport, scheme, found)
+                    page.get_by_test_id("lang-toggle").click()
+        page.set_viewport_size({"width": 1280, "height": 900})
+        page.get_by_test_id("login-password").fill(PASSWORD)
+        page.get_by_test_id("login-submit").click()
+        expect(page).to_have_url(re.compile(re.escape(deep) + "$"))
+        expect(page.get_by_test_id("history-detail")).to_be_visible()
+        page.keyboard.press("Escape")  # the detail is a modal over the header
+        expect(page.get_by_test_id("history-detail")).to_be_hidden()
+        logout = page.get_by_test_id("header-logout")
+        expect(logout).to_have_attribute("title", "退出登录")
+        page.locator(".app-header").screenshot(path=str(screenshots / "header-signed-in-zh-light.png"))
+        logout.click()
+        expect(page).to_have_url(re.compile(r"/login"))
+        # Signed out for real: the pages ask for the password again. (The old cookie is not tried
+        # against the API here: that would be one more wrong secret before the lock-out test.)
+        assert not [c for c in context.cookies() if c["name"] == "studio_session" and c["value"]]
+        page.goto("/history")
+        expect(page).to_have_url(re.compile(r"/login\?redirect="))
     finally:
         context.close()
 

@@ -35,6 +35,11 @@ export default defineConfig([
     },
   },
   {
+    // the service worker's own global scope
+    files: ['public/sw.js'],
+    languageOptions: { globals: globals.serviceworker, sourceType: 'script' },
+  },
+  {
     // run by Node, not the browser
     files: ['scripts/**/*.{js,mjs}', 'vite.config.ts', 'eslint.config.js'],
     languageOptions: { globals: globals.node },

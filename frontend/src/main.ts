@@ -15,9 +15,13 @@ const router = createAppRouter()
 api.configure({
   getLocale: currentLocale,
   onUnauthorized: () => {
-    const current = router.currentRoute.value
-    if (current.name === 'login') return
-    void router.push({ name: 'login', query: { redirect: current.fullPath } })
+    // The address bar, not currentRoute: during the first navigation (a deep link opened in a new
+    // tab) currentRoute is still "/", and a page reacting to the 401 may be navigating away.
+    const base = import.meta.env.BASE_URL.replace(/\/$/, '')
+    const { pathname, search, hash } = window.location
+    const here = (pathname.startsWith(base) ? pathname.slice(base.length) : pathname) || '/'
+    if (router.currentRoute.value.name === 'login' || here.startsWith('/login')) return
+    void router.push({ name: 'login', query: { redirect: here + search + hash } })
   },
 })
 
@@ -33,3 +37,11 @@ watch(i18n.global.locale, updateTitle)
 document.documentElement.lang = currentLocale()
 app.use(pinia).use(router).use(i18n)
 app.mount('#app')
+
+// Installable, and the shell opens without a network (public/sw.js caches nothing else). Not in
+// `vite dev`: there the modules are not files a worker could cache.
+if (import.meta.env.PROD && 'serviceWorker' in navigator) {
+  window.addEventListener('load', () => {
+    navigator.serviceWorker.register('/sw.js').catch(() => undefined)
+  })
+}

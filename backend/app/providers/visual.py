@@ -375,6 +375,9 @@ class VisualProvider(Provider):
             status = data.get("status") if isinstance(data, dict) else None
             if status == "done":
                 return data  # type: ignore[return-value]
+            if status != ctx.state.get("upstream_status"):
+                # Shown on the job's card ("queued upstream" / "generating"): saved on change only.
+                await ctx.save_state(upstream_status=status)
             if time.monotonic() >= deadline:
                 seconds = f"{self._settings.visual_poll_deadline:.0f}"
                 status_zh = _STATUS_ZH.get(str(status), str(status))

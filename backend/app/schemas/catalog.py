@@ -116,3 +116,15 @@ class ModelPublic(BaseModel):
 class ModelCatalog(BaseModel):
     default_model: str
     models: list[ModelPublic]
+
+
+class ModelDuration(BaseModel):
+    model: str
+    median_seconds: float
+    samples: int
+
+
+class ModelDurations(BaseModel):
+    """Models this install has completed tasks for; a model without any is absent."""
+
+    items: list[ModelDuration]

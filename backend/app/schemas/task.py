@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -41,6 +41,9 @@ class TaskError(BaseModel):
     upstream_code: str | None = None
 
 
+UpstreamState = Literal["queued", "generating", "downloading"]
+
+
 class TaskPublic(BaseModel):
     task_id: str
     type: TaskType
@@ -49,6 +52,11 @@ class TaskPublic(BaseModel):
     is_demo: bool
     status: TaskStatus
     progress: int = Field(ge=0, le=100)
+    upstream_state: UpstreamState | None = Field(
+        default=None,
+        description="While processing, where the upstream is, when known: queued there (async models), "
+        "generating, or its images being downloaded",
+    )
     prompt: str
     negative_prompt: str | None
     parameters: dict[str, Any]

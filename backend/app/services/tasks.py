@@ -45,11 +45,13 @@ from app.schemas.task import (
     OutputPublic,
     TaskError,
     TaskPublic,
+    UpstreamState,
 )
 from app.services.history_search import Cursor, completed_total, prompt_condition
 from app.services.usage import UsageService
-from app.storage.archive import stream_zip
+from app.storage.archive import ArcnameAllocator, stream_zip
 from app.storage.files import ImageStore
+from app.storage.names import download_name
 from app.storage.reserve import DiskReserve
 from app.storage.uploads import decode_data_uri, validate_upload_file
 
@@ -83,6 +85,21 @@ def _missing_listing(names: list[str], stored_as: dict[str, str]) -> bytes:
         *(f"{name}\t{stored_as[name]}" for name in names),
     ]
     return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def _upstream_state(task: Task) -> UpstreamState | None:
+    """Read from the job's checkpoint: result URLs not yet stored mean the images are being
+    downloaded; an async model's last polled status says whether it is queued or generating."""
+    if task.status != TaskStatus.PROCESSING:
+        return None
+    checkpoint = task.checkpoint or {}
+    if checkpoint.get("urls"):
+        return "downloading"
+    provider = checkpoint.get("provider")
+    status = provider.get("upstream_status") if isinstance(provider, dict) else None
+    if status == "in_queue":
+        return "queued"
+    return "generating" if status == "generating" else None
 
 
 def _bilingual(stored: dict[str, Any]) -> dict[str, Any]:
@@ -517,13 +534,14 @@ class TaskService:
         entries = []
         metadata: list[dict[str, Any]] = []
         stored_as: dict[str, str] = {}
+        names = ArcnameAllocator()
         for task_id in unique:
             task = found[task_id]
-            stamp = task.created_at.strftime("%Y%m%d-%H%M%S")
             for img in task.images:
                 path = self.store.output_dir / img.rel_path
-                ext = img.rel_path.rsplit(".", 1)[-1]
-                name = f"{stamp}_{task.id[:8]}_{img.index}.{ext}"
+                # Same name as a single download; two that would clash (same second, same prompt)
+                # are numbered here, so metadata.json names the member the zip really holds.
+                name = names.allocate(download_name(task.created_at, task.prompt, task.id, img.index, img.rel_path.rsplit(".", 1)[-1]))
                 entries.append((name, path))
                 stored_as[name] = self.store.url_for(img.rel_path)
                 metadata.append(
@@ -580,6 +598,7 @@ class TaskService:
             is_demo=task.provider == "demo",
             status=TaskStatus(task.status),
             progress=100 if task.status == TaskStatus.COMPLETED else task.progress,
+            upstream_state=_upstream_state(task),
             prompt=task.prompt,
             negative_prompt=task.negative_prompt,
             parameters=public_parameters(task.parameters),

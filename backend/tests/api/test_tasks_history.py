@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import io
+import re
 import zipfile
+from datetime import UTC, datetime
 
 import orjson
 from sqlalchemy import update
@@ -116,6 +118,9 @@ async def test_zip_download(studio: Studio) -> None:
     assert len(images) == 3
     meta = orjson.loads(archive.read("metadata.json"))
     assert {m["prompt"] for m in meta} == {"first", "second"}
+    # date, prompt slug and image number, as a single download is named; every member is listed
+    assert all(re.fullmatch(r"\d{8}-\d{6}_(first|second)_[0-9a-f]{8}_\d\.png", n) for n in images), images
+    assert sorted(m["file"] for m in meta) == sorted(images)
     task_a = await studio.task(a)
     stored = (await studio.client.get(task_a["outputs"][0]["url"])).content
     assert stored in [archive.read(n) for n in images]
@@ -124,6 +129,20 @@ async def test_zip_download(studio: Studio) -> None:
     assert r.status_code == 404
     r = await studio.client.post("/api/v1/history/download", json={"ids": []})
     assert r.status_code == 422
+
+
+async def test_zip_names_tasks_apart_with_the_same_prompt_and_second(studio: Studio) -> None:
+    """Two tasks with the same prompt in the same second: distinct members, each in metadata.json."""
+    a = await _completed(studio, "twin")
+    b = await _completed(studio, "twin")
+    await studio.run_jobs()
+    same = update(Task).where(Task.id.in_([a, b])).values(created_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
+    await studio.services.db.run_write(lambda session: session.execute(same))
+    r = await studio.client.post("/api/v1/history/download", json={"ids": [a, b]})
+    archive = zipfile.ZipFile(io.BytesIO(r.content))
+    images = sorted(n for n in archive.namelist() if n.endswith(".png"))
+    assert images == sorted(f"20260102-030405_twin_{task_id[:8]}_1.png" for task_id in (a, b))
+    assert sorted(m["file"] for m in orjson.loads(archive.read("metadata.json"))) == images
 
 
 async def test_image_deleted_behind_the_apps_back_shows_as_missing(studio: Studio) -> None:
@@ -254,3 +273,21 @@ async def test_models_route_serves_the_catalogue(studio: Studio) -> None:
     assert [m["id"] for m in body["models"]] == [spec.id for spec in catalog.all()]
     demo = next(m for m in body["models"] if m["id"] == "demo")
     assert demo["available"] is True and demo["provider"] == "demo"
+
+
+async def test_upstream_state_of_a_running_task(studio: Studio) -> None:
+    """Read from the checkpoint the job keeps: polled status of an async model, pending downloads."""
+    task_id = await _completed(studio, "watched")
+
+    async def set_state(status: str, checkpoint: dict[str, object]) -> str | None:
+        stmt = update(Task).where(Task.id == task_id).values(status=status, checkpoint=checkpoint)
+        await studio.services.db.run_write(lambda session: session.execute(stmt))
+        return (await studio.task(task_id))["upstream_state"]
+
+    assert await set_state("pending", {}) is None
+    assert await set_state("processing", {}) is None
+    assert await set_state("processing", {"provider": {"upstream_status": "in_queue"}}) == "queued"
+    assert await set_state("processing", {"provider": {"upstream_status": "generating"}}) == "generating"
+    downloading = {"provider": {"upstream_status": "generating"}, "urls": {"0": "https://example.invalid/0.png"}}
+    assert await set_state("processing", downloading) == "downloading"
+    assert await set_state("completed", downloading) is None

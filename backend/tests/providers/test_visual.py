@@ -135,7 +135,9 @@ async def test_async_submit_saves_task_id_before_polling_then_downloads(
 
     assert _count(visual_fake, SUBMIT) == 1
     assert _count(visual_fake, RESULT) == 3  # in_queue, generating, done
-    assert ctx.polls_at_save == [0]
+    # the task id before the first poll; then the upstream's status each time it changes
+    assert ctx.polls_at_save == [0, 1, 2]
+    assert [s["upstream_status"] for s in ctx.saved if "upstream_status" in s] == ["in_queue", "generating"]
     [task_id] = visual_fake.tasks
     assert ctx.state["upstream_task_id"] == task_id and ctx.state["tasks"] == {"0": task_id}
     [submit] = visual_fake.stats.bodies_for(SUBMIT)

@@ -18,6 +18,7 @@ import type {
   InspectResult,
   LimitsReport,
   ModelCatalog,
+  ModelDurations,
   PriceList,
   Task,
   TaskCreated,
@@ -207,6 +208,7 @@ export function createApiClient(options: ClientOptions = {}) {
     health: (signal?: AbortSignal) => request<Health | HealthStatus>('GET', '/health', { signal, alsoOk: [503] }),
     models: () => request<ModelCatalog>('GET', '/api/v1/models'),
     limits: (signal?: AbortSignal) => request<LimitsReport>('GET', '/api/v1/limits', { signal }),
+    modelDurations: () => request<ModelDurations>('GET', '/api/v1/models/durations'),
     generate: (type: TaskType, body: GenerateRequest | Image2ImageRequest, idempotencyKey: string) =>
       request<TaskCreated>('POST', `/api/v1/generate/${type}`, {
         json: body,

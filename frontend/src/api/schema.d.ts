@@ -287,6 +287,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/models/durations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Model Durations
+         * @description How long each model usually takes here: the median, start to end, of its last 50 completed
+         *     tasks (models with none are absent).
+         */
+        get: operations["models-model_durations"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/tasks": {
         parameters: {
             query?: never;
@@ -1002,6 +1023,23 @@ export interface components {
             /** Models */
             models: components["schemas"]["ModelPublic"][];
         };
+        /** ModelDuration */
+        ModelDuration: {
+            /** Median Seconds */
+            median_seconds: number;
+            /** Model */
+            model: string;
+            /** Samples */
+            samples: number;
+        };
+        /**
+         * ModelDurations
+         * @description Models this install has completed tasks for; a model without any is absent.
+         */
+        ModelDurations: {
+            /** Items */
+            items: components["schemas"]["ModelDuration"][];
+        };
         /** ModelLimitPublic */
         ModelLimitPublic: {
             /**
@@ -1412,6 +1450,11 @@ export interface components {
              * @description Price per billing unit accepted when the task was submitted
              */
             unit_price_cny: number;
+            /**
+             * Upstream State
+             * @description While processing, where the upstream is, when known: queued there (async models), generating, or its images being downloaded
+             */
+            upstream_state?: ("queued" | "generating" | "downloading") | null;
             /**
              * Web Searches
              * @description Web searches the model ran (billed on their own); null until the task ends
@@ -2178,6 +2221,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ModelCatalog"];
+                };
+            };
+        };
+    };
+    "models-model_durations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelDurations"];
                 };
             };
         };

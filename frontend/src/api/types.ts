@@ -37,6 +37,7 @@ export type ApiErrorBody = Schemas['ErrorResponse']
 
 // ---- model catalogue ----
 export type ModelCatalog = Schemas['ModelCatalog']
+export type ModelDurations = Schemas['ModelDurations']
 export type ModelPublic = Schemas['ModelPublic']
 export type ModelParams = Schemas['ParamsPublic']
 export type SizeRules = Schemas['SizeRulesPublic']

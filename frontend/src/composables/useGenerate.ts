@@ -1,10 +1,12 @@
 /**
  * The Generate page's behaviour: pick the model (query `?model=`, last choice, or the server's
- * default), prefill `?prompt=`, and submit the form: many submits simply queue more tasks.
+ * default), prefill `?prompt=`, and submit the form: many submits simply queue more tasks, but
+ * the very same request again within seconds asks first (a double tap must not pay twice).
  */
-import { ElMessage } from 'element-plus'
+import { ElMessage, ElMessageBox } from 'element-plus'
 import 'element-plus/es/components/message/style/css'
-import { ref, watch } from 'vue'
+import 'element-plus/es/components/message-box/style/css'
+import { onScopeDispose, ref, watch } from 'vue'
 import { useRoute } from 'vue-router'
 import { ApiError } from '@/api/client'
 import { t } from '@/locales'
@@ -13,7 +15,21 @@ import { useCatalogStore } from '@/stores/catalog'
 import { useGenerateFormStore } from '@/stores/generateForm'
 import { usePricesStore } from '@/stores/prices'
 import { useTasksStore } from '@/stores/tasks'
+import type { Submission } from '@/stores/generateForm'
+import { readDraft, writeDraft } from '@/utils/draft'
 import { handleError } from '@/utils/handleError'
+
+// Once per page load: the form store outlives the page, so coming back must not reload an older copy.
+let draftRestored = false
+
+/** How recent an identical submit must be to ask "again?". */
+export const REPEAT_WINDOW_MS = 15_000
+
+/** What makes two submits "the same job": everything but a seed drawn at random for each. */
+export function submissionKey(submission: Submission, seedLocked: boolean): string {
+  const { seed, ...rest } = submission.body
+  return JSON.stringify([submission.type, seedLocked ? seed : null, rest])
+}
 
 function firstQueryValue(value: unknown): string | null {
   if (Array.isArray(value)) return typeof value[0] === 'string' ? value[0] : null
@@ -27,8 +43,38 @@ export function useGenerate() {
   const tasks = useTasksStore()
   const prices = usePricesStore()
   const budget = useBudgetStore()
-  const submitting = ref(false)
   const ready = ref(false)
+  let stopDraft: (() => void) | null = null
+
+  /** Save the form as the user edits it (a quarter of a second after the last keystroke). */
+  function keepDraft(): void {
+    if (stopDraft) return
+    let timer: ReturnType<typeof setTimeout> | null = null
+    const save = () => {
+      if (timer) clearTimeout(timer)
+      timer = null
+      writeDraft(form.toDraft())
+    }
+    const stopWatch = watch(
+      () => form.toDraft(),
+      () => {
+        if (timer) clearTimeout(timer)
+        timer = setTimeout(save, 250)
+      },
+      { deep: true },
+    )
+    // Leaving or reloading within that quarter second still keeps the last keystrokes.
+    window.addEventListener('pagehide', save)
+    save()
+    stopDraft = () => {
+      stopWatch()
+      window.removeEventListener('pagehide', save)
+      if (timer) save()
+    }
+  }
+  onScopeDispose(() => stopDraft?.())
+  // Requests sent lately, by key, with when (a refused one is forgotten: it cost nothing).
+  const recent = new Map<string, number>()
 
   async function init(): Promise<void> {
     // The price on the button is informative: without the list the button just says "Generate".
@@ -44,14 +90,30 @@ export function useGenerate() {
     if (wanted && !fromQuery) {
       ElMessage({ type: 'warning', message: t('generate.unknownModel', { id: wanted }), showClose: true })
     }
+    // A draft from before the reload first; a link's ?model= / ?prompt= then win over it.
+    if (!draftRestored) {
+      draftRestored = true
+      const draft = readDraft()
+      if (draft) form.restoreDraft(draft)
+    }
     const current = catalog.model(form.modelId)
     const pick = fromQuery?.id ?? (current?.available ? current.id : catalog.defaultModel || catalog.available[0]?.id || '')
     form.selectModel(pick)
     const prompt = firstQueryValue(route.query.prompt)
     if (prompt) form.prompt = prompt
     ready.value = true
+    keepDraft()
     void tasks.restoreSession().catch(() => undefined)
+    void catalog.loadDurations().catch(() => undefined)
   }
+
+  // A job just ended: the typical durations may have moved (the store throttles the reload).
+  watch(
+    () => tasks.activeCount,
+    (now, before) => {
+      if (now < before) void catalog.loadDurations().catch(() => undefined)
+    },
+  )
 
   // Following a link such as /?model=jimeng_t2i_v30 while already on the page.
   watch(
@@ -68,18 +130,37 @@ export function useGenerate() {
       ElMessage({ type: 'warning', message: t(issue.key, issue.params ?? {}), showClose: true })
       return
     }
-    const { type, body } = form.buildSubmission()
-    submitting.value = true
+    const submission = form.buildSubmission()
+    const key = submissionKey(submission, form.seedLocked)
+    const now = Date.now()
+    for (const [k, at] of recent) if (now - at > REPEAT_WINDOW_MS) recent.delete(k)
+    const last = recent.get(key)
+    if (last !== undefined && !(await confirmRepeat(Math.max(1, Math.round((now - last) / 1000))))) return
+    recent.set(key, Date.now())
     try {
-      await tasks.submit(type, body)
+      await tasks.submit(submission.type, submission.body)
     } catch (error) {
-      // the server's own message, in the UI's language; the budget notice then shows what is left
+      recent.delete(key)
+      // the server's own message, in the UI's language (also kept on the card); the budget
+      // notice then shows what is left
       handleError(error)
       if (error instanceof ApiError && error.code === 'budget_exceeded') void budget.loadSummary().catch(() => undefined)
-    } finally {
-      submitting.value = false
     }
   }
 
-  return { init, submit, submitting, ready }
+  async function confirmRepeat(seconds: number): Promise<boolean> {
+    try {
+      await ElMessageBox.confirm(t('generate.repeat.message', { n: seconds }), t('generate.repeat.title'), {
+        confirmButtonText: t('generate.repeat.confirm'),
+        cancelButtonText: t('actions.cancel'),
+        type: 'warning',
+        customClass: 'repeat-confirm',
+      })
+      return true
+    } catch {
+      return false
+    }
+  }
+
+  return { init, submit, ready }
 }

@@ -12,6 +12,9 @@ export const useCatalogStore = defineStore('catalog', () => {
   const loading = ref(false)
   const error = shallowRef<unknown>(null)
   let pending: Promise<void> | null = null
+  /** Median seconds a model takes on this install (models never completed here are absent). */
+  const typicalSeconds = shallowRef<Record<string, number>>({})
+  let durationsAt = 0
 
   const byId = computed(() => new Map(models.value.map((m) => [m.id, m])))
   const available = computed(() => models.value.filter((m) => m.available))
@@ -65,6 +68,15 @@ export const useCatalogStore = defineStore('catalog', () => {
     return pending
   }
 
+  /** Refreshed at most every 30 s: a figure over 50 tasks hardly moves with one more. */
+  async function loadDurations(force = false): Promise<void> {
+    const now = Date.now()
+    if (!force && now - durationsAt < 30_000) return
+    durationsAt = now
+    const answer = await api.modelDurations()
+    typicalSeconds.value = Object.fromEntries(answer.items.map((item) => [item.model, item.median_seconds]))
+  }
+
   /** The server's detail; null while only its status is known (a password and no session yet). */
   async function loadHealth(): Promise<Health | null> {
     const answer = await api.health()
@@ -84,7 +96,9 @@ export const useCatalogStore = defineStore('catalog', () => {
     demoOnly,
     model,
     capabilities,
+    typicalSeconds,
     loadModels,
+    loadDurations,
     loadHealth,
   }
 })

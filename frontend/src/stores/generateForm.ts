@@ -8,6 +8,7 @@ import type { GenerateRequest, Image2ImageRequest, ModelPublic, Task, TaskType }
 import { capabilitiesOf, type Capabilities, type OptimizeChoice } from '@/utils/capabilities'
 import type { CostRequest } from '@/utils/cost'
 import { checkSize, formatSize, parseSize, type SizeProblem } from '@/utils/size'
+import type { Draft } from '@/utils/draft'
 import { MAX_SEED, randomSeed } from '@/utils/seed'
 import { useCatalogStore } from './catalog'
 import { useReferencesStore } from './references'
@@ -286,7 +287,53 @@ export const useGenerateFormStore = defineStore('generateForm', () => {
     }
   }
 
+  /** Everything a reload must not lose (see utils/draft). */
+  function toDraft(): Draft {
+    return {
+      modelId: modelId.value,
+      prompt: prompt.value,
+      negativePrompt: negativePrompt.value,
+      sizeChoice: sizeChoice.value,
+      customWidth: customWidth.value,
+      customHeight: customHeight.value,
+      seed: seed.value,
+      seedLocked: seedLocked.value,
+      guidance: guidance.value,
+      strength: strength.value,
+      watermark: watermark.value,
+      optimize: optimize.value,
+      outputMode: outputMode.value,
+      numImages: numImages.value,
+      groupMax: groupMax.value,
+      references: refs.forDraft(),
+    }
+  }
+
+  /** Bring a saved draft back; what no longer fits its model is then adapted as on a model change. */
+  function restoreDraft(draft: Partial<Draft>): void {
+    const saved = draft.modelId ? catalog.model(draft.modelId) : undefined
+    if (saved?.available) modelId.value = saved.id
+    if (draft.prompt !== undefined) prompt.value = draft.prompt
+    if (draft.negativePrompt !== undefined) negativePrompt.value = draft.negativePrompt
+    if (draft.sizeChoice !== undefined) sizeChoice.value = draft.sizeChoice
+    if (draft.customWidth !== undefined) customWidth.value = draft.customWidth
+    if (draft.customHeight !== undefined) customHeight.value = draft.customHeight
+    if (draft.seed !== undefined) seed.value = draft.seed
+    if (draft.seedLocked !== undefined) seedLocked.value = draft.seedLocked && draft.seed !== null
+    if (draft.guidance !== undefined) guidance.value = draft.guidance
+    if (draft.strength !== undefined) strength.value = draft.strength
+    if (draft.watermark !== undefined) watermark.value = draft.watermark
+    if (draft.optimize !== undefined) optimize.value = draft.optimize
+    if (draft.outputMode !== undefined) outputMode.value = draft.outputMode
+    if (draft.numImages !== undefined) numImages.value = draft.numImages
+    if (draft.groupMax !== undefined) groupMax.value = draft.groupMax
+    adaptToModel()
+    if (draft.references?.length) refs.restore(draft.references, caps.value)
+  }
+
   return {
+    toDraft,
+    restoreDraft,
     modelId,
     prompt,
     negativePrompt,

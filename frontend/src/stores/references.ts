@@ -7,6 +7,7 @@ import { ref } from 'vue'
 import { api } from '@/api/client'
 import { t } from '@/locales'
 import type { Capabilities } from '@/utils/capabilities'
+import type { DraftReference } from '@/utils/draft'
 import { formatBytes } from '@/utils/format'
 import { describeError } from '@/utils/handleError'
 import { fileNameOf } from '@/utils/download'
@@ -22,6 +23,30 @@ export interface ReferenceItem {
   height: number | null
   bytes: number
   error: string | null
+  /** A small data: URL of a local file, so the draft can show it after a reload. */
+  thumbUrl?: string | null
+}
+
+const THUMB_SIDE = 160
+
+/** A small JPEG of an image URL (a local file's blob: URL); null where the browser cannot. */
+async function smallCopy(url: string): Promise<string | null> {
+  if (typeof createImageBitmap !== 'function') return null
+  try {
+    const blob = await (await fetch(url)).blob()
+    const bitmap = await createImageBitmap(blob)
+    const scale = Math.min(1, THUMB_SIDE / Math.max(bitmap.width, bitmap.height))
+    const canvas = document.createElement('canvas')
+    canvas.width = Math.max(1, Math.round(bitmap.width * scale))
+    canvas.height = Math.max(1, Math.round(bitmap.height * scale))
+    const context = canvas.getContext('2d')
+    if (!context) return null
+    context.drawImage(bitmap, 0, 0, canvas.width, canvas.height)
+    bitmap.close()
+    return canvas.toDataURL('image/jpeg', 0.7)
+  } catch {
+    return null
+  }
 }
 
 export interface Rejection {
@@ -111,6 +136,12 @@ export const useReferencesStore = defineStore('references', () => {
         item.width = upload.width
         item.height = upload.height
         item.bytes = upload.bytes
+        if (preview && objectUrls.has(preview)) {
+          void smallCopy(preview).then((thumb) => {
+            const still = find(key)
+            if (still) still.thumbUrl = thumb
+          })
+        }
       })
       .catch((error: unknown) => {
         const item = find(key)
@@ -138,23 +169,50 @@ export const useReferencesStore = defineStore('references', () => {
     return []
   }
 
+  /** An item already on the server (no upload to run). */
+  function pushReady(ref: DraftReference): void {
+    items.value.push({
+      key: `ref-${Date.now().toString(36)}-${(counter++).toString(36)}`,
+      name: ref.name,
+      previewUrl: ref.previewUrl,
+      status: 'ready',
+      uploadId: ref.uploadId,
+      width: ref.width,
+      height: ref.height,
+      bytes: ref.bytes,
+      error: null,
+      thumbUrl: ref.previewUrl.startsWith('data:') ? ref.previewUrl : null,
+    })
+  }
+
   /** Remix: references a past task used, by upload id (already on the server; no preview). */
   function addUploaded(ids: string[], caps: Capabilities | null): void {
     if (!caps || caps.refMax === 0) return
     clear()
     for (const id of ids.slice(0, caps.refMax)) {
-      items.value.push({
-        key: `ref-${Date.now().toString(36)}-${(counter++).toString(36)}`,
-        name: id,
-        previewUrl: '',
-        status: 'ready',
-        uploadId: id,
-        width: null,
-        height: null,
-        bytes: 0,
-        error: null,
-      })
+      pushReady({ uploadId: id, name: id, previewUrl: '', width: null, height: null, bytes: 0 })
     }
+  }
+
+  /** A saved draft's references (uploaded before the reload). */
+  function restore(saved: DraftReference[], caps: Capabilities | null): void {
+    if (!caps || caps.refMax === 0) return
+    clear()
+    for (const ref of saved.slice(0, caps.refMax)) pushReady(ref)
+  }
+
+  /** What a draft keeps of the references: the uploaded ones, with a preview that survives. */
+  function forDraft(): DraftReference[] {
+    return items.value
+      .filter((item) => item.status === 'ready' && item.uploadId)
+      .map((item) => ({
+        uploadId: item.uploadId as string,
+        name: item.name,
+        previewUrl: objectUrls.has(item.previewUrl) ? (item.thumbUrl ?? '') : item.previewUrl,
+        width: item.width,
+        height: item.height,
+        bytes: item.bytes,
+      }))
   }
 
   function remove(key: string): void {
@@ -180,5 +238,5 @@ export const useReferencesStore = defineStore('references', () => {
     for (const item of [...items.value]) remove(item.key)
   }
 
-  return { items, addFiles, addFromUrl, addUploaded, remove, move, clear, rejectionFor }
+  return { items, addFiles, addFromUrl, addUploaded, restore, forDraft, remove, move, clear, rejectionFor }
 })

@@ -5,13 +5,16 @@
  */
 import { defineStore } from 'pinia'
 import { computed, ref } from 'vue'
-import { api } from '@/api/client'
+import { ApiError, api } from '@/api/client'
 import type { GenerateRequest, Image2ImageRequest, Task, TaskCreated, TaskType } from '@/api/types'
+import { t } from '@/locales'
 import { isTerminal } from '@/utils/taskStatus'
 import { openLiveChannel } from '@/utils/liveChannel'
 import { uuid } from '@/utils/uuid'
 
 const SESSION_KEY = 'vis.session-tasks'
+/** Cards shown before the server answered carry an id of their own, never sent anywhere. */
+export const LOCAL_PREFIX = 'local-'
 const SESSION_LIMIT = 30
 
 function readSession(): string[] {
@@ -57,9 +60,32 @@ export function placeholderTask(type: TaskType, body: GenerateRequest, created: 
   }
 }
 
+export function isLocalId(id: string): boolean {
+  return id.startsWith(LOCAL_PREFIX)
+}
+
+interface Submission {
+  type: TaskType
+  body: GenerateRequest | Image2ImageRequest
+}
+
+/** The refusal of a submit, in both languages when the server gave only one (its own language). */
+function refusal(error: unknown): NonNullable<Task['error']> {
+  if (error instanceof ApiError) {
+    // The server already answered in the UI's language (Accept-Language); both fields hold it.
+    return { code: error.code, message: error.message, message_zh: error.message, retryable: error.status >= 500 }
+  }
+  const message = error instanceof Error && error.message ? error.message : t('errors.unexpected')
+  return { code: 'client_error', message, message_zh: message, retryable: true }
+}
+
 export const useTasksStore = defineStore('tasks', () => {
   const tasks = ref<Record<string, Task>>({})
   const sessionIds = ref<string[]>([])
+  // Local cards whose request is still on its way (the others are refused ones).
+  const sending = ref<Record<string, boolean>>({})
+  // What a local card asked for, so "retry" on a refused one sends it again.
+  const submissions = new Map<string, Submission>()
   // Ids this tab follows until they end; one live channel carries them all.
   const watching = new Set<string>()
   let channel: (() => void) | null = null
@@ -72,7 +98,9 @@ export const useTasksStore = defineStore('tasks', () => {
 
   function persistSession(): void {
     try {
-      sessionStorage.setItem(SESSION_KEY, JSON.stringify(sessionIds.value.slice(0, SESSION_LIMIT)))
+      // A local card means nothing after a reload: its request either made a task or did not.
+      const real = sessionIds.value.filter((id) => !isLocalId(id))
+      sessionStorage.setItem(SESSION_KEY, JSON.stringify(real.slice(0, SESSION_LIMIT)))
     } catch {
       // not persisted: the feed just starts empty after a reload
     }
@@ -127,16 +155,58 @@ export const useTasksStore = defineStore('tasks', () => {
     if (watching.delete(id) && !watching.size) closeWhenIdle()
   }
 
-  async function submit(type: TaskType, body: GenerateRequest | Image2ImageRequest): Promise<string> {
-    // One key per click: a network retry of the same request cannot create a second task.
-    const created = await api.generate(type, body, uuid())
-    if (!tasks.value[created.task_id]) upsert(placeholderTask(type, body, created))
-    addToSession(created.task_id)
-    follow(created.task_id)
-    return created.task_id
+  function replaceInSession(from: string, to: string): void {
+    const next = sessionIds.value.filter((x) => x !== to)
+    const at = next.indexOf(from)
+    if (at < 0) {
+      addToSession(to)
+      return
+    }
+    next.splice(at, 1, to)
+    sessionIds.value = next
+    persistSession()
+  }
+
+  function forgetLocal(id: string): void {
+    submissions.delete(id)
+    delete sending.value[id]
+    delete tasks.value[id]
+  }
+
+  /**
+   * Send a job; its card is there at once ("sending"), becomes the real task when the server
+   * answers, or keeps the refusal on it. Rejects with the server's error after showing it.
+   */
+  async function submit(type: TaskType, body: GenerateRequest | Image2ImageRequest, reuse?: string): Promise<string> {
+    const localId = reuse ?? `${LOCAL_PREFIX}${uuid()}`
+    submissions.set(localId, { type, body })
+    sending.value[localId] = true
+    tasks.value[localId] = placeholderTask(type, body, {
+      task_id: localId,
+      status: 'pending',
+      message: '',
+      created_at: new Date().toISOString(),
+    })
+    if (!reuse) addToSession(localId)
+    try {
+      // One key per click: a network retry of the same request cannot create a second task.
+      const created = await api.generate(type, body, uuid())
+      if (!tasks.value[created.task_id]) upsert(placeholderTask(type, body, created))
+      replaceInSession(localId, created.task_id)
+      forgetLocal(localId)
+      follow(created.task_id)
+      return created.task_id
+    } catch (error) {
+      delete sending.value[localId]
+      const card = tasks.value[localId]
+      if (card) tasks.value[localId] = { ...card, status: 'failed', error: refusal(error) }
+      throw error
+    }
   }
 
   async function retry(id: string): Promise<string> {
+    const refused = submissions.get(id)
+    if (refused) return submit(refused.type, refused.body, id)
     const created = await api.retryTask(id)
     const original = tasks.value[id]
     if (!tasks.value[created.task_id]) {
@@ -176,6 +246,7 @@ export const useTasksStore = defineStore('tasks', () => {
 
   function dismiss(id: string): void {
     unfollow(id)
+    if (isLocalId(id) && !sending.value[id]) forgetLocal(id)
     sessionIds.value = sessionIds.value.filter((x) => x !== id)
     persistSession()
   }
@@ -183,7 +254,9 @@ export const useTasksStore = defineStore('tasks', () => {
   function clearFinished(): void {
     sessionIds.value = sessionIds.value.filter((id) => {
       const task = tasks.value[id]
-      return task !== undefined && !isTerminal(task.status)
+      const keep = task !== undefined && !isTerminal(task.status)
+      if (!keep && isLocalId(id)) forgetLocal(id)
+      return keep
     })
     persistSession()
   }
@@ -219,6 +292,7 @@ export const useTasksStore = defineStore('tasks', () => {
     tasks,
     sessionIds,
     sessionTasks,
+    sending,
     activeCount,
     upsert,
     follow,

@@ -21,7 +21,15 @@ export interface ParamFormatContext {
   modelName?: (id: string) => string | undefined
   /** keys not to list (e.g. the prompt, already shown above the table) */
   omit?: readonly string[]
+  /** a timestamp in the UI's language (ISO strings otherwise read as they are) */
+  formatDate?: (iso: string) => string
+  /** a CNY amount as the UI writes money */
+  formatMoney?: (cny: number) => string
 }
+
+/** The studio's own name in embedded metadata (backend/app/storage/metadata.py APP_NAME). */
+const STUDIO_APP = 'volcengine-image-studio'
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/
 
 export const EMPTY = '—'
 const REFERENCE_KEYS = new Set(['references', 'images', 'reference_images', 'image_urls'])
@@ -74,8 +82,19 @@ function formatEntry(key: string, value: unknown, ctx: ParamFormatContext): Para
     if (thumbs.length) row.thumbs = thumbs
     return row
   }
+  if (key === 'index' && typeof value === 'number' && Number.isInteger(value)) {
+    // stored 0-based; people count images from 1
+    row.value = String(value + 1)
+    return row
+  }
+  if (key.endsWith('_cny') && typeof value === 'number' && ctx.formatMoney) {
+    row.value = ctx.formatMoney(value)
+    return row
+  }
   if (typeof value === 'string') {
-    if (key === 'mode' || key === 'type') row.value = enumLabel('taskType', value, ctx)
+    if (ctx.formatDate && key.endsWith('_at') && ISO_DATE.test(value)) row.value = ctx.formatDate(value)
+    else if (key === 'app' && value === STUDIO_APP) row.value = ctx.t('app.name')
+    else if (key === 'mode' || key === 'type') row.value = enumLabel('taskType', value, ctx)
     else if (key === 'optimize_prompt') row.value = enumLabel('generate.optimize', value, ctx)
     else if (key === 'provider') row.value = enumLabel('providers', value, ctx)
     else if (key === 'model') row.value = ctx.modelName?.(value) ?? value

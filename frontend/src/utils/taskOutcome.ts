@@ -6,7 +6,7 @@ import type { Task, TaskStatus } from '@/api/types'
 import { messageIn } from '@/utils/bilingual'
 
 /** What the status tag shows: the task's status, or `partial` for completed-with-failures. */
-export type StatusLook = TaskStatus | 'partial'
+export type StatusLook = TaskStatus | 'partial' | 'sending'
 
 export function isPartial(task: Pick<Task, 'status' | 'failures'>): boolean {
   return task.status === 'completed' && task.failures.length > 0

@@ -13,7 +13,7 @@ function mountForm(modelId: string, withPrices = false) {
   if (withPrices) usePricesStore().list = prices
   const form = useGenerateFormStore()
   form.selectModel(modelId)
-  const wrapper = mount(GenerateForm, { props: { submitting: false }, global: { plugins: plugins(pinia) } })
+  const wrapper = mount(GenerateForm, { global: { plugins: plugins(pinia) } })
   return { wrapper, form }
 }
 

@@ -1,6 +1,8 @@
 import { flushPromises, mount } from '@vue/test-utils'
 import { beforeEach, describe, expect, it } from 'vitest'
+import AppHeader from '@/components/AppHeader.vue'
 import SettingsPage from '@/pages/SettingsPage.vue'
+import { useCatalogStore } from '@/stores/catalog'
 import { applyLocale } from '@/locales'
 import { jsonResponse, plugins, setupStores, testRouter } from '../helpers'
 import { mockFetch } from '../mocks'
@@ -132,5 +134,47 @@ describe('SettingsPage upstream limits', () => {
     mockFetch({ 'GET /health': () => jsonResponse({ status: 'healthy' }), ...SPEND })
     const bare = (await mountSettings()).wrapper
     expect(bare.find('[data-testid="limits-panel"]').exists()).toBe(false)
+  })
+})
+
+describe('SettingsPage server status', () => {
+  it('reads the database state as a label, in the UI language', async () => {
+    applyLocale('zh-CN')
+    mockFetch({ 'GET /health': () => jsonResponse(HEALTH), ...SPEND })
+    const { wrapper } = await mountSettings()
+    expect(wrapper.get('[data-testid="health-database"]').text()).toBe('连接正常')
+    expect(wrapper.text()).not.toMatch(/\bok\b/)
+  })
+
+  it('names a database failure with its detail', async () => {
+    applyLocale('en')
+    mockFetch({ 'GET /health': () => jsonResponse({ ...HEALTH, status: 'unhealthy', database: 'error: no answer within 2 s' }), ...SPEND })
+    const { wrapper } = await mountSettings()
+    expect(wrapper.get('[data-testid="health-database"]').text()).toBe('Not reachable (no answer within 2 s)')
+  })
+})
+
+describe('AppHeader sign-out', () => {
+  it('is in the header when the server has a password, and ends the session', async () => {
+    applyLocale('en')
+    const fetch = mockFetch({ 'POST /api/v1/auth/logout': () => new Response(null, { status: 204 }) })
+    const pinia = setupStores()
+    useCatalogStore().health = HEALTH as never
+    const router = testRouter()
+    await router.push('/settings')
+    const wrapper = mount(AppHeader, { global: { plugins: plugins(pinia, router) } })
+    const button = wrapper.get('[data-testid="header-logout"]')
+    expect(button.attributes('title') ?? button.attributes('aria-label')).toBe('Sign out')
+    await button.trigger('click')
+    await flushPromises()
+    expect(fetch).toHaveBeenCalledTimes(1)
+    expect(router.currentRoute.value.name).toBe('login')
+  })
+
+  it('is absent without a password', () => {
+    const pinia = setupStores()
+    useCatalogStore().health = { ...HEALTH, auth_required: false } as never
+    const wrapper = mount(AppHeader, { global: { plugins: plugins(pinia) } })
+    expect(wrapper.find('[data-testid="header-logout"]').exists()).toBe(false)
   })
 })

@@ -120,3 +120,31 @@ describe('ParamsTable', () => {
     expect(wrapper.findAll('dt').map((d) => d.text())).toContain('Guidance scale')
   })
 })
+
+describe('ParamsTable: an inspected file\'s summary reads as labels, not raw keys', () => {
+  it('names the app, counts images from 1, localizes dates and money (zh)', () => {
+    applyLocale('zh-CN')
+    const pinia = setupStores()
+    const wrapper = mount(ParamsTable, {
+      props: {
+        params: {
+          app: 'volcengine-image-studio',
+          version: 1,
+          index: 0,
+          task_id: 'abc',
+          created_at: '2026-01-02T03:04:05+00:00',
+          unit_price_cny: 0.2,
+        },
+      },
+      global: { plugins: plugins(pinia) },
+    })
+    const labels = wrapper.findAll('dt').map((d) => d.text())
+    expect(labels).toEqual(['生成程序', '版本', '图片序号', '任务 ID', '创建时间', '单价'])
+    const dd = (key: string) => wrapper.get(`dd[data-param="${key}"]`).text()
+    expect(dd('app')).toBe(i18n.global.t('app.name'))
+    expect(dd('index')).toBe('1')
+    expect(dd('created_at')).not.toContain('T03:04')
+    expect(dd('created_at')).toMatch(/2026/)
+    expect(dd('unit_price_cny')).toBe('¥0.20')
+  })
+})

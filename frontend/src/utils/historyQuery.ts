@@ -1,0 +1,49 @@
+/**
+ * History's search and filters in the URL (?q=&model=&type=&favorite=1&since=&until=): a
+ * filtered view survives a reload and can be bookmarked or shared.
+ */
+import type { LocationQuery, LocationQueryRaw } from 'vue-router'
+import type { GalleryFilters } from '@/composables/useGallery'
+
+const DAY = /^\d{4}-\d{2}-\d{2}$/
+
+function one(value: LocationQuery[string] | undefined): string {
+  const first = Array.isArray(value) ? value[0] : value
+  return typeof first === 'string' ? first : ''
+}
+
+export function emptyFilters(): GalleryFilters {
+  return { model: '', type: '', favorite: false, since: '', until: '' }
+}
+
+export function readHistoryQuery(query: LocationQuery): { q: string; filters: GalleryFilters } {
+  const type = one(query.type)
+  const since = one(query.since)
+  const until = one(query.until)
+  return {
+    q: one(query.q),
+    filters: {
+      model: one(query.model),
+      type: type === 'text2image' || type === 'image2image' ? type : '',
+      favorite: one(query.favorite) === '1',
+      since: DAY.test(since) ? since : '',
+      until: DAY.test(until) ? until : '',
+    },
+  }
+}
+
+/** Only what is set, so an unfiltered gallery is plain /history. */
+export function writeHistoryQuery(q: string, filters: GalleryFilters): LocationQueryRaw {
+  const out: LocationQueryRaw = {}
+  if (q.trim()) out.q = q.trim()
+  if (filters.model) out.model = filters.model
+  if (filters.type) out.type = filters.type
+  if (filters.favorite) out.favorite = '1'
+  if (filters.since) out.since = filters.since
+  if (filters.until) out.until = filters.until
+  return out
+}
+
+export function isFiltered(q: string, filters: GalleryFilters): boolean {
+  return Object.keys(writeHistoryQuery(q, filters)).length > 0
+}

@@ -1,0 +1,21 @@
+import { describe, expect, it } from 'vitest'
+import { emptyFilters, isFiltered, readHistoryQuery, writeHistoryQuery } from '@/utils/historyQuery'
+
+describe('history filters in the URL', () => {
+  it('round-trips every filter and leaves out what is unset', () => {
+    const filters = { model: 'demo', type: 'image2image' as const, favorite: true, since: '2026-01-01', until: '2026-01-31' }
+    const query = writeHistoryQuery(' fox ', filters)
+    expect(query).toEqual({ q: 'fox', model: 'demo', type: 'image2image', favorite: '1', since: '2026-01-01', until: '2026-01-31' })
+    expect(readHistoryQuery(query as never)).toEqual({ q: 'fox', filters })
+    expect(writeHistoryQuery('', emptyFilters())).toEqual({})
+    expect(isFiltered('', emptyFilters())).toBe(false)
+    expect(isFiltered('', { ...emptyFilters(), favorite: true })).toBe(true)
+  })
+
+  it('ignores values a hand-edited URL gets wrong', () => {
+    expect(readHistoryQuery({ type: 'video', since: 'yesterday', favorite: 'yes', q: ['a', 'b'] })).toEqual({
+      q: 'a',
+      filters: emptyFilters(),
+    })
+  })
+})
