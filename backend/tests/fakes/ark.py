@@ -425,7 +425,8 @@ class FakeArkServer(FakeServer):
         if plan.b64:
             item["b64_json"] = base64.b64encode(data).decode("ascii")
         else:
-            item["url"] = self.add_file(data, content_type="image/png" if png else "image/jpeg", fault=url_fault)
+            # Sniffed unless PNG was asked: the photo fixtures (--photo-format) may be PNG too.
+            item["url"] = self.add_file(data, content_type="image/png" if png else None, fault=url_fault)
         return item
 
     @staticmethod
