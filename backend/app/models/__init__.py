@@ -1,5 +1,6 @@
 from app.models.base import Base
 from app.models.session import LoginSession
 from app.models.task import AppSetting, Image, Task, Upload
+from app.models.user import ApiToken, Role, UploadOwner, User
 
-__all__ = ["AppSetting", "Base", "Image", "LoginSession", "Task", "Upload"]
+__all__ = ["ApiToken", "AppSetting", "Base", "Image", "LoginSession", "Role", "Task", "Upload", "UploadOwner", "User"]

@@ -63,6 +63,9 @@ class Task(Base):
     error: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(200), nullable=True, unique=True)
     retry_of: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # The user whose task this is (users.id); NULL only between the migration and the first start,
+    # which gives such rows to the first admin.
+    owner_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     favorite: Mapped[bool] = mapped_column(Boolean, default=False)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -95,6 +98,8 @@ class Task(Base):
         Index("ix_tasks_completed", "completed_at"),
         # The live channel: what changed since a moment.
         Index("ix_tasks_updated", "updated_at"),
+        # One member's history pages.
+        Index("ix_tasks_owner_history", "owner_id", "status", "created_at", "id"),
     )
 
     @property

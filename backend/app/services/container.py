@@ -24,10 +24,13 @@ from app.providers.registry import ProviderRegistry
 from app.services.auth import AuthService, FailureCounter, SlidingWindow
 from app.services.health import HealthService
 from app.services.housekeeping import Housekeeper
+from app.services.image_access import ImageAccess, load_signing_key
 from app.services.rebuild import ensure_history_present
 from app.services.sessions import SessionStore, password_fingerprint
 from app.services.tasks import TaskService
+from app.services.tokens import TokenService
 from app.services.usage import UsageService
+from app.services.users import UserService
 from app.storage.files import ImageStore
 from app.storage.reserve import DiskReserve
 
@@ -44,6 +47,9 @@ class Services:
     tasks: TaskService
     usage: UsageService
     auth: AuthService
+    users: UserService
+    tokens: TokenService
+    images: ImageAccess
     health: HealthService
     housekeeping: Housekeeper
     generation_limiter: SlidingWindow
@@ -78,6 +84,10 @@ async def build_services(settings: Settings) -> Services:
         await housekeeping.run_once()
         await db.migrate()
         await ensure_history_present(db, store)
+        users = UserService(db)
+        # Before anything reads tasks: rows from before accounts get their owner here.
+        await users.bootstrap(settings.admin_username)
+        signing_key = await load_signing_key(db)
     except BaseException:
         await db.dispose()
         raise
@@ -122,10 +132,14 @@ async def build_services(settings: Settings) -> Services:
     sessions = SessionStore(db, password_fingerprint(password.get_secret_value()) if password else "")
     # Sessions of an older password (or of none) can never be valid again.
     await sessions.purge()
+    users.on_sign_out.append(sessions.forget_user)
+    tokens = TokenService(db)
     auth = AuthService(
         password,
         sessions,
         FailureCounter(settings.auth_failures_per_minute, settings.auth_failures_global_per_minute),
+        users,
+        tokens,
     )
     return Services(
         settings=settings,
@@ -138,6 +152,9 @@ async def build_services(settings: Settings) -> Services:
         tasks=tasks,
         usage=usage,
         auth=auth,
+        users=users,
+        tokens=tokens,
+        images=ImageAccess(db, signing_key, ttl=settings.signed_url_seconds),
         health=HealthService(settings, db, store, auth_required=auth.required),
         housekeeping=housekeeping,
         generation_limiter=SlidingWindow(settings.generation_rate_limit_per_minute, 60.0),

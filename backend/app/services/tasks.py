@@ -1,11 +1,14 @@
 """Use cases around tasks: submit, read, cancel, retry, history, favourites, delete, download.
 
-Services own their transactions; routes only parse input and shape output.
+Services own their transactions; routes only parse input and shape output. Every use case is asked
+on behalf of a ``Principal``: a member reaches only their own tasks and uploads (another's task id
+is "not found", so that its existence does not show), an admin reaches everything.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import re
 import secrets
@@ -35,6 +38,7 @@ from app.jobs.events import TaskEvents
 from app.jobs.handlers import CANCELLED
 from app.models.base import utcnow
 from app.models.task import ACTIVE_STATUSES, Image, Task, TaskStatus, TaskType, Upload
+from app.models.user import UploadOwner
 from app.providers.base import Mode, ReferenceImage
 from app.providers.catalog.lookup import Catalog
 from app.providers.catalog.validation import validate_request
@@ -48,6 +52,7 @@ from app.schemas.task import (
     TaskPublic,
 )
 from app.services.usage import UsageService
+from app.services.users import Principal
 from app.storage.archive import stream_zip
 from app.storage.files import ImageStore
 from app.storage.reserve import DiskReserve
@@ -58,9 +63,24 @@ T = TypeVar("T")
 UPLOAD_DECODES = 2
 SEED_LIMIT = 2**31  # upstream seeds are in [0, 2147483647]
 UPLOAD_ID = re.compile(r"^[0-9a-f]{64}$")
+# How often wait() re-reads a task nobody announced a change of.
+WAIT_RESCAN_SECONDS = 1.0
 
 
 _STATUS_ZH = {TaskStatus.PENDING: "排队中", TaskStatus.PROCESSING: "生成中"}
+
+
+def _mine(stmt: Select[Any], who: Principal) -> Select[Any]:
+    scope = who.scope
+    return stmt if scope is None else stmt.where(Task.owner_id == scope)
+
+
+def scoped_idempotency_key(owner_id: str, key: str) -> str:
+    """Idempotency keys are per user: one member's key never returns another's task."""
+    scoped = f"{owner_id}:{key}"
+    if len(scoped) > 200:
+        scoped = f"{owner_id}:sha256:{hashlib.sha256(key.encode()).hexdigest()}"
+    return scoped
 
 
 def _task_not_found(task_id: str) -> NotFound:
@@ -128,11 +148,11 @@ class TaskService:
         self._decode_slots = asyncio.Semaphore(UPLOAD_DECODES)
 
     # --- uploads --------------------------------------------------------------------------------
-    async def save_upload(self, data: bytes) -> UploadRecord:
+    async def save_upload(self, data: bytes, owner_id: str) -> UploadRecord:
         """A reference image already in memory (a data: URI)."""
-        return await self.receive_upload(io.BytesIO(data))
+        return await self.receive_upload(io.BytesIO(data), owner_id)
 
-    async def receive_upload(self, src: BinaryIO) -> UploadRecord:
+    async def receive_upload(self, src: BinaryIO, owner_id: str) -> UploadRecord:
         """Store a reference image read from ``src`` (an uploaded file): streamed to disk, validated
         there, kept under its content hash; never held in memory whole."""
         incoming = await asyncio.to_thread(self.store.receive_upload, src, self.max_upload_bytes)
@@ -161,13 +181,18 @@ class TaskService:
                         bytes=info.bytes,
                     )
                 )
+            if await session.get(UploadOwner, (info.sha256, owner_id)) is None:
+                session.add(UploadOwner(upload_id=info.sha256, user_id=owner_id, created_at=utcnow()))
         return record
 
-    async def _reference(self, item: str, position: int) -> tuple[str, ReferenceImage]:
+    async def _reference(self, item: str, position: int, who: Principal) -> tuple[str, ReferenceImage]:
         field = f"images[{position}]"
         if UPLOAD_ID.match(item):
             async with self.db.read() as session:
                 row = await session.get(Upload, item)
+                # Another member's upload is as unknown as one never made.
+                if row is not None and who.scope is not None and await session.get(UploadOwner, (item, who.scope)) is None:
+                    row = None
             if row is None:
                 raise InvalidRequest(
                     f"Reference image {position + 1} ({item[:12]}…) was not found; upload it again.",
@@ -178,7 +203,7 @@ class TaskService:
             return item, ReferenceImage(data=data, content_type=content_type, width=row.width, height=row.height)
         if item.startswith("data:"):
             data = decode_data_uri(item, self.max_upload_bytes)
-            record = await self.save_upload(data)
+            record = await self.save_upload(data, who.user_id)
             data, content_type = await asyncio.to_thread(self.store.load_upload, record.id)
             return record.id, ReferenceImage(
                 data=data, content_type=content_type, width=record.width, height=record.height
@@ -196,11 +221,13 @@ class TaskService:
         body: GenerateIn,
         *,
         mode: Mode,
+        who: Principal,
         idempotency_key: str | None = None,
         uploaded: Sequence[str] = (),
     ) -> tuple[Task, bool]:
-        """Validate and queue a request. Returns the task and whether it was created now."""
+        """Validate and queue a request for ``who``. Returns the task and whether it was created now."""
         if idempotency_key:
+            idempotency_key = scoped_idempotency_key(who.user_id, idempotency_key)
             existing = await self._by_idempotency_key(idempotency_key)
             if existing is not None:
                 return existing, False
@@ -209,11 +236,11 @@ class TaskService:
         references: list[ReferenceImage] = []
         items = list(body.images) if isinstance(body, Image2ImageIn) else []
         for position, item in enumerate(items):
-            rid, ref = await self._reference(item, position)
+            rid, ref = await self._reference(item, position, who)
             reference_ids.append(rid)
             references.append(ref)
         for upload_id in uploaded:  # multipart files, already stored by receive_upload
-            rid, ref = await self._reference(upload_id, len(reference_ids))
+            rid, ref = await self._reference(upload_id, len(reference_ids), who)
             reference_ids.append(rid)
             references.append(ref)
         request = validate_request(
@@ -239,6 +266,7 @@ class TaskService:
             checkpoint={},
             failures=[],
             idempotency_key=idempotency_key,
+            owner_id=who.user_id,
             unit_price_micro=estimate.price.micro,
             reserved_micro=estimate.cost_max,
             created_at=utcnow(),
@@ -273,49 +301,66 @@ class TaskService:
             return (await session.execute(select(Task).where(Task.idempotency_key == key))).scalar_one_or_none()
 
     # --- read -------------------------------------------------------------------------------------
-    async def get(self, task_id: str) -> Task:
+    async def get(self, task_id: str, who: Principal) -> Task:
         async with self.db.read() as session:
             task = await session.get(Task, task_id)
-        if task is None:
+        if task is None or (who.scope is not None and task.owner_id != who.scope):
             raise _task_not_found(task_id)
         return task
 
-    async def active(self, limit: int = 500) -> list[Task]:
+    async def active(self, who: Principal, limit: int = 500) -> list[Task]:
         async with self.db.read() as session:
-            stmt = select(Task).where(Task.status.in_(ACTIVE_STATUSES)).order_by(Task.created_at).limit(limit)
+            stmt = _mine(select(Task).where(Task.status.in_(ACTIVE_STATUSES)), who).order_by(Task.created_at).limit(limit)
             return list((await session.execute(stmt)).scalars().all())
 
-    async def changed_since(self, since: datetime, limit: int = 500) -> list[Task]:
+    async def changed_since(self, since: datetime, who: Principal, limit: int = 500) -> list[Task]:
         """Tasks updated at or after ``since``, oldest change first (the live channel's scan)."""
         async with self.db.read() as session:
             stmt = (
-                select(Task)
-                .where(Task.updated_at >= since)
+                _mine(select(Task).where(Task.updated_at >= since), who)
                 .order_by(Task.updated_at, Task.id)
                 .limit(limit)
             )
             return list((await session.execute(stmt)).scalars().all())
 
-    async def recent(self, limit: int) -> list[Task]:
+    async def recent(self, limit: int, who: Principal) -> list[Task]:
         async with self.db.read() as session:
             active = (
                 await session.execute(
-                    select(Task).where(Task.status.in_(ACTIVE_STATUSES)).order_by(Task.created_at).limit(limit)
+                    _mine(select(Task).where(Task.status.in_(ACTIVE_STATUSES)), who).order_by(Task.created_at).limit(limit)
                 )
             ).scalars().all()
             recent = (
                 await session.execute(
-                    select(Task)
-                    .where(Task.status.not_in(ACTIVE_STATUSES))
+                    _mine(select(Task).where(Task.status.not_in(ACTIVE_STATUSES)), who)
                     .order_by(Task.created_at.desc())
                     .limit(max(limit - len(active), 0))
                 )
             ).scalars().all()
         return [*active, *recent]
 
+    async def wait(self, task_id: str, who: Principal, timeout: float) -> Task:
+        """The task once it has finished, or as it is after ``timeout`` seconds (still running).
+
+        Woken by this process's change notices; re-reads every second as well, since a worker
+        in another process (or replica without a relay) announces nothing here."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        with self.events.subscribe(task_id) as changed:
+            while True:
+                changed.clear()
+                task = await self.get(task_id, who)
+                left = deadline - loop.time()
+                if task.is_terminal or left <= 0:
+                    return task
+                try:
+                    await asyncio.wait_for(changed.wait(), timeout=min(left, WAIT_RESCAN_SECONDS))
+                except TimeoutError:
+                    pass
+
     # --- cancel / retry ---------------------------------------------------------------------------
-    async def cancel(self, task_id: str) -> Task:
-        task = await self.get(task_id)
+    async def cancel(self, task_id: str, who: Principal) -> Task:
+        task = await self.get(task_id, who)
         if task.is_terminal:
             raise Conflict(
                 f"Task {task_id} already finished ({task.status}); it cannot be cancelled.",
@@ -344,10 +389,10 @@ class TaskService:
                 )
         self._notify_cancel(task_id)
         self.events.publish(task_id)
-        return await self.get(task_id)
+        return await self.get(task_id, who)
 
-    async def retry(self, task_id: str) -> Task:
-        original = await self.get(task_id)
+    async def retry(self, task_id: str, who: Principal) -> Task:
+        original = await self.get(task_id, who)
         if not original.is_terminal:
             raise _still_active(original, "wait for it or cancel it first", "请等待完成或先取消")
         spec = self.catalog.get(original.model)
@@ -373,6 +418,7 @@ class TaskService:
             checkpoint={},
             failures=[],
             retry_of=original.id,
+            owner_id=who.user_id,
             unit_price_micro=estimate.price.micro,
             reserved_micro=estimate.cost_max,
             created_at=now,
@@ -380,7 +426,7 @@ class TaskService:
         )
         await self._admit(task, estimate.cost_max)
         self._notify_worker()
-        return await self.get(task.id)
+        return await self.get(task.id, who)
 
     # --- history ----------------------------------------------------------------------------------
     def _history_query(
@@ -392,8 +438,9 @@ class TaskService:
         favorite: bool | None,
         since: datetime | None,
         until: datetime | None,
+        who: Principal,
     ) -> Select[Any]:
-        stmt = select(Task).where(Task.status == TaskStatus.COMPLETED)
+        stmt = _mine(select(Task).where(Task.status == TaskStatus.COMPLETED), who)
         if q:
             q = unicodedata.normalize("NFC", q)  # prompts are stored NFC (app.schemas.generation)
             escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -421,8 +468,9 @@ class TaskService:
             stmt = stmt.where(Task.created_at < until)
         return stmt
 
-    async def history_page(self, query: HistoryQuery) -> HistoryPage:
+    async def history_page(self, query: HistoryQuery, who: Principal) -> HistoryPage:
         total, items = await self.history(
+            who=who,
             page=query.page,
             page_size=query.page_size,
             q=query.q.strip() if query.q and query.q.strip() else None,
@@ -439,6 +487,7 @@ class TaskService:
     async def history(
         self,
         *,
+        who: Principal,
         page: int,
         page_size: int,
         q: str | None = None,
@@ -448,7 +497,7 @@ class TaskService:
         since: datetime | None = None,
         until: datetime | None = None,
     ) -> tuple[int, list[Task]]:
-        stmt = self._history_query(q=q, model=model, type_=type_, favorite=favorite, since=since, until=until)
+        stmt = self._history_query(q=q, model=model, type_=type_, favorite=favorite, since=since, until=until, who=who)
         async with self.db.read() as session:
             total = (await session.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one()
             items = (
@@ -470,7 +519,9 @@ class TaskService:
                 raise
         return await write()
 
-    async def set_favorite(self, task_id: str, favorite: bool) -> Task:
+    async def set_favorite(self, task_id: str, favorite: bool, who: Principal) -> Task:
+        await self.get(task_id, who)  # another member's task: 404 before anything is written
+
         async def write() -> Result[Any]:
             async with self.db.write() as session:
                 return await session.execute(
@@ -484,10 +535,10 @@ class TaskService:
         if not rowcount(result):
             raise _task_not_found(task_id)
         self.events.publish(task_id)
-        return await self.get(task_id)
+        return await self.get(task_id, who)
 
-    async def delete(self, task_id: str) -> None:
-        task = await self.get(task_id)
+    async def delete(self, task_id: str, who: Principal) -> None:
+        task = await self.get(task_id, who)
         if not task.is_terminal:
             raise _still_active(task, "cancel it before deleting it", "请先取消再删除")
         files = [(img.rel_path, img.thumb_rel_path) for img in task.images]
@@ -503,10 +554,10 @@ class TaskService:
         for rel_path, thumb in files:
             await asyncio.to_thread(self.store.delete_output, rel_path, thumb)
 
-    async def download(self, ids: Sequence[str]) -> AsyncIterator[bytes]:
+    async def download(self, ids: Sequence[str], who: Principal) -> AsyncIterator[bytes]:
         unique = list(dict.fromkeys(ids))
         async with self.db.read() as session:
-            tasks = (await session.execute(select(Task).where(Task.id.in_(unique)))).scalars().all()
+            tasks = (await session.execute(_mine(select(Task).where(Task.id.in_(unique)), who))).scalars().all()
         found = {t.id: t for t in tasks}
         missing = [i for i in unique if i not in found]
         if missing:

@@ -112,14 +112,14 @@ class UsageService:
         await self.db.run_write(save)
         return await self.caps()
 
-    def cap_states(self, session: Session, caps: dict[str, float | None]) -> list[CapState]:
-        """Spent and reserved per cap period, read inside ``session`` (sync: the writer thread)."""
+    def cap_states(self, session: Session, caps: dict[str, float | None], owner: str | None = None) -> list[CapState]:
+        """Spent and reserved per cap period (of one owner's tasks, or everyone's), read inside
+        ``session`` (sync: the writer thread)."""
         today, month = periods(self.clock(), self.tz)
-        reserved = int(
-            session.execute(
-                select(func.coalesce(func.sum(Task.reserved_micro), 0)).where(Task.status.in_(ACTIVE_STATUSES))
-            ).scalar_one()
-        )
+        stmt = select(func.coalesce(func.sum(Task.reserved_micro), 0)).where(Task.status.in_(ACTIVE_STATUSES))
+        if owner is not None:
+            stmt = stmt.where(Task.owner_id == owner)
+        reserved = int(session.execute(stmt).scalar_one())
         states = []
         for period, key in ((today, "budget_daily_cny"), (month, "budget_monthly_cny")):
             cap = caps[key]
@@ -127,16 +127,18 @@ class UsageService:
                 CapState(
                     name=period.name,
                     cap=None if cap is None else to_micro(cap),
-                    spent=self._spent(session, period),
+                    spent=self._spent(session, period, owner),
                     reserved=reserved,
                 )
             )
         return states
 
-    def _spent(self, session: Session, period: Period) -> int:
+    def _spent(self, session: Session, period: Period, owner: str | None = None) -> int:
         stmt = select(func.coalesce(func.sum(Task.cost_micro), 0)).where(
             Task.completed_at >= period.start, Task.completed_at < period.end
         )
+        if owner is not None:
+            stmt = stmt.where(Task.owner_id == owner)
         return int(session.execute(stmt).scalar_one() or 0)
 
     def admit(self, session: Session, caps: dict[str, float | None], cost_max: int) -> None:
@@ -166,16 +168,20 @@ class UsageService:
                     },
                 )
 
-    async def summary(self) -> tuple[dict[str, float | None], list[CapState], int, int]:
-        """(caps, states, spent today, spent this month) for Settings and the usage page."""
+    async def summary(self, owner: str | None = None) -> tuple[dict[str, float | None], list[CapState], int, int]:
+        """(caps, states, spent today, spent this month) for Settings and the usage page. The caps
+        are the install's; with ``owner`` the spend is that user's own, beside the states of every
+        user's spend (what the caps are about)."""
         caps = await self.caps()
         async with self.db.read() as session:
             states = await session.run_sync(lambda sync: self.cap_states(sync, caps))
-        return caps, states, states[0].spent, states[1].spent
+            own = states if owner is None else await session.run_sync(lambda sync: self.cap_states(sync, caps, owner))
+        return caps, states, own[0].spent, own[1].spent
 
     # --- figures ---------------------------------------------------------------------------------
-    async def rows(self, start: date, end: date, group_by: GroupBy) -> list[UsageRow]:
-        """Images and cost per billing day (every day of the range, zeros included) or per model."""
+    async def rows(self, start: date, end: date, group_by: GroupBy, owner: str | None = None) -> list[UsageRow]:
+        """Images and cost per billing day (every day of the range, zeros included) or per model,
+        of one owner's tasks or (None) everyone's."""
         if end < start:
             raise InvalidRequest("`to` is before `from`.", message_zh="结束日期早于开始日期。", details={"field": "to"})
         if (end - start).days > MAX_RANGE_DAYS:
@@ -191,6 +197,8 @@ class UsageService:
             Task.status.in_((TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED)),
             Task.cost_micro.is_not(None),
         )
+        if owner is not None:
+            stmt = stmt.where(Task.owner_id == owner)
         async with self.db.read() as session:
             settled = (await session.execute(stmt)).all()
         images: dict[str, int] = defaultdict(int)
