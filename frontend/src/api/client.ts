@@ -22,10 +22,16 @@ import type {
   TaskCreated,
   TaskList,
   TaskType,
+  TokenCreated,
+  TokenList,
   Upload,
   UsageQuery,
   UsageReport,
   UsageSummary,
+  UserCreate,
+  UserList,
+  UserPublic,
+  UserUpdate,
 } from './types'
 
 export class ApiError extends Error {
@@ -234,8 +240,20 @@ export function createApiClient(options: ClientOptions = {}) {
     budgets: () => request<Budgets>('GET', '/api/v1/usage/budgets'),
     setBudgets: (body: BudgetsUpdate) => request<Budgets>('PUT', '/api/v1/usage/budgets', { json: body }),
     authStatus: () => request<AuthStatus>('GET', '/api/v1/auth/status', { quiet401: true }),
-    login: (password: string) =>
-      request<void>('POST', '/api/v1/auth/login', { json: { password }, quiet401: true }),
+    /** Without a user name: the admin password alone (the single-password install). */
+    login: (password: string, username?: string) =>
+      request<void>('POST', '/api/v1/auth/login', {
+        json: username ? { username, password } : { password },
+        quiet401: true,
+      }),
+    users: () => request<UserList>('GET', '/api/v1/users'),
+    createUser: (body: UserCreate) => request<UserPublic>('POST', '/api/v1/users', { json: body }),
+    updateUser: (id: string, body: UserUpdate) =>
+      request<UserPublic>('PATCH', `/api/v1/users/${encodeURIComponent(id)}`, { json: body }),
+    tokens: () => request<TokenList>('GET', '/api/v1/tokens'),
+    /** The answer holds the token itself: the only time it is ever shown. */
+    createToken: (name: string) => request<TokenCreated>('POST', '/api/v1/tokens', { json: { name } }),
+    revokeToken: (id: string) => request<void>('DELETE', `/api/v1/tokens/${encodeURIComponent(id)}`),
     logout: () => request<void>('POST', '/api/v1/auth/logout', { quiet401: true }),
     /** Ends every session, this one included ("sign out everywhere"). */
     logoutAll: () => request<void>('POST', '/api/v1/auth/logout-all'),
