@@ -5,7 +5,6 @@ generates through nginx's /v1/ with a member's token, its `url` opening without 
 from __future__ import annotations
 
 import base64
-import http.client
 import io
 import json
 import re
@@ -16,19 +15,10 @@ from openai import AuthenticationError, OpenAI
 from PIL import Image
 
 from .conftest import Stack, running_stack
+from .test_access import call
 
 PASSWORD = "e2e-team-admin-pass"
 ADMIN = {"Authorization": f"Bearer {PASSWORD}"}
-
-
-def call(port: int, method: str, path: str, body: dict | None = None, headers: dict | None = None):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    data = json.dumps(body).encode() if body is not None else None
-    conn.request(method, path, body=data, headers={**({"Content-Type": "application/json"} if data else {}), **(headers or {})})
-    resp = conn.getresponse()
-    raw = resp.read()
-    conn.close()
-    return resp.status, {k.lower(): v for k, v in resp.getheaders()}, raw
 
 
 @pytest.fixture(scope="module")
