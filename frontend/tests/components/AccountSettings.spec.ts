@@ -90,7 +90,7 @@ describe('users in Settings (admins)', () => {
     expect(admin.text()).toContain('from ADMIN_PASSWORD')
     expect(admin.findAll('button')).toHaveLength(0)
 
-    await wrapper.get('[data-username="bob"]').findAll('button')[1].trigger('click')
+    await wrapper.get('[data-username="bob"]').findAll('button').at(1)?.trigger('click')
     await flushPromises()
     expect(wrapper.get('[data-username="bob"]').text()).toContain('disabled')
 
