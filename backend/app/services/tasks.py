@@ -286,9 +286,10 @@ class TaskService:
     async def _admit(self, task: Task, cost_max: int) -> None:
         """Insert ``task`` with its reservation, in the transaction that checks the budgets."""
         caps = await self.usage.caps()
+        member = await self.usage.member_caps(task.owner_id) if task.owner_id else None
 
         def insert(session: Session) -> None:
-            self.usage.admit(session, caps, cost_max)
+            self.usage.admit(session, caps, cost_max, owner=task.owner_id, member_caps=member)
             session.add(task)
 
         await self.db.run_write(insert)

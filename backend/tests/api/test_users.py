@@ -22,11 +22,14 @@ from app.models.user import ApiToken, User
 from tests.api.test_live_channel import read_events, serving
 from tests.chinese import assert_chinese
 from tests.conftest import Studio, StudioFactory
+from tests.fakes.ark import FakeArkServer
 
 PASSWORD = "open-sesame-4b1e"
 DEMO = {"model": "demo", "prompt": "a quiet harbour", "width": 256, "height": 256}
 ADMIN = {"Authorization": f"Bearer {PASSWORD}"}
 ZH = {"Accept-Language": "zh-CN,zh;q=0.9"}
+ARK_KEY = "ark-test-key-members-5e2"
+SEEDREAM_40 = "doubao-seedream-4-0-250828"
 
 
 @pytest.fixture
@@ -355,3 +358,32 @@ async def test_tokens_work_without_a_password_too(studio: Studio) -> None:
     bad_name = await studio.client.post("/api/v1/tokens", json={"name": "   "}, headers=ZH)
     assert bad_name.status_code == 422
     assert_chinese(bad_name.json()["error"]["message"])
+
+
+async def test_a_member_budget_caps_that_member_only(studio_factory: StudioFactory) -> None:
+    async with FakeArkServer(api_key=ARK_KEY) as fake:
+        studio: Studio = await studio_factory(
+            app_password=PASSWORD, ark_api_key=ARK_KEY, ark_base_url=fake.base_url, result_url_hosts=["127.0.0.1"]
+        )
+        alice = await make_member(studio, "alice")
+        await make_member(studio, "bob")
+        budgets = f"/api/v1/users/{alice['id']}/budgets"
+        assert (await studio.client.get(budgets, headers=ADMIN)).json() == {"daily_cny": None, "monthly_cny": None}
+        put = await studio.client.put(budgets, json={"daily_cny": 0.0001, "monthly_cny": None}, headers=ADMIN)
+        assert put.json() == {"daily_cny": 0.0001, "monthly_cny": None}
+        ark = {"model": SEEDREAM_40, "prompt": "a priced lighthouse", "size": "2K"}
+        async with signed_in(studio, "alice") as client:
+            assert (await client.get(budgets)).status_code == 403  # set by admins only
+            refused = await client.post("/api/v1/generate/text2image", json=ark, headers=ZH)
+            assert refused.status_code == 402, refused.text
+            error = refused.json()["error"]
+            assert error["code"] == "budget_exceeded"
+            assert error["details"]["scope"] == "member" and error["details"]["budget"] == "daily"
+            assert "您的成员每日预算" in error["message"]
+            assert_chinese(error["message"], verbatim=["CNY"])
+            # The free demo model is never refused.
+            assert (await client.post("/api/v1/generate/text2image", json=DEMO)).status_code == 202
+        async with signed_in(studio, "bob") as client:
+            assert (await client.post("/api/v1/generate/text2image", json=ark)).status_code == 202
+        # Unknown users: 404.
+        assert (await studio.client.get("/api/v1/users/nobody/budgets", headers=ADMIN)).status_code == 404

@@ -10,6 +10,7 @@ from app.api.deps import AdminDep, PrincipalDep, ServicesDep
 from app.core.errors import Conflict
 from app.models.user import Role, User
 from app.schemas.errors import ErrorResponse
+from app.schemas.usage import BudgetsIn, BudgetsPublic
 from app.schemas.users import Me, UserCreate, UserList, UserPublic, UserUpdate
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
@@ -56,3 +57,22 @@ async def update_user(user_id: str, body: UserUpdate, services: ServicesDep, _ad
     user out everywhere at once."""
     row = await services.users.update(user_id, disabled=body.disabled, password=body.password, role=body.role)
     return _public(row, services)
+
+
+@router.get("/{user_id}/budgets", response_model=BudgetsPublic, responses=ERRORS)
+async def get_member_budgets(user_id: str, services: ServicesDep, _admin: AdminDep) -> BudgetsPublic:
+    """One user's own caps (null = none), on top of the install's budgets."""
+    await services.users.get(user_id)
+    caps = await services.usage.member_caps(user_id)
+    return BudgetsPublic(daily_cny=caps["budget_daily_cny"], monthly_cny=caps["budget_monthly_cny"])
+
+
+@router.put("/{user_id}/budgets", response_model=BudgetsPublic, responses=ERRORS)
+async def put_member_budgets(user_id: str, body: BudgetsIn, services: ServicesDep, _admin: AdminDep) -> BudgetsPublic:
+    """Cap what one user's tasks may spend per day / month; their generations are refused (402)
+    once a cap is reached, whatever the install's budgets still allow."""
+    await services.users.get(user_id)
+    caps = await services.usage.set_member_caps(
+        user_id, {"budget_daily_cny": body.daily_cny, "budget_monthly_cny": body.monthly_cny}
+    )
+    return BudgetsPublic(daily_cny=caps["budget_daily_cny"], monthly_cny=caps["budget_monthly_cny"])
