@@ -250,6 +250,9 @@ export function createApiClient(options: ClientOptions = {}) {
     createUser: (body: UserCreate) => request<UserPublic>('POST', '/api/v1/users', { json: body }),
     updateUser: (id: string, body: UserUpdate) =>
       request<UserPublic>('PATCH', `/api/v1/users/${encodeURIComponent(id)}`, { json: body }),
+    memberBudgets: (id: string) => request<Budgets>('GET', `/api/v1/users/${encodeURIComponent(id)}/budgets`),
+    setMemberBudgets: (id: string, body: BudgetsUpdate) =>
+      request<Budgets>('PUT', `/api/v1/users/${encodeURIComponent(id)}/budgets`, { json: body }),
     tokens: () => request<TokenList>('GET', '/api/v1/tokens'),
     /** The answer holds the token itself: the only time it is ever shown. */
     createToken: (name: string) => request<TokenCreated>('POST', '/api/v1/tokens', { json: { name } }),

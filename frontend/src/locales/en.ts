@@ -312,6 +312,12 @@ const en: MessageSchema = {
     reset: 'Reset password',
     resetPrompt: 'New password for {name} (their sessions end):',
     resetOk: 'Password of {name} reset; their sessions have ended.',
+    budgets: 'Budget',
+    dailyCap: 'Daily cap for this member (CNY, empty: none)',
+    monthlyCap: 'Monthly cap for this member (CNY, empty: none)',
+    budgetSave: 'Save',
+    budgetSaved: 'Budget of {name} saved.',
+    budgetInvalid: 'Enter an amount of 0 or more, or leave it empty.',
   },
   cost: {
     free: 'free',

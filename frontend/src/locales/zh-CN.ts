@@ -310,6 +310,12 @@ const zhCN = {
     reset: '重置密码',
     resetPrompt: '为 {name} 设置新密码（其登录会话将结束）：',
     resetOk: '已重置 {name} 的密码，其登录会话已结束。',
+    budgets: '预算',
+    dailyCap: '该成员每日上限（元，留空：不限）',
+    monthlyCap: '该成员每月上限（元，留空：不限）',
+    budgetSave: '保存',
+    budgetSaved: '已保存 {name} 的预算。',
+    budgetInvalid: '请输入不小于 0 的金额，或留空。',
   },
   cost: {
     free: '免费',

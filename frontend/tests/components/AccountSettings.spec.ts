@@ -90,7 +90,7 @@ describe('users in Settings (admins)', () => {
     expect(admin.text()).toContain('from ADMIN_PASSWORD')
     expect(admin.findAll('button')).toHaveLength(0)
 
-    await wrapper.get('[data-username="bob"]').findAll('button').at(1)?.trigger('click')
+    await wrapper.get('[data-username="bob"] [data-action="toggle"]').trigger('click')
     await flushPromises()
     expect(wrapper.get('[data-username="bob"]').text()).toContain('disabled')
 
@@ -103,6 +103,45 @@ describe('users in Settings (admins)', () => {
       { method: 'POST', body: { username: 'carol', password: 'carol-pass-1', role: 'member' } },
     ])
     expect(wrapper.find('[data-username="carol"]').exists()).toBe(true)
+    wrapper.unmount()
+  })
+})
+
+describe("a member's own budgets (admins)", () => {
+  beforeEach(() => applyLocale('zh-CN'))
+
+  it('loads, checks and saves the caps of one member', async () => {
+    const sent: unknown[] = []
+    mockFetch({
+      'GET /api/v1/users': () =>
+        jsonResponse({
+          items: [{ id: 'b', username: 'bob', role: 'member', disabled: false, configured: false, created_at: '2026-11-02T08:00:00Z' }],
+        }),
+      'GET /api/v1/users/b/budgets': () => jsonResponse({ daily_cny: 5, monthly_cny: null }),
+      'PUT /api/v1/users/b/budgets': (_url, init) => {
+        sent.push(JSON.parse(init.body as string))
+        return jsonResponse({ daily_cny: 2.5, monthly_cny: 50 })
+      },
+    })
+    const wrapper = mount(UserSettings, { global: { plugins: plugins(setupStores()) }, attachTo: document.body })
+    await flushPromises()
+    await wrapper.get('[data-action="budgets"]').trigger('click')
+    await flushPromises()
+    const daily = wrapper.get('input[data-testid="member-daily"]')
+    expect((daily.element as HTMLInputElement).value).toBe('5')
+    expect((wrapper.get('input[data-testid="member-monthly"]').element as HTMLInputElement).value).toBe('')
+
+    await daily.setValue('-1')
+    await wrapper.get('.member-budgets').trigger('submit')
+    expect(sent).toEqual([])
+    expect(wrapper.text()).toContain('请输入不小于 0 的金额，或留空。')
+
+    await daily.setValue('2.5')
+    await wrapper.get('input[data-testid="member-monthly"]').setValue('50')
+    await wrapper.get('.member-budgets').trigger('submit')
+    await flushPromises()
+    expect(sent).toEqual([{ daily_cny: 2.5, monthly_cny: 50 }])
+    expect(wrapper.find('.member-budgets').exists()).toBe(false)
     wrapper.unmount()
   })
 })
