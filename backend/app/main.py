@@ -24,9 +24,12 @@ from app.api.routes import (
     images,
     limits,
     models,
+    openai,
     tasks,
+    tokens,
     uploads,
     usage,
+    users,
     webhooks,
 )
 from app.core.config import Settings
@@ -56,7 +59,7 @@ def create_app(settings: Settings | None = None, *, start_worker: bool | None = 
         if (settings.ark_configured or settings.visual_configured) and settings.app_password is None:
             logger.warning(
                 "security.no_password",
-                extra={"detail": "Credentials are configured but APP_PASSWORD is not set: anyone who can reach the port can spend the account's credit."},
+                extra={"detail": "Credentials are configured but ADMIN_PASSWORD (APP_PASSWORD) is not set: anyone who can reach the port can spend the account's credit."},
             )
         logger.info("app.started", extra={"version": __version__, "worker": run_worker})
         try:
@@ -88,7 +91,7 @@ def create_app(settings: Settings | None = None, *, start_worker: bool | None = 
 
     for router in (
         health.router, models.router, generate.router, tasks.router, events.router, history.router, uploads.router,
-        usage.router, auth.router, webhooks.router, limits.router,
+        usage.router, auth.router, webhooks.router, limits.router, users.router, tokens.router, openai.router,
     ):
         app.include_router(router)
     if settings.serve_images:

@@ -106,10 +106,19 @@ class StandIn(BaseHTTPRequestHandler):
 
     def _check(self) -> None:
         cookie = self.headers.get("Cookie", "")
+        uri = self.headers.get("X-Original-URI", "")
         if not self.password:
             self._empty(204, {"X-Image-Cache-Control": "public, max-age=31536000, immutable"})
-        elif "studio_session=good-" in cookie or self.headers.get("Authorization") == "Bearer right":
+        elif "sig=good" in uri:
+            # A signed link opens its image without a session.
             self._empty(204, {"X-Image-Cache-Control": "private, max-age=31536000, immutable"})
+        elif "studio_session=good-" in cookie or self.headers.get("Authorization") == "Bearer right":
+            # "alice" owns the images whose name starts with "abc"; "bob" owns none.
+            other = "studio_session=good-bob" in cookie and "/abc" in uri
+            if other:
+                self._empty(403)
+            else:
+                self._empty(204, {"X-Image-Cache-Control": "private, max-age=31536000, immutable"})
         else:
             self._empty(401)
 
@@ -127,6 +136,8 @@ class StandIn(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
+        elif self.path == "/v1/models":
+            self._json(200, {"object": "list", "data": [{"id": "demo", "object": "model"}]})
         elif self.path == "/api/v1/models":
             self._json(200, {"models": [{"id": f"model-{i}", "label": "x" * 40} for i in range(200)]})
         elif re.fullmatch(r"/api/v1/(tasks/[^/]+/)?events", self.path):
@@ -441,6 +452,12 @@ def test_the_session_check_is_cached_per_cookie_for_a_few_seconds(guarded_site: 
         "studio_session=good-cached",
         "studio_session=bad-cached",
     ]
+    # Per URI too: whose image it is differs from one image to the next.
+    GuardedStandIn.seen.clear()
+    request(port, "GET", "/images/2025/01/02/other01234.png", headers={"Cookie": "studio_session=good-cached"})
+    assert [seen["headers"].get("X-Original-URI") for seen in GuardedStandIn.seen] == [
+        "/images/2025/01/02/other01234.png"
+    ]
     # A Bearer password is never a cache key (nginx writes keys into its cache files): asked each time.
     GuardedStandIn.seen.clear()
     for _ in range(3):
@@ -480,3 +497,30 @@ def test_a_missing_thumbnail_is_asked_of_the_api(site: dict) -> None:
     for path in ("/images/2025/01/02/nothere0123.png", "/images/2025/01/02/.x.thumb.webp", "/images/x.thumb.webp"):
         assert request(site["port"], "GET", path)[0].status == 404, path
     assert [s["path"] for s in StandIn.seen if s["path"].startswith("/images/")] == []
+
+
+def test_another_members_image_is_answered_as_missing(guarded_site: dict) -> None:
+    """The check names the URI; the API's 403 (not this member's image) becomes nginx's 404."""
+    port = guarded_site["port"]
+    resp, body = request(port, "GET", IMAGE, headers={"Cookie": "studio_session=good-alice"})
+    assert resp.status == 200 and body == PNG
+    resp, body = request(port, "GET", IMAGE, headers={"Cookie": "studio_session=good-bob", "Accept-Language": "zh"})
+    assert resp.status == 404 and b"\x89PNG" not in body
+    assert json.loads(body)["error"] == {"code": "not_found", "message": "图片不存在。"}
+    asked = [seen for seen in GuardedStandIn.seen if seen["headers"].get("Cookie") == "studio_session=good-bob"]
+    assert asked[-1]["headers"]["X-Original-URI"] == IMAGE
+
+
+def test_a_signed_link_opens_an_image_without_a_session(guarded_site: dict) -> None:
+    port = guarded_site["port"]
+    resp, body = request(port, "GET", IMAGE + "?u=alice&exp=9999999999&sig=good")
+    assert resp.status == 200 and body == PNG
+    resp, _ = request(port, "GET", IMAGE + "?u=alice&exp=9999999999&sig=forged")
+    assert resp.status == 401
+
+
+def test_the_openai_compatible_api_is_proxied(site: dict) -> None:
+    resp, body = request(site["port"], "GET", "/v1/models", headers={"Authorization": "Bearer vis_x"})
+    assert resp.status == 200 and json.loads(body)["data"][0]["id"] == "demo"
+    seen = StandIn.seen[-1]
+    assert seen["path"] == "/v1/models" and seen["headers"]["Authorization"] == "Bearer vis_x"

@@ -70,7 +70,8 @@ def test_layouts_differ_only_in_where_the_api_lives() -> None:
         "resolver_timeout 5s;",
         "set $studio_backend http://backend:8000;",
     ]
-    # api, events, image2image, health/docs, and missing thumbnails (@thumbnail)
+    # /api/, its events and image2image locations, /v1/, the health / docs paths, and missing
+    # thumbnails (@thumbnail).
     assert fullstack.count("proxy_pass $studio_backend;") == separated.count("proxy_pass $studio_backend;") == 5
     check = "proxy_pass $studio_backend/api/v1/auth/check;"
     assert fullstack.count(check) == separated.count(check) == 1

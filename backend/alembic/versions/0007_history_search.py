@@ -1,7 +1,7 @@
 """history search: FTS5 trigram index on SQLite, pg_trgm GIN indexes on PostgreSQL; task counts
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 
 Both answer ``%substring%`` searches of prompts, Chinese included, without a full scan. On SQLite
 the FTS5 table holds no text of its own (external content: it reads the prompts from ``tasks``);
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

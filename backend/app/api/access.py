@@ -10,9 +10,12 @@ X-Forwarded-For is never read: its first entries are whatever the client wrote. 
 1. Host: a name not on ALLOWED_HOSTS is answered 421 (DNS rebinding, app/core/hosts.py).
 2. Origin: a state-changing /api request sent by a page must come from a page on an allowed name
    (or a CORS_ORIGINS origin). Never compared with Host, which a rebinding page chooses.
-3. Session: with APP_PASSWORD, /api (but signing in and out), the API docs and the images the
-   backend serves need a session cookie or ``Authorization: Bearer <APP_PASSWORD>``; 429 while the
-   client is locked out for wrong secrets (app/services/auth.py).
+3. Who: /api (but signing in and out), /v1 (the OpenAI-compatible API), the API docs and the
+   images the backend serves need a session cookie or ``Authorization: Bearer`` with an API token
+   or the admin password (with ADMIN_PASSWORD / APP_PASSWORD; without, every request is the local
+   admin); 429 while the client is locked out for wrong secrets (app/services/auth.py). The
+   principal found is left in ``request.state.principal`` for the routes. A member's image that
+   is not theirs answers 404.
 """
 
 from __future__ import annotations
@@ -27,11 +30,11 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.api.deps import prefers_zh
-from app.api.errors import error_response
-from app.api.requests import authenticate
+from app.api.errors import error_response, openai_error_response
+from app.api.requests import authenticate, image_permission
 from app.core.config import Settings
 from app.core.hosts import HostAllowList, host_of
-from app.services.auth import COOKIE_NAME
+from app.services.auth import COOKIE_NAME, Verdict
 from app.services.container import Services
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -104,28 +107,52 @@ class AccessControl:
         if api and origin and request.method not in SAFE_METHODS and not self._origin_allowed(origin, request):
             return error_response(403, "unauthorized", "跨站请求被拒绝。" if zh else "Cross-origin request refused.")
         services: Services | None = getattr(request.app.state, "services", None)
-        if services is None or not services.auth.required:
+        if services is None:
             return None
-        if not ((api and path not in OPEN_API_PATHS) or path in DOCS_PATHS or path.startswith("/images/")):
+        if path.startswith("/images/"):
+            return await self._image_refusal(services, request, zh)
+        openai = path.startswith("/v1/")
+        if not ((api and path not in OPEN_API_PATHS) or path in DOCS_PATHS or openai):
             return None
         verdict = await authenticate(services, request)
         if verdict.ok:
+            # Who the routes act for (app.api.deps.current_principal).
+            request.state.principal = verdict.principal
             return None
+        return self._refused(verdict, zh, openai=openai)
+
+    @staticmethod
+    def _refused(verdict: Verdict, zh: bool, *, openai: bool = False) -> Response:
         if verdict.retry_after:
             wait = int(verdict.retry_after) + 1
+            message = f"密码错误次数过多，请在 {wait} 秒后再试。" if zh else f"Too many wrong passwords; try again in {wait} s."
+            headers = {"Retry-After": str(wait)}
+            if openai:
+                return openai_error_response(429, message, "rate_limit_exceeded", headers=headers)
             return error_response(
-                429,
-                "rate_limited",
-                f"密码错误次数过多，请在 {wait} 秒后再试。" if zh else f"Too many wrong passwords; try again in {wait} s.",
-                details={"retry_after": verdict.retry_after},
-                headers={"Retry-After": str(wait)},
+                429, "rate_limited", message, details={"retry_after": verdict.retry_after}, headers=headers
+            )
+        if openai:
+            return openai_error_response(
+                401,
+                "API 密钥无效、已吊销或缺失。" if zh else "Incorrect, revoked or missing API key (Authorization: Bearer vis_...).",
+                "invalid_api_key",
             )
         response = error_response(
-            401, "unauthorized", "请先登录。" if zh else "Sign in first (or send Authorization: Bearer <APP_PASSWORD>)."
+            401, "unauthorized", "请先登录。" if zh else "Sign in first (or send Authorization: Bearer <token>)."
         )
         if verdict.bad_cookie:
             response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="strict")
         return response
+
+    async def _image_refusal(self, services: Services, request: Request, zh: bool) -> Response | None:
+        """Images the backend serves itself (no nginx): the same rule as nginx's check."""
+        status, verdict = await image_permission(services, request, request.url.path, request.query_params)
+        if status == 204:
+            return None
+        if status == 404:
+            return error_response(404, "not_found", "图片不存在。" if zh else "No such image.")
+        return self._refused(verdict or Verdict(ok=False), zh)
 
     def _origin_allowed(self, origin: str, request: Request) -> bool:
         if origin in self.cors_origins:

@@ -7,8 +7,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from app.core.config import Settings
+from app.core.errors import Forbidden
 from app.services.container import Services
 from app.services.tasks import TaskService
+from app.services.users import Principal
 
 
 def get_services(request: Request) -> Services:
@@ -22,6 +24,22 @@ def get_settings(request: Request) -> Settings:
 
 def get_tasks(request: Request) -> TaskService:
     return get_services(request).tasks
+
+
+def current_principal(request: Request) -> Principal:
+    """Who the request acts for, as app.api.access.AccessControl found it (every guarded path)."""
+    principal: Principal | None = getattr(request.state, "principal", None)
+    if principal is None:
+        # A route outside the guarded paths asked: nobody, not the admin.
+        raise RuntimeError(f"no principal for {request.url.path}")
+    return principal
+
+
+def current_admin(request: Request) -> Principal:
+    principal = current_principal(request)
+    if not principal.is_admin:
+        raise Forbidden("Only an admin may do this.", message_zh="只有管理员可以执行此操作。")
+    return principal
 
 
 def prefers_zh(request: Request) -> bool:
@@ -48,3 +66,5 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 TasksDep = Annotated[TaskService, Depends(get_tasks)]
 ZhDep = Annotated[bool, Depends(prefers_zh)]
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
+AdminDep = Annotated[Principal, Depends(current_admin)]

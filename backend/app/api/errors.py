@@ -36,6 +36,53 @@ def error_response(
     return JSONResponse({"error": body}, status_code=status, headers=headers)
 
 
+# OpenAI's error ``type`` for each HTTP status (its Images API answers these).
+_OPENAI_TYPES = {
+    400: "invalid_request_error",
+    401: "invalid_request_error",
+    403: "invalid_request_error",
+    404: "invalid_request_error",
+    409: "invalid_request_error",
+    413: "invalid_request_error",
+    415: "invalid_request_error",
+    422: "invalid_request_error",
+    429: "requests",
+}
+
+
+def openai_error_response(
+    status: int, message: str, code: str | None, *, param: str | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """``{"error": {"message", "type", "param", "code"}}``: what OpenAI's SDKs parse."""
+    kind = _OPENAI_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
+    if code == "insufficient_quota":
+        kind = "insufficient_quota"
+    body = {"message": message, "type": kind, "param": param, "code": code}
+    return JSONResponse({"error": body}, status_code=status, headers=headers)
+
+
+def _openai_app_error(exc: AppError, zh: bool, headers: dict[str, str] | None) -> JSONResponse:
+    # OpenAI answers invalid parameters with 400 (we use 422), and a spent quota with 429.
+    status = 400 if exc.status_code == 422 else exc.status_code
+    code = exc.code
+    if exc.code == "budget_exceeded":
+        status, code = 429, "insufficient_quota"
+    elif exc.code == "rate_limited":
+        code = "rate_limit_exceeded"
+    elif exc.code == "model_unavailable" or (exc.code == "invalid_request" and _param(exc) == "model"):
+        code = "model_not_found"
+    return openai_error_response(status, exc.localized(zh), code, param=_param(exc), headers=headers)
+
+
+def _param(exc: AppError) -> str | None:
+    field = exc.details.get("field") if isinstance(exc.details, dict) else None
+    return field if isinstance(field, str) else None
+
+
+def _openai(request: Request) -> bool:
+    return request.url.path.startswith("/v1/")
+
+
 def _field_name(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "form")]
     name = ""
@@ -50,6 +97,8 @@ def install_error_handlers(app: FastAPI) -> None:
         headers = {"Retry-After": str(int(exc.details["retry_after"]) + 1)} if (
             exc.code == "rate_limited" and isinstance(exc.details, dict) and "retry_after" in exc.details
         ) else None
+        if _openai(request):
+            return _openai_app_error(exc, prefers_zh(request), headers)
         return error_response(exc.status_code, exc.code, exc.localized(prefers_zh(request)), exc.details, headers)
 
     @app.exception_handler(RequestValidationError)
@@ -67,6 +116,8 @@ def install_error_handlers(app: FastAPI) -> None:
         first = problems[0]["message"] if problems else ("请求无效。" if zh else "Invalid request.")
         prefix = "参数有误：" if zh else "Invalid request: "
         message = first if first.startswith(("请求体", "The request body")) else prefix + first
+        if _openai(request):
+            return openai_error_response(400, message, "invalid_request", param=problems[0]["field"] if problems else None)
         return error_response(422, "invalid_request", message, {"field": problems[0]["field"] if problems else None, "errors": problems})
 
     @app.exception_handler(StarletteHTTPException)
@@ -74,12 +125,18 @@ def install_error_handlers(app: FastAPI) -> None:
         code, en, zh = _HTTP_CODES.get(exc.status_code, ("invalid_request", "Request refused.", "请求被拒绝。"))
         detail = exc.detail if isinstance(exc.detail, str) and exc.detail and exc.status_code != 404 else None
         message = detail or (zh if prefers_zh(request) else en)
+        if _openai(request):
+            return openai_error_response(exc.status_code, message, code, headers=getattr(exc, "headers", None))
         return error_response(exc.status_code, code, message, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         logger.exception("api.unexpected_error", extra={"path": request.url.path})
         zh = prefers_zh(request)
+        if _openai(request):
+            return openai_error_response(
+                500, "服务器内部错误，已记录日志。" if zh else "Internal server error; it has been logged.", "internal_error"
+            )
         return error_response(
             500,
             "internal_error",

@@ -52,6 +52,8 @@ class CapState:
     cap: int | None  # micro-yuan; None = no cap
     spent: int
     reserved: int
+    # One member's own cap (their tasks only), on top of the install's.
+    member: bool = False
 
     @property
     def used(self) -> int:
@@ -70,5 +72,7 @@ class CapState:
 
     def describe(self, zh: bool) -> str:
         if zh:
-            return f"{'每日' if self.name == 'daily' else '每月'}预算 {cny_float(self.cap or 0):g} 元"
-        return f"the {self.name} budget of {cny_float(self.cap or 0):g} CNY"
+            whose = "您的成员" if self.member else ""
+            return f"{whose}{'每日' if self.name == 'daily' else '每月'}预算 {cny_float(self.cap or 0):g} 元"
+        whose = "your member " if self.member else ""
+        return f"{whose or 'the '}{self.name} budget of {cny_float(self.cap or 0):g} CNY"

@@ -155,7 +155,21 @@ class Settings(BaseSettings):
     prices_file: Path | None = Field(default=None, validation_alias=AliasChoices("PRICES_FILE"))
 
     # --- HTTP / security -------------------------------------------------------------------------
-    app_password: SecretStr | None = Field(default=None, validation_alias=AliasChoices("APP_PASSWORD"))
+    # The first admin's password (ADMIN_PASSWORD; APP_PASSWORD, its older name, still works). Unset:
+    # no sign-in at all, everyone who reaches the port is that one admin (a loopback-only install).
+    app_password: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("ADMIN_PASSWORD", "APP_PASSWORD")
+    )
+    # The first admin's user name (members sign in with theirs; the admin may still give only the password).
+    admin_username: str = Field(
+        default="admin", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$",
+        validation_alias=AliasChoices("ADMIN_USERNAME"),
+    )
+    # How long POST /v1/images/* waits for its task before answering 504 (the task keeps running
+    # and stays in the history). nginx gives /v1/ 30 s more than this.
+    openai_wait_seconds: float = Field(default=300.0, gt=0, le=3600, validation_alias=AliasChoices("OPENAI_WAIT_SECONDS"))
+    # How long an image URL returned by /v1/images/* opens without a session.
+    signed_url_seconds: int = Field(default=3600, ge=60, le=7 * 86400, validation_alias=AliasChoices("SIGNED_URL_SECONDS"))
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, validation_alias=AliasChoices("CORS_ORIGINS")
     )

@@ -104,6 +104,14 @@ class Unauthorized(AppError):
     code = "unauthorized"
 
 
+class Forbidden(AppError):
+    """Signed in, but this needs an admin (never used to hide another member's things: those are
+    404, so that their existence does not show)."""
+
+    status_code = 403
+    code = "forbidden"
+
+
 class RateLimited(AppError):
     status_code = 429
     code = "rate_limited"

@@ -2,7 +2,7 @@
 
 Only a hash of the token is stored, so the table alone signs nobody in. ``password_fingerprint``
 ties the session to the password it was made with: a new APP_PASSWORD ends every older session.
-A users feature adds a nullable ``user_id`` column; nothing here assumes a single user beyond that.
+``user_id`` names the account signed in (NULL in rows from before accounts: those are the admin's).
 """
 
 from __future__ import annotations
@@ -26,5 +26,6 @@ class LoginSession(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # For a list of where one is signed in; never used to decide anything.
     user_agent: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    user_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
-    __table_args__ = (Index("ix_sessions_expires_at", "expires_at"),)
+    __table_args__ = (Index("ix_sessions_expires_at", "expires_at"), Index("ix_sessions_user_id", "user_id"))

@@ -66,6 +66,9 @@ class Task(Base):
     error: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(200), nullable=True, unique=True)
     retry_of: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # The user whose task this is (users.id); NULL only between the migration and the first start,
+    # which gives such rows to the first admin.
+    owner_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     favorite: Mapped[bool] = mapped_column(Boolean, default=False)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -110,6 +113,8 @@ class Task(Base):
             sqlite_where=text(CLAIMABLE_WHERE),
             postgresql_where=text(CLAIMABLE_WHERE),
         ),
+        # One member's history pages.
+        Index("ix_tasks_owner_history", "owner_id", "status", "created_at", "id"),
     )
 
     @property

@@ -1,7 +1,11 @@
-"""Optional access control (APP_PASSWORD): sessions, secrets and one counter of wrong ones.
+"""Optional access control (ADMIN_PASSWORD / APP_PASSWORD): who a request is, sessions, secrets and
+one counter of wrong ones.
 
-A secret reaches the studio three ways: the password in the login form, the password in an
-``Authorization: Bearer`` header, and a session cookie. Every wrong one counts against one limit
+A secret reaches the studio four ways: a password in the login form (the admin's alone, or a
+user name and its password), the admin's password in an ``Authorization: Bearer`` header, a
+personal API token there (``vis_...``, app/services/tokens.py), and a session cookie. Each
+resolves to a ``Principal`` (app/services/users.py); without an admin password every request is
+the one local admin, or the owner of a valid API token it presents. Every wrong one counts against one limit
 per client (``AUTH_FAILURES_PER_MINUTE``) and one for everybody together
 (``AUTH_FAILURES_GLOBAL_PER_MINUTE``), so neither one address nor many can guess faster:
 - a client over its limit is answered 429 whatever it presents, the right password included;
@@ -27,6 +31,8 @@ from pydantic import SecretStr
 
 from app.core.errors import RateLimited, Unauthorized
 from app.services.sessions import SESSION_SECONDS, SessionStore
+from app.services.tokens import TokenService, is_token_shaped
+from app.services.users import Principal, UserService
 
 COOKIE_NAME = "studio_session"
 __all__ = ["COOKIE_NAME", "SESSION_SECONDS", "AuthService", "FailureCounter", "SlidingWindow", "Verdict"]
@@ -114,9 +120,7 @@ class Verdict:
     ok: bool
     retry_after: float = 0.0  # > 0: refused without looking (429)
     bad_cookie: bool = False  # a session cookie was sent and is not valid (clear it)
-
-
-OPEN = Verdict(ok=True)
+    principal: Principal | None = None  # who, when ok
 
 
 def bearer_secret(header: str | None) -> str | None:
@@ -126,10 +130,19 @@ def bearer_secret(header: str | None) -> str | None:
 
 
 class AuthService:
-    def __init__(self, password: SecretStr | None, sessions: SessionStore, failures: FailureCounter) -> None:
+    def __init__(
+        self,
+        password: SecretStr | None,
+        sessions: SessionStore,
+        failures: FailureCounter,
+        users: UserService,
+        tokens: TokenService,
+    ) -> None:
         self._digest = hashlib.sha256(password.get_secret_value().encode()).digest() if password else None
         self.sessions = sessions
         self.failures = failures
+        self.users = users
+        self.tokens = tokens
 
     @property
     def required(self) -> bool:
@@ -144,38 +157,79 @@ class AuthService:
         # Digests of equal length: the comparison's time says nothing about the password's length.
         return hmac.compare_digest(hashlib.sha256(candidate.encode()).digest(), self._digest)
 
+    async def _user(self, user_id: str) -> Principal | None:
+        # "": a session from before accounts (the start-up gives those to the admin).
+        return self.users.admin if not user_id else await self.users.principal(user_id)
+
     async def authenticate(self, client: str, cookie: str | None, authorization: str | None) -> Verdict:
-        """Whether a request's session cookie or Bearer password lets it in."""
+        """Who a request's session cookie or Bearer secret says it is."""
+        bearer = bearer_secret(authorization)
         if self._digest is None:
-            return OPEN
+            # No sign-in: the local admin, or the owner of a token it names (a CLI or an OpenAI
+            # client keeps working when a password is set later). A wrong token is still wrong.
+            if bearer is not None and is_token_shaped(bearer):
+                wait = self.failures.client_wait(client)
+                if wait:
+                    return Verdict(ok=False, retry_after=wait)
+                principal = await self._token_principal(bearer)
+                if principal is None:
+                    self.failures.record(client, bearer)
+                    return Verdict(ok=False)
+                return Verdict(ok=True, principal=principal)
+            return Verdict(ok=True, principal=self.users.admin)
         wait = self.failures.client_wait(client)
         if wait:
             return Verdict(ok=False, retry_after=wait)
-        if cookie and await self.sessions.valid(cookie):
-            return OPEN
-        password = bearer_secret(authorization)
-        if password is not None:
+        if cookie:
+            user_id = await self.sessions.user_of(cookie)
+            if user_id is not None:
+                principal = await self._user(user_id)
+                if principal is not None:
+                    return Verdict(ok=True, principal=principal)
+        if bearer is not None:
             wait = self.failures.total_wait()
             if wait:
                 return Verdict(ok=False, retry_after=wait, bad_cookie=bool(cookie))
-            if self._password_matches(password):
-                return OPEN
-            self.failures.record(client, password)
+            if is_token_shaped(bearer):
+                principal = await self._token_principal(bearer)
+                if principal is not None:
+                    return Verdict(ok=True, principal=principal)
+            elif self._password_matches(bearer):
+                return Verdict(ok=True, principal=self.users.admin)
+            self.failures.record(client, bearer)
         if cookie:
             self.failures.record(client, cookie)
         return Verdict(ok=False, bad_cookie=bool(cookie))
 
-    async def login(self, client: str, password: str, user_agent: str | None) -> str | None:
-        """A new session's token (None when no password is set); raises RateLimited / Unauthorized."""
+    async def _token_principal(self, token: str) -> Principal | None:
+        user_id = await self.tokens.resolve(token)
+        return None if user_id is None else await self.users.principal(user_id)
+
+    async def login(self, client: str, username: str | None, password: str, user_agent: str | None) -> str | None:
+        """A new session's token (None when no password is set); raises RateLimited / Unauthorized.
+
+        Without a user name, or with the first admin's, the password is the admin's (the
+        single-password install signs in as before); any other name is a member's account.
+        """
         if self._digest is None:
             return None
         wait = self.failures.client_wait(client) or self.failures.total_wait()
         if wait:
             raise locked_out(wait)
-        if not self._password_matches(password):
+        admin = self.users.admin
+        name = (username or "").strip().lower()
+        principal: Principal | None = None
+        if not name or name == admin.username:
+            if self._password_matches(password):
+                principal = admin
+        else:
+            principal = await self.users.verify(name, password)
+        if principal is None:
             self.failures.record(client, password)
+            if name:
+                raise Unauthorized("Wrong user name or password.", message_zh="用户名或密码错误。")
             raise Unauthorized("Wrong password.", message_zh="密码错误。")
-        return await self.sessions.create(user_agent)
+        return await self.sessions.create(user_agent, principal.user_id)
 
 
 def locked_out(wait: float) -> RateLimited:

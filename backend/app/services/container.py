@@ -27,11 +27,14 @@ from app.providers.registry import ProviderRegistry
 from app.services.auth import AuthService, FailureCounter, SlidingWindow
 from app.services.health import HealthService
 from app.services.housekeeping import Housekeeper
+from app.services.image_access import ImageAccess, load_signing_key
 from app.services.ratelimit import LocalWindow, RateWindow, SharedWindow
 from app.services.rebuild import ensure_history_present
 from app.services.sessions import SessionStore, password_fingerprint
 from app.services.tasks import TaskService
+from app.services.tokens import TokenService
 from app.services.usage import UsageService
+from app.services.users import UserService
 from app.services.webhooks import WebhookService
 from app.storage.files import ImageStore
 from app.storage.offload import ImageWorkers
@@ -57,6 +60,9 @@ class Services:
     tasks: TaskService
     usage: UsageService
     auth: AuthService
+    users: UserService
+    tokens: TokenService
+    image_access: ImageAccess
     health: HealthService
     housekeeping: Housekeeper
     generation_limiter: RateWindow
@@ -96,6 +102,10 @@ async def build_services(settings: Settings) -> Services:
         await housekeeping.run_once()
         await db.migrate()
         await ensure_history_present(db, store)
+        users = UserService(db)
+        # Before anything reads tasks: rows from before accounts get their owner here.
+        await users.bootstrap(settings.admin_username)
+        signing_key = await load_signing_key(db)
     except BaseException:
         await db.dispose()
         raise
@@ -152,10 +162,14 @@ async def build_services(settings: Settings) -> Services:
     sessions = SessionStore(db, password_fingerprint(password.get_secret_value()) if password else "")
     # Sessions of an older password (or of none) can never be valid again.
     await sessions.purge()
+    users.on_sign_out.append(sessions.forget_user)
+    tokens = TokenService(db)
     auth = AuthService(
         password,
         sessions,
         FailureCounter(settings.auth_failures_per_minute, settings.auth_failures_global_per_minute),
+        users,
+        tokens,
     )
     return Services(
         settings=settings,
@@ -170,6 +184,9 @@ async def build_services(settings: Settings) -> Services:
         tasks=tasks,
         usage=usage,
         auth=auth,
+        users=users,
+        tokens=tokens,
+        image_access=ImageAccess(db, signing_key, ttl=settings.signed_url_seconds),
         health=HealthService(settings, db, store, auth_required=auth.required),
         housekeeping=housekeeping,
         # Replicas share one count (PostgreSQL); one process counts in memory.

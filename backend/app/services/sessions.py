@@ -66,12 +66,12 @@ class SessionStore:
         self.cache_ttl = cache_ttl
         self.monotonic = monotonic
         self.now = now
-        # token hash -> (cached until, monotonic; session expiry or None when invalid)
-        self._cache: dict[str, tuple[float, datetime | None]] = {}
+        # token hash -> (cached until, monotonic; session expiry or None when invalid; user id)
+        self._cache: dict[str, tuple[float, datetime | None, str | None]] = {}
         # Bumped by every revocation: a check whose read began before one does not cache its answer.
         self._epoch = 0
 
-    async def create(self, user_agent: str | None) -> str:
+    async def create(self, user_agent: str | None, user_id: str | None = None) -> str:
         token = secrets.token_urlsafe(32)
         now = self.now()
         row = LoginSession(
@@ -81,24 +81,29 @@ class SessionStore:
             last_seen_at=now,
             expires_at=now + timedelta(seconds=self.lifetime),
             user_agent=(user_agent or "")[:300] or None,
+            user_id=user_id,
         )
         async with self.db.write() as session:
             session.add(row)
-        self._remember(row.id, row.expires_at)
+        self._remember(row.id, row.expires_at, user_id)
         return token
 
     async def valid(self, token: str) -> bool:
+        return (await self.user_of(token)) is not None
+
+    async def user_of(self, token: str) -> str | None:
+        """The user id of a valid session ("" for a row that has none yet), else None."""
         if not _TOKEN.fullmatch(token):
-            return False
+            return None
         key = token_hash(token)
         cached = self._cache.get(key)
         if cached is not None and cached[0] > self.monotonic():
-            return cached[1] is not None and cached[1] > self.now()
+            return (cached[2] or "") if cached[1] is not None and cached[1] > self.now() else None
         epoch = self._epoch
         async with self.db.read() as session:
             row = (
                 await session.execute(
-                    select(LoginSession.expires_at, LoginSession.last_seen_at).where(
+                    select(LoginSession.expires_at, LoginSession.last_seen_at, LoginSession.user_id).where(
                         LoginSession.id == key, LoginSession.password_fingerprint == self.fingerprint
                     )
                 )
@@ -106,13 +111,13 @@ class SessionStore:
         now = self.now()
         valid = row is not None and row.expires_at > now
         if epoch == self._epoch:
-            self._remember(key, row.expires_at if row is not None and valid else None)
+            self._remember(key, row.expires_at if row is not None and valid else None, row.user_id if row else None)
         if row is None or not valid:
-            return False
+            return None
         if now - row.last_seen_at > LAST_SEEN_RESOLUTION:
             async with self.db.write() as session:
                 await session.execute(update(LoginSession).where(LoginSession.id == key).values(last_seen_at=now))
-        return True
+        return row.user_id or ""
 
     async def revoke(self, token: str) -> None:
         key = token_hash(token)
@@ -133,6 +138,14 @@ class SessionStore:
         self._cache.clear()
         return deleted
 
+    async def revoke_user(self, user_id: str) -> int:
+        """End every session of one user."""
+        self.forget_user(user_id)
+        async with self.db.write() as session:
+            deleted = rowcount(await session.execute(delete(LoginSession).where(LoginSession.user_id == user_id)))
+        self.forget_user(user_id)
+        return deleted
+
     async def purge(self) -> int:
         """Delete expired sessions and those of another password (at start-up)."""
         async with self.db.write() as session:
@@ -146,10 +159,15 @@ class SessionStore:
     def forget_cached(self) -> None:
         self._cache.clear()
 
-    def _remember(self, key: str, expires_at: datetime | None) -> None:
+    def forget_user(self, user_id: str) -> None:
+        """A user's sessions were deleted (password reset, disabled): stop trusting cached answers."""
+        self._epoch += 1
+        self._cache = {k: v for k, v in self._cache.items() if v[2] != user_id}
+
+    def _remember(self, key: str, expires_at: datetime | None, user_id: str | None = None) -> None:
         if len(self._cache) >= MAX_CACHED:
             now = self.monotonic()
             self._cache = {k: v for k, v in self._cache.items() if v[0] > now}
             if len(self._cache) >= MAX_CACHED:
                 self._cache.clear()
-        self._cache[key] = (self.monotonic() + self.cache_ttl, expires_at)
+        self._cache[key] = (self.monotonic() + self.cache_ttl, expires_at, user_id)

@@ -1,11 +1,14 @@
 """Use cases around tasks: submit, read, cancel, retry, history, favourites, delete, download.
 
-Services own their transactions; routes only parse input and shape output.
+Services own their transactions; routes only parse input and shape output. Every use case is asked
+on behalf of a ``Principal``: a member reaches only their own tasks and uploads (another's task id
+is "not found", so that its existence does not show), an admin reaches everything.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import re
 import secrets
@@ -34,6 +37,7 @@ from app.jobs.events import TaskEvents
 from app.jobs.handlers import CANCELLED
 from app.models.base import utcnow
 from app.models.task import ACTIVE_STATUSES, Image, Task, TaskStatus, TaskType, Upload
+from app.models.user import UploadOwner
 from app.providers.base import Mode, ReferenceImage
 from app.providers.catalog.lookup import Catalog
 from app.providers.catalog.validation import validate_request
@@ -49,6 +53,7 @@ from app.schemas.task import (
 )
 from app.services.history_search import Cursor, completed_total, prompt_condition
 from app.services.usage import UsageService
+from app.services.users import Principal
 from app.storage.archive import ArcnameAllocator, stream_zip
 from app.storage.files import ImageStore
 from app.storage.names import download_name
@@ -60,9 +65,24 @@ T = TypeVar("T")
 UPLOAD_DECODES = 2
 SEED_LIMIT = 2**31  # upstream seeds are in [0, 2147483647]
 UPLOAD_ID = re.compile(r"^[0-9a-f]{64}$")
+# How often wait() re-reads a task nobody announced a change of.
+WAIT_RESCAN_SECONDS = 1.0
 
 
 _STATUS_ZH = {TaskStatus.PENDING: "排队中", TaskStatus.PROCESSING: "生成中"}
+
+
+def _mine(stmt: Select[Any], who: Principal) -> Select[Any]:
+    scope = who.scope
+    return stmt if scope is None else stmt.where(Task.owner_id == scope)
+
+
+def scoped_idempotency_key(owner_id: str, key: str) -> str:
+    """Idempotency keys are per user: one member's key never returns another's task."""
+    scoped = f"{owner_id}:{key}"
+    if len(scoped) > 200:
+        scoped = f"{owner_id}:sha256:{hashlib.sha256(key.encode()).hexdigest()}"
+    return scoped
 
 
 def _task_not_found(task_id: str) -> NotFound:
@@ -145,11 +165,11 @@ class TaskService:
         self._decode_slots = asyncio.Semaphore(UPLOAD_DECODES)
 
     # --- uploads --------------------------------------------------------------------------------
-    async def save_upload(self, data: bytes) -> UploadRecord:
+    async def save_upload(self, data: bytes, owner_id: str) -> UploadRecord:
         """A reference image already in memory (a data: URI)."""
-        return await self.receive_upload(io.BytesIO(data))
+        return await self.receive_upload(io.BytesIO(data), owner_id)
 
-    async def receive_upload(self, src: BinaryIO) -> UploadRecord:
+    async def receive_upload(self, src: BinaryIO, owner_id: str) -> UploadRecord:
         """Store a reference image read from ``src`` (an uploaded file): streamed to disk, validated
         there, kept under its content hash; never held in memory whole."""
         incoming = await asyncio.to_thread(self.store.receive_upload, src, self.max_upload_bytes)
@@ -178,13 +198,18 @@ class TaskService:
                         bytes=info.bytes,
                     )
                 )
+            if await session.get(UploadOwner, (info.sha256, owner_id)) is None:
+                session.add(UploadOwner(upload_id=info.sha256, user_id=owner_id, created_at=utcnow()))
         return record
 
-    async def _reference(self, item: str, position: int) -> tuple[str, ReferenceImage]:
+    async def _reference(self, item: str, position: int, who: Principal) -> tuple[str, ReferenceImage]:
         field = f"images[{position}]"
         if UPLOAD_ID.match(item):
             async with self.db.read() as session:
                 row = await session.get(Upload, item)
+                # Another member's upload is as unknown as one never made.
+                if row is not None and who.scope is not None and await session.get(UploadOwner, (item, who.scope)) is None:
+                    row = None
             if row is None:
                 raise InvalidRequest(
                     f"Reference image {position + 1} ({item[:12]}…) was not found; upload it again.",
@@ -195,7 +220,7 @@ class TaskService:
             return item, ReferenceImage(data=data, content_type=content_type, width=row.width, height=row.height)
         if item.startswith("data:"):
             data = decode_data_uri(item, self.max_upload_bytes)
-            record = await self.save_upload(data)
+            record = await self.save_upload(data, who.user_id)
             data, content_type = await asyncio.to_thread(self.store.load_upload, record.id)
             return record.id, ReferenceImage(
                 data=data, content_type=content_type, width=record.width, height=record.height
@@ -213,11 +238,13 @@ class TaskService:
         body: GenerateIn,
         *,
         mode: Mode,
+        who: Principal,
         idempotency_key: str | None = None,
         uploaded: Sequence[str] = (),
     ) -> tuple[Task, bool]:
-        """Validate and queue a request. Returns the task and whether it was created now."""
+        """Validate and queue a request for ``who``. Returns the task and whether it was created now."""
         if idempotency_key:
+            idempotency_key = scoped_idempotency_key(who.user_id, idempotency_key)
             existing = await self._by_idempotency_key(idempotency_key)
             if existing is not None:
                 return existing, False
@@ -226,11 +253,11 @@ class TaskService:
         references: list[ReferenceImage] = []
         items = list(body.images) if isinstance(body, Image2ImageIn) else []
         for position, item in enumerate(items):
-            rid, ref = await self._reference(item, position)
+            rid, ref = await self._reference(item, position, who)
             reference_ids.append(rid)
             references.append(ref)
         for upload_id in uploaded:  # multipart files, already stored by receive_upload
-            rid, ref = await self._reference(upload_id, len(reference_ids))
+            rid, ref = await self._reference(upload_id, len(reference_ids), who)
             reference_ids.append(rid)
             references.append(ref)
         request = validate_request(
@@ -256,6 +283,7 @@ class TaskService:
             checkpoint={},
             failures=[],
             idempotency_key=idempotency_key,
+            owner_id=who.user_id,
             unit_price_micro=estimate.price.micro,
             reserved_micro=estimate.cost_max,
             created_at=utcnow(),
@@ -274,9 +302,13 @@ class TaskService:
 
     async def _admit(self, task: Task, cost_max: int) -> None:
         """Insert ``task`` with its reservation, in the transaction that checks the budgets."""
+        member = await self.usage.member_caps(task.owner_id) if task.owner_id else None
+
         def insert(session: Session) -> None:
             if cost_max > 0:
-                self.usage.admit(session, self.usage.caps_in(session), cost_max)
+                self.usage.admit(
+                    session, self.usage.caps_in(session), cost_max, owner=task.owner_id, member_caps=member
+                )
             session.add(task)
 
         await self.db.run_write(insert)
@@ -289,49 +321,66 @@ class TaskService:
             return (await session.execute(select(Task).where(Task.idempotency_key == key))).scalar_one_or_none()
 
     # --- read -------------------------------------------------------------------------------------
-    async def get(self, task_id: str) -> Task:
+    async def get(self, task_id: str, who: Principal) -> Task:
         async with self.db.read() as session:
             task = await session.get(Task, task_id)
-        if task is None:
+        if task is None or (who.scope is not None and task.owner_id != who.scope):
             raise _task_not_found(task_id)
         return task
 
-    async def active(self, limit: int = 500) -> list[Task]:
+    async def active(self, who: Principal, limit: int = 500) -> list[Task]:
         async with self.db.read() as session:
-            stmt = select(Task).where(Task.status.in_(ACTIVE_STATUSES)).order_by(Task.created_at).limit(limit)
+            stmt = _mine(select(Task).where(Task.status.in_(ACTIVE_STATUSES)), who).order_by(Task.created_at).limit(limit)
             return list((await session.execute(stmt)).scalars().all())
 
-    async def changed_since(self, since: datetime, limit: int = 500) -> list[Task]:
+    async def changed_since(self, since: datetime, who: Principal, limit: int = 500) -> list[Task]:
         """Tasks updated at or after ``since``, oldest change first (the live channel's scan)."""
         async with self.db.read() as session:
             stmt = (
-                select(Task)
-                .where(Task.updated_at >= since)
+                _mine(select(Task).where(Task.updated_at >= since), who)
                 .order_by(Task.updated_at, Task.id)
                 .limit(limit)
             )
             return list((await session.execute(stmt)).scalars().all())
 
-    async def recent(self, limit: int) -> list[Task]:
+    async def recent(self, limit: int, who: Principal) -> list[Task]:
         async with self.db.read() as session:
             active = (
                 await session.execute(
-                    select(Task).where(Task.status.in_(ACTIVE_STATUSES)).order_by(Task.created_at).limit(limit)
+                    _mine(select(Task).where(Task.status.in_(ACTIVE_STATUSES)), who).order_by(Task.created_at).limit(limit)
                 )
             ).scalars().all()
             recent = (
                 await session.execute(
-                    select(Task)
-                    .where(Task.status.not_in(ACTIVE_STATUSES))
+                    _mine(select(Task).where(Task.status.not_in(ACTIVE_STATUSES)), who)
                     .order_by(Task.created_at.desc())
                     .limit(max(limit - len(active), 0))
                 )
             ).scalars().all()
         return [*active, *recent]
 
+    async def wait(self, task_id: str, who: Principal, timeout: float) -> Task:
+        """The task once it has finished, or as it is after ``timeout`` seconds (still running).
+
+        Woken by this process's change notices; re-reads every second as well, since a worker
+        in another process (or replica without a relay) announces nothing here."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        with self.events.subscribe(task_id) as changed:
+            while True:
+                changed.clear()
+                task = await self.get(task_id, who)
+                left = deadline - loop.time()
+                if task.is_terminal or left <= 0:
+                    return task
+                try:
+                    await asyncio.wait_for(changed.wait(), timeout=min(left, WAIT_RESCAN_SECONDS))
+                except TimeoutError:
+                    pass
+
     # --- cancel / retry ---------------------------------------------------------------------------
-    async def cancel(self, task_id: str) -> Task:
-        task = await self.get(task_id)
+    async def cancel(self, task_id: str, who: Principal) -> Task:
+        task = await self.get(task_id, who)
         if task.is_terminal:
             raise Conflict(
                 f"Task {task_id} already finished ({task.status}); it cannot be cancelled.",
@@ -360,10 +409,10 @@ class TaskService:
                 )
         self._notify_cancel(task_id)
         self.events.publish(task_id)
-        return await self.get(task_id)
+        return await self.get(task_id, who)
 
-    async def retry(self, task_id: str) -> Task:
-        original = await self.get(task_id)
+    async def retry(self, task_id: str, who: Principal) -> Task:
+        original = await self.get(task_id, who)
         if not original.is_terminal:
             raise _still_active(original, "wait for it or cancel it first", "请等待完成或先取消")
         spec = self.catalog.get(original.model)
@@ -389,6 +438,7 @@ class TaskService:
             checkpoint={},
             failures=[],
             retry_of=original.id,
+            owner_id=who.user_id,
             unit_price_micro=estimate.price.micro,
             reserved_micro=estimate.cost_max,
             created_at=now,
@@ -396,7 +446,7 @@ class TaskService:
         )
         await self._admit(task, estimate.cost_max)
         self._notify_worker()
-        return await self.get(task.id)
+        return await self.get(task.id, who)
 
     # --- history ----------------------------------------------------------------------------------
     def _history_query(
@@ -408,9 +458,10 @@ class TaskService:
         favorite: bool | None,
         since: datetime | None,
         until: datetime | None,
+        who: Principal,
         for_page: bool = False,
     ) -> Select[Any]:
-        stmt = select(Task).where(Task.status == TaskStatus.COMPLETED)
+        stmt = _mine(select(Task).where(Task.status == TaskStatus.COMPLETED), who)
         if q:
             stmt = stmt.where(prompt_condition(q, sqlite=self.db.is_sqlite, for_page=for_page))
         if model:
@@ -425,8 +476,9 @@ class TaskService:
             stmt = stmt.where(Task.created_at < until)
         return stmt
 
-    async def history_page(self, query: HistoryQuery) -> HistoryPage:
+    async def history_page(self, query: HistoryQuery, who: Principal) -> HistoryPage:
         total, items = await self.history(
+            who=who,
             page=query.page,
             page_size=query.page_size,
             q=query.q.strip() if query.q and query.q.strip() else None,
@@ -450,6 +502,7 @@ class TaskService:
     async def history(
         self,
         *,
+        who: Principal,
         page: int,
         page_size: int,
         q: str | None = None,
@@ -464,11 +517,12 @@ class TaskService:
         (one more than a page tells whether another follows). With a ``cursor`` the items are
         those after it, and ``page`` is not used."""
         filters: dict[str, Any] = dict(q=q, model=model, type_=type_, favorite=favorite, since=since, until=until)
-        if self.db.is_sqlite and all(value is None for value in filters.values()):
+        # The install-wide count table holds for whoever sees everything; a member's is counted.
+        if self.db.is_sqlite and who.scope is None and all(value is None for value in filters.values()):
             count: Select[Any] = completed_total()
         else:
-            count = select(func.count()).select_from(self._history_query(**filters).subquery())
-        page_query = self._history_query(**filters, for_page=True)
+            count = select(func.count()).select_from(self._history_query(**filters, who=who).subquery())
+        page_query = self._history_query(**filters, who=who, for_page=True)
         ordered = page_query.order_by(Task.created_at.desc(), Task.id.desc()).limit(page_size + 1)
         ordered = ordered.where(cursor.after()) if cursor else ordered.offset((page - 1) * page_size)
         async with self.db.read() as session:
@@ -486,7 +540,9 @@ class TaskService:
                 raise
         return await write()
 
-    async def set_favorite(self, task_id: str, favorite: bool) -> Task:
+    async def set_favorite(self, task_id: str, favorite: bool, who: Principal) -> Task:
+        await self.get(task_id, who)  # another member's task: 404 before anything is written
+
         async def write() -> Result[Any]:
             async with self.db.write() as session:
                 return await session.execute(
@@ -500,10 +556,10 @@ class TaskService:
         if not rowcount(result):
             raise _task_not_found(task_id)
         self.events.publish(task_id)
-        return await self.get(task_id)
+        return await self.get(task_id, who)
 
-    async def delete(self, task_id: str) -> None:
-        task = await self.get(task_id)
+    async def delete(self, task_id: str, who: Principal) -> None:
+        task = await self.get(task_id, who)
         if not task.is_terminal:
             raise _still_active(task, "cancel it before deleting it", "请先取消再删除")
         files = [(img.rel_path, img.thumb_rel_path) for img in task.images]
@@ -519,10 +575,10 @@ class TaskService:
         for rel_path, thumb in files:
             await asyncio.to_thread(self.store.delete_output, rel_path, thumb)
 
-    async def download(self, ids: Sequence[str]) -> AsyncIterator[bytes]:
+    async def download(self, ids: Sequence[str], who: Principal) -> AsyncIterator[bytes]:
         unique = list(dict.fromkeys(ids))
         async with self.db.read() as session:
-            tasks = (await session.execute(select(Task).where(Task.id.in_(unique)))).scalars().all()
+            tasks = (await session.execute(_mine(select(Task).where(Task.id.in_(unique)), who))).scalars().all()
         found = {t.id: t for t in tasks}
         missing = [i for i in unique if i not in found]
         if missing:

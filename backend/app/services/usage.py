@@ -31,6 +31,8 @@ from app.models.task import ACTIVE_STATUSES, AppSetting, Task, TaskStatus
 from app.providers.base import GenerationRequest
 
 BUDGET_KEYS = ("budget_daily_cny", "budget_monthly_cny")
+# app_settings key of one member's own caps: this prefix and their user id.
+MEMBER_BUDGETS = "member_budget:"
 # PostgreSQL: admissions take this transaction-scoped lock, so two replicas admit one at a time.
 _ADMISSION_LOCK = 0x5354_5544_494F  # "STUDIO"
 MAX_RANGE_DAYS = 3660
@@ -55,6 +57,14 @@ class UsageRow:
     key: str
     images: int
     cost: int  # micro-yuan
+
+
+def _check_caps(values: dict[str, float | None]) -> None:
+    for key, value in values.items():
+        if key not in BUDGET_KEYS:
+            raise InvalidRequest(f"Unknown budget {key!r}.", message_zh=f"未知的预算项 {key!r}。", details={"field": key})
+        if value is not None and value < 0:
+            raise InvalidRequest("A budget cannot be negative.", message_zh="预算不能为负数。", details={"field": key})
 
 
 class UsageService:
@@ -103,11 +113,7 @@ class UsageService:
         return {key: saved[key] if key in saved else self._env_caps[key] for key in BUDGET_KEYS}
 
     async def set_caps(self, values: dict[str, float | None]) -> dict[str, float | None]:
-        for key, value in values.items():
-            if key not in BUDGET_KEYS:
-                raise InvalidRequest(f"Unknown budget {key!r}.", message_zh=f"未知的预算项 {key!r}。", details={"field": key})
-            if value is not None and value < 0:
-                raise InvalidRequest("A budget cannot be negative.", message_zh="预算不能为负数。", details={"field": key})
+        _check_caps(values)
 
         def save(session: Session) -> None:
             for key, value in values.items():
@@ -121,14 +127,37 @@ class UsageService:
         await self.db.run_write(save)
         return await self.caps()
 
-    def cap_states(self, session: Session, caps: dict[str, float | None]) -> list[CapState]:
-        """Spent and reserved per cap period, read inside ``session`` (sync: the writer thread)."""
+    async def member_caps(self, user_id: str) -> dict[str, float | None]:
+        """One member's own caps (CNY; None = none), on top of the install's."""
+        async with self.db.read() as session:
+            row = await session.get(AppSetting, MEMBER_BUDGETS + user_id)
+        saved = row.value if row is not None and isinstance(row.value, dict) else {}
+        return {key: saved.get(key) for key in BUDGET_KEYS}
+
+    async def set_member_caps(self, user_id: str, values: dict[str, float | None]) -> dict[str, float | None]:
+        _check_caps(values)
+
+        def save(session: Session) -> None:
+            row = session.get(AppSetting, MEMBER_BUDGETS + user_id)
+            if row is None:
+                session.add(AppSetting(key=MEMBER_BUDGETS + user_id, value=dict(values), updated_at=utcnow()))
+            else:
+                row.value = dict(values)
+                row.updated_at = utcnow()
+
+        await self.db.run_write(save)
+        return await self.member_caps(user_id)
+
+    def cap_states(
+        self, session: Session, caps: dict[str, float | None], owner: str | None = None, *, member: bool = False
+    ) -> list[CapState]:
+        """Spent and reserved per cap period (of one owner's tasks, or everyone's), read inside
+        ``session`` (sync: the writer thread)."""
         today, month = periods(self.clock(), self.tz)
-        reserved = int(
-            session.execute(
-                select(func.coalesce(func.sum(Task.reserved_micro), 0)).where(Task.status.in_(ACTIVE_STATUSES))
-            ).scalar_one()
-        )
+        stmt = select(func.coalesce(func.sum(Task.reserved_micro), 0)).where(Task.status.in_(ACTIVE_STATUSES))
+        if owner is not None:
+            stmt = stmt.where(Task.owner_id == owner)
+        reserved = int(session.execute(stmt).scalar_one())
         states = []
         for period, key in ((today, "budget_daily_cny"), (month, "budget_monthly_cny")):
             cap = caps[key]
@@ -136,26 +165,42 @@ class UsageService:
                 CapState(
                     name=period.name,
                     cap=None if cap is None else to_micro(cap),
-                    spent=self._spent(session, period),
+                    spent=self._spent(session, period, owner),
                     reserved=reserved,
+                    member=member,
                 )
             )
         return states
 
-    def _spent(self, session: Session, period: Period) -> int:
+    def _spent(self, session: Session, period: Period, owner: str | None = None) -> int:
         stmt = select(func.coalesce(func.sum(Task.cost_micro), 0)).where(
             Task.completed_at >= period.start, Task.completed_at < period.end
         )
+        if owner is not None:
+            stmt = stmt.where(Task.owner_id == owner)
         return int(session.execute(stmt).scalar_one() or 0)
 
-    def admit(self, session: Session, caps: dict[str, float | None], cost_max: int) -> None:
-        """Raise ``BudgetExceeded`` unless ``cost_max`` fits under every cap. Call inside the write
-        transaction that inserts the task (its reservation), so admissions are serial."""
-        if cost_max <= 0 or all(value is None for value in caps.values()):
+    def admit(
+        self,
+        session: Session,
+        caps: dict[str, float | None],
+        cost_max: int,
+        *,
+        owner: str | None = None,
+        member_caps: dict[str, float | None] | None = None,
+    ) -> None:
+        """Raise ``BudgetExceeded`` unless ``cost_max`` fits under every cap: the install's, and
+        ``owner``'s own ``member_caps`` over their tasks. Call inside the write transaction that
+        inserts the task (its reservation), so admissions are serial."""
+        member = member_caps if owner is not None and member_caps else {}
+        if cost_max <= 0 or all(value is None for value in (*caps.values(), *member.values())):
             return
         if session.get_bind().dialect.name == "postgresql":
             session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADMISSION_LOCK})
-        for state in self.cap_states(session, caps):
+        states = self.cap_states(session, caps)
+        if any(value is not None for value in member.values()):
+            states += self.cap_states(session, member, owner, member=True)
+        for state in states:
             if not state.fits(cost_max):
                 left = state.left or 0
                 raise BudgetExceeded(
@@ -167,6 +212,7 @@ class UsageService:
                     f"{cny_float(state.reserved):g} 元）。请在设置中提高预算或稍后再试。",
                     details={
                         "budget": state.name,
+                        "scope": "member" if state.member else "install",
                         "cap_cny": cny_float(state.cap or 0),
                         "spent_cny": cny_float(state.spent),
                         "reserved_cny": cny_float(state.reserved),
@@ -175,16 +221,20 @@ class UsageService:
                     },
                 )
 
-    async def summary(self) -> tuple[dict[str, float | None], list[CapState], int, int]:
-        """(caps, states, spent today, spent this month) for Settings and the usage page."""
+    async def summary(self, owner: str | None = None) -> tuple[dict[str, float | None], list[CapState], int, int]:
+        """(caps, states, spent today, spent this month) for Settings and the usage page. The caps
+        are the install's; with ``owner`` the spend is that user's own, beside the states of every
+        user's spend (what the caps are about)."""
         caps = await self.caps()
         async with self.db.read() as session:
             states = await session.run_sync(lambda sync: self.cap_states(sync, caps))
-        return caps, states, states[0].spent, states[1].spent
+            own = states if owner is None else await session.run_sync(lambda sync: self.cap_states(sync, caps, owner))
+        return caps, states, own[0].spent, own[1].spent
 
     # --- figures ---------------------------------------------------------------------------------
-    async def rows(self, start: date, end: date, group_by: GroupBy) -> list[UsageRow]:
-        """Images and cost per billing day (every day of the range, zeros included) or per model."""
+    async def rows(self, start: date, end: date, group_by: GroupBy, owner: str | None = None) -> list[UsageRow]:
+        """Images and cost per billing day (every day of the range, zeros included) or per model,
+        of one owner's tasks or (None) everyone's."""
         if end < start:
             raise InvalidRequest("`to` is before `from`.", message_zh="结束日期早于开始日期。", details={"field": "to"})
         if (end - start).days > MAX_RANGE_DAYS:
@@ -200,6 +250,8 @@ class UsageService:
             Task.status.in_((TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED)),
             Task.cost_micro.is_not(None),
         )
+        if owner is not None:
+            stmt = stmt.where(Task.owner_id == owner)
         async with self.db.read() as session:
             settled = (await session.execute(stmt)).all()
         images: dict[str, int] = defaultdict(int)

@@ -170,3 +170,16 @@ async def test_disable_and_delete(studio_factory: StudioFactory, receiver: Recei
     assert (await studio.client.delete(f"/api/v1/webhooks/{hook['id']}")).status_code == 204
     assert (await studio.client.delete(f"/api/v1/webhooks/{hook['id']}")).status_code == 404
     assert (await studio.client.get(f"/api/v1/webhooks/{hook['id']}/deliveries")).status_code == 404
+
+
+async def test_only_admins_manage_webhooks(studio_factory: StudioFactory) -> None:
+    from tests.api.test_users import ADMIN, PASSWORD, make_member, signed_in
+
+    guarded = await studio_factory(app_password=PASSWORD, webhook_hosts="127.0.0.1:9")
+    await make_member(guarded, "carol")
+    async with signed_in(guarded, "carol") as carol:
+        assert (await carol.get("/api/v1/webhooks")).status_code == 403
+        made = await carol.post("/api/v1/webhooks", json={"url": "http://127.0.0.1:9/hook"})
+        assert made.status_code == 403 and made.json()["error"]["code"] == "forbidden"
+    made = await guarded.client.post("/api/v1/webhooks", json={"url": "http://127.0.0.1:9/hook"}, headers=ADMIN)
+    assert made.status_code == 201

@@ -63,7 +63,7 @@ async def test_every_api_route_needs_a_session_or_bearer(guarded: Studio) -> Non
     assert (await client.get("/health")).json() == {"status": "healthy"}
     health = await client.get("/health", headers={"Authorization": f"Bearer {APP_PASSWORD}"})
     assert health.status_code == 200 and health.json()["auth_required"] is True
-    assert (await client.get("/api/v1/auth/status")).json() == {"auth_required": True, "authenticated": False}
+    assert (await client.get("/api/v1/auth/status")).json() == {"auth_required": True, "authenticated": False, "user": None}
 
 
 async def test_login_sets_a_strict_httponly_cookie(guarded: Studio) -> None:

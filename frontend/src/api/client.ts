@@ -24,10 +24,16 @@ import type {
   TaskCreated,
   TaskList,
   TaskType,
+  TokenCreated,
+  TokenList,
   Upload,
   UsageQuery,
   UsageReport,
   UsageSummary,
+  UserCreate,
+  UserList,
+  UserPublic,
+  UserUpdate,
   WebhookCreated,
   WebhookDelivery,
   WebhookIn,
@@ -249,8 +255,23 @@ export function createApiClient(options: ClientOptions = {}) {
     webhookDeliveries: (id: string) =>
       request<{ items: WebhookDelivery[] }>('GET', `/api/v1/webhooks/${encodeURIComponent(id)}/deliveries`),
     authStatus: () => request<AuthStatus>('GET', '/api/v1/auth/status', { quiet401: true }),
-    login: (password: string) =>
-      request<void>('POST', '/api/v1/auth/login', { json: { password }, quiet401: true }),
+    /** Without a user name: the admin password alone (the single-password install). */
+    login: (password: string, username?: string) =>
+      request<void>('POST', '/api/v1/auth/login', {
+        json: username ? { username, password } : { password },
+        quiet401: true,
+      }),
+    users: () => request<UserList>('GET', '/api/v1/users'),
+    createUser: (body: UserCreate) => request<UserPublic>('POST', '/api/v1/users', { json: body }),
+    updateUser: (id: string, body: UserUpdate) =>
+      request<UserPublic>('PATCH', `/api/v1/users/${encodeURIComponent(id)}`, { json: body }),
+    memberBudgets: (id: string) => request<Budgets>('GET', `/api/v1/users/${encodeURIComponent(id)}/budgets`),
+    setMemberBudgets: (id: string, body: BudgetsUpdate) =>
+      request<Budgets>('PUT', `/api/v1/users/${encodeURIComponent(id)}/budgets`, { json: body }),
+    tokens: () => request<TokenList>('GET', '/api/v1/tokens'),
+    /** The answer holds the token itself: the only time it is ever shown. */
+    createToken: (name: string) => request<TokenCreated>('POST', '/api/v1/tokens', { json: { name } }),
+    revokeToken: (id: string) => request<void>('DELETE', `/api/v1/tokens/${encodeURIComponent(id)}`),
     logout: () => request<void>('POST', '/api/v1/auth/logout', { quiet401: true }),
     /** Ends every session, this one included ("sign out everywhere"). */
     logoutAll: () => request<void>('POST', '/api/v1/auth/logout-all'),

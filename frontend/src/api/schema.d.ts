@@ -13,12 +13,15 @@ export interface paths {
         };
         /**
          * Check
-         * @description 204 when the caller may see stored images, else 401; never a body.
+         * @description 204 when the caller may see the stored image nginx names in ``X-Original-URI``, 401 when
+         *     it is nobody, 403 when the image is not theirs (nginx answers that as a 404); never a body.
          *
          *     nginx asks this (``auth_request``) before it serves ``/images/...``, and caches the answer for
-         *     a few seconds per session cookie. ``X-Image-Cache-Control`` tells it how the image may be
-         *     cached: privately behind a password, publicly without one. A client locked out for wrong
-         *     secrets gets 401 too: ``auth_request`` understands no 429.
+         *     a few seconds per session cookie and URI. A signed link (``?u=&exp=&sig=``, handed out by the
+         *     OpenAI-compatible API) opens its image without a session. ``X-Image-Cache-Control`` tells
+         *     nginx how the image may be cached: privately behind a password, publicly without one. A client
+         *     locked out for wrong secrets gets 401 too: ``auth_request`` understands no 429. Without
+         *     ``X-Original-URI`` only an admin (who sees every image) is answered 204.
          */
         get: operations["auth-check"];
         put?: never;
@@ -77,8 +80,8 @@ export interface paths {
         put?: never;
         /**
          * Logout All
-         * @description Sign out everywhere: end every session (this one included). Needs a session or the Bearer
-         *     password, like every other route.
+         * @description Sign out everywhere: an admin ends every session (this one included), a member their own.
+         *     Needs a session or a Bearer secret, like every other route.
          */
         post: operations["auth-logout_all"];
         delete?: never;
@@ -113,7 +116,8 @@ export interface paths {
         };
         /**
          * Events
-         * @description Every change of every task as `task` events (the task JSON), resumable by Last-Event-ID.
+         * @description Every change of every task as `task` events (the task JSON), resumable by Last-Event-ID;
+         *     a member's stream carries only their own tasks.
          *
          *     Without a resume point the stream starts with the tasks that are pending or running.
          */
@@ -175,7 +179,7 @@ export interface paths {
         };
         /**
          * List History
-         * @description Completed tasks, newest first, with prompt search and filters.
+         * @description Completed tasks, newest first, with prompt search and filters (a member's own; an admin's: all).
          */
         get: operations["history-list_history"];
         put?: never;
@@ -317,7 +321,7 @@ export interface paths {
         };
         /**
          * List Tasks
-         * @description Active tasks (oldest first) followed by the most recent finished ones.
+         * @description Active tasks (oldest first) followed by the most recent finished ones (a member's own).
          */
         get: operations["tasks-list_tasks"];
         put?: never;
@@ -422,6 +426,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Tokens
+         * @description The caller's tokens, revoked ones included, with when each was last used.
+         */
+        get: operations["tokens-list_tokens"];
+        put?: never;
+        /**
+         * Create Token
+         * @description A new token for the caller; the answer is the only place the token is ever shown.
+         */
+        post: operations["tokens-create_token"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tokens/{token_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke Token
+         * @description Revoke a token: it stops working at once (on other replicas within seconds).
+         */
+        delete: operations["tokens-revoke_token"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/uploads": {
         parameters: {
             query?: never;
@@ -451,7 +499,8 @@ export interface paths {
         };
         /**
          * Usage
-         * @description Images and spend per billing day or per model (days in BILLING_TIMEZONE).
+         * @description Images and spend per billing day or per model (days in BILLING_TIMEZONE): a member's own,
+         *     an admin's of everyone.
          */
         get: operations["usage-usage"];
         put?: never;
@@ -532,10 +581,96 @@ export interface paths {
         };
         /**
          * Summary
-         * @description Spend today and this month, and where each budget stands (with a warning from 80%).
+         * @description Spend today and this month (a member's own), and where each budget of the install stands
+         *     (with a warning from 80%).
          */
         get: operations["usage-summary"];
         put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Users */
+        get: operations["users-list_users"];
+        put?: never;
+        /**
+         * Create User
+         * @description Create a member (or another admin). Needs sign-in to be on (ADMIN_PASSWORD): without it
+         *     everyone who reaches the studio is the admin, and an account would protect nothing.
+         */
+        post: operations["users-create_user"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Me */
+        get: operations["users-me"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Update User
+         * @description Disable or enable, reset the password, change the role; a reset or a disable signs the
+         *     user out everywhere at once.
+         */
+        patch: operations["users-update_user"];
+        trace?: never;
+    };
+    "/api/v1/users/{user_id}/budgets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Member Budgets
+         * @description One user's own caps (null = none), on top of the install's budgets.
+         */
+        get: operations["users-get_member_budgets"];
+        /**
+         * Put Member Budgets
+         * @description Cap what one user's tasks may spend per day / month; their generations are refused (402)
+         *     once a cap is reached, whatever the install's budgets still allow.
+         */
+        put: operations["users-put_member_budgets"];
         post?: never;
         delete?: never;
         options?: never;
@@ -626,6 +761,66 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/images/edits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Edits
+         * @description Image editing with reference images, as OpenAI's ``images.edit`` (multipart).
+         */
+        post: operations["openai-edits"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/images/generations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Generations
+         * @description Text to image, as OpenAI's ``images.generate``.
+         */
+        post: operations["openai-generations"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Models
+         * @description The image models this studio can run now (OpenAI's model list shape).
+         */
+        get: operations["openai-list_models"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -636,6 +831,7 @@ export interface components {
             auth_required: boolean;
             /** Authenticated */
             authenticated: boolean;
+            user?: components["schemas"]["Me"] | null;
         };
         /** Body_images-inspect_image */
         "Body_images-inspect_image": {
@@ -1015,6 +1211,16 @@ export interface components {
         LoginIn: {
             /** Password */
             password: string;
+            /** Username */
+            username?: string | null;
+        };
+        /** Me */
+        Me: {
+            /** Id */
+            id: string;
+            role: components["schemas"]["Role"];
+            /** Username */
+            username: string;
         };
         /** ModelCatalog */
         ModelCatalog: {
@@ -1151,6 +1357,59 @@ export interface components {
              * @default false
              */
             user_defined?: boolean;
+        };
+        /** OpenAIImage */
+        OpenAIImage: {
+            /** B64 Json */
+            b64_json?: string | null;
+            /** Revised Prompt */
+            revised_prompt?: string | null;
+            /** Url */
+            url?: string | null;
+        };
+        /** OpenAIImagesResponse */
+        OpenAIImagesResponse: {
+            /** Created */
+            created: number;
+            /** Data */
+            data: components["schemas"]["OpenAIImage"][];
+            usage?: components["schemas"]["OpenAIUsage"] | null;
+        };
+        /** OpenAIModel */
+        OpenAIModel: {
+            /**
+             * Created
+             * @default 0
+             */
+            created?: number;
+            /** Id */
+            id: string;
+            /**
+             * Object
+             * @default model
+             * @constant
+             */
+            object?: "model";
+            /** Owned By */
+            owned_by: string;
+        };
+        /** OpenAIModelList */
+        OpenAIModelList: {
+            /** Data */
+            data: components["schemas"]["OpenAIModel"][];
+            /**
+             * Object
+             * @default list
+             * @constant
+             */
+            object?: "list";
+        };
+        /** OpenAIUsage */
+        OpenAIUsage: {
+            /** Cost Cny */
+            cost_cny: number | null;
+            /** Images */
+            images: number;
         };
         /** OutputPublic */
         OutputPublic: {
@@ -1307,6 +1566,11 @@ export interface components {
             /** Min Side */
             min_side: number | null;
         };
+        /**
+         * Role
+         * @enum {string}
+         */
+        Role: "admin" | "member";
         /** SizePresetPublic */
         SizePresetPublic: {
             /** Height */
@@ -1473,6 +1737,55 @@ export interface components {
          * @enum {string}
          */
         TaskType: "text2image" | "image2image";
+        /** TokenCreate */
+        TokenCreate: {
+            /** Name */
+            name: string;
+        };
+        /**
+         * TokenCreated
+         * @description The token itself is in this answer only: it is stored hashed.
+         */
+        TokenCreated: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /** Prefix */
+            prefix: string;
+            /** Token */
+            token: string;
+        };
+        /** TokenList */
+        TokenList: {
+            /** Items */
+            items: components["schemas"]["TokenPublic"][];
+        };
+        /** TokenPublic */
+        TokenPublic: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Id */
+            id: string;
+            /** Last Used At */
+            last_used_at: string | null;
+            /** Name */
+            name: string;
+            /** Prefix */
+            prefix: string;
+            /** Revoked At */
+            revoked_at: string | null;
+            /** User Id */
+            user_id: string;
+        };
         /** UploadPublic */
         UploadPublic: {
             /** Bytes */
@@ -1534,6 +1847,48 @@ export interface components {
             timezone: string;
             /** Today Cny */
             today_cny: number;
+        };
+        /** UserCreate */
+        UserCreate: {
+            /** Password */
+            password: string;
+            /** @default member */
+            role?: components["schemas"]["Role"];
+            /** Username */
+            username: string;
+        };
+        /** UserList */
+        UserList: {
+            /** Items */
+            items: components["schemas"]["UserPublic"][];
+        };
+        /** UserPublic */
+        UserPublic: {
+            /** Configured */
+            configured: boolean;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Disabled */
+            disabled: boolean;
+            /** Id */
+            id: string;
+            role: components["schemas"]["Role"];
+            /** Username */
+            username: string;
+        };
+        /**
+         * UserUpdate
+         * @description Any of: disable or enable, a new password (a reset: the user's sessions end), a new role.
+         */
+        UserUpdate: {
+            /** Disabled */
+            disabled?: boolean | null;
+            /** Password */
+            password?: string | null;
+            role?: components["schemas"]["Role"] | null;
         };
         /** ValidationError */
         ValidationError: {
@@ -1645,8 +2000,15 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description No valid session or Bearer password (no body). */
+            /** @description No valid session, Bearer secret or signed link (no body). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not this user's image, or no such image (no body). */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2505,6 +2867,154 @@ export interface operations {
             };
         };
     };
+    "tokens-list_tokens": {
+        parameters: {
+            query?: {
+                /** @description Every user's tokens (admins only) */
+                all?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenList"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    "tokens-create_token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TokenCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenCreated"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    "tokens-revoke_token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     "uploads-upload_image": {
         parameters: {
             query?: never;
@@ -2715,6 +3225,324 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UsageSummary"];
+                };
+            };
+        };
+    };
+    "users-list_users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserList"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    "users-create_user": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UserCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserPublic"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    "users-me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Me"];
+                };
+            };
+        };
+    };
+    "users-update_user": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UserUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserPublic"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    "users-get_member_budgets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BudgetsPublic"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    "users-put_member_budgets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BudgetsIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BudgetsPublic"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
         };
@@ -2931,6 +3759,251 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Health"] | components["schemas"]["HealthStatus"];
                 };
+            };
+        };
+    };
+    "openai-edits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": {
+                    /** Format: binary */
+                    image: string;
+                    "image[]"?: string[];
+                    /** Format: binary */
+                    mask?: string;
+                    model?: string;
+                    n?: number;
+                    prompt: string;
+                    /** @enum {string} */
+                    response_format?: "url" | "b64_json";
+                    size?: string;
+                    user?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIImagesResponse"];
+                };
+            };
+            /** @description `{"error": {"message", "type", "param", "code"}}` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `{"error": {"message", "type", "param", "code"}}` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `{"error": {"message", "type", "param", "code"}}` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `{"error": {"message", "type", "param", "code"}}` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `{"error": {"message", "type", "param", "code"}}` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `{"error": {"message", "type", "param", "code"}}` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `{"error": {"message", "type", "param", "code"}}` */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `{"error": {"message", "type", "param", "code"}}` */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "openai-generations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIImagesResponse"];
+                };
+            };
+            /** @description `{"error": {"message", "type", "param", "code"}}` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `{"error": {"message", "type", "param", "code"}}` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `{"error": {"message", "type", "param", "code"}}` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `{"error": {"message", "type", "param", "code"}}` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `{"error": {"message", "type", "param", "code"}}` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `{"error": {"message", "type", "param", "code"}}` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `{"error": {"message", "type", "param", "code"}}` */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `{"error": {"message", "type", "param", "code"}}` */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "openai-list_models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIModelList"];
+                };
+            };
+            /** @description `{"error": {"message", "type", "param", "code"}}` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `{"error": {"message", "type", "param", "code"}}` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `{"error": {"message", "type", "param", "code"}}` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `{"error": {"message", "type", "param", "code"}}` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `{"error": {"message", "type", "param", "code"}}` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `{"error": {"message", "type", "param", "code"}}` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `{"error": {"message", "type", "param", "code"}}` */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `{"error": {"message", "type", "param", "code"}}` */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

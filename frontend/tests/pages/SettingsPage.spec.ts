@@ -56,6 +56,15 @@ const SPEND = {
   'GET /api/v1/webhooks': () => jsonResponse({ items: [] }),
 }
 
+const ADMIN_STATUS = { auth_required: true, authenticated: true, user: { id: 'a', username: 'admin', role: 'admin' } }
+const ACCOUNTS = {
+  'GET /api/v1/tokens': () => jsonResponse({ items: [] }),
+  'GET /api/v1/users': () =>
+    jsonResponse({
+      items: [{ id: 'a', username: 'admin', role: 'admin', disabled: false, configured: true, created_at: '2026-11-01T00:00:00Z' }],
+    }),
+}
+
 describe('SettingsPage signing out', () => {
   beforeEach(() => applyLocale('en'))
 
@@ -63,7 +72,9 @@ describe('SettingsPage signing out', () => {
     const fetch = mockFetch({
       'GET /health': () => jsonResponse(HEALTH),
       'POST /api/v1/auth/logout-all': () => new Response(null, { status: 204 }),
+      'GET /api/v1/auth/status': () => jsonResponse(ADMIN_STATUS),
       ...SPEND,
+      ...ACCOUNTS,
     })
     const { wrapper, router } = await mountSettings()
     expect(wrapper.find('[data-testid="logout"]').text()).toBe('Sign out')
@@ -72,8 +83,8 @@ describe('SettingsPage signing out', () => {
     await everywhere.trigger('click')
     await flushPromises()
     const calls = fetch.mock.calls.map(([url, init]) => `${(init as RequestInit).method ?? 'GET'} ${String(url)}`)
-    // The spend, webhook and limits sections load their own data; these are the calls signing out makes.
-    const own = ['/api/v1/usage/', '/api/v1/webhooks', '/api/v1/limits']
+    // The spend, account, webhook and limits sections load their own data; these are the calls signing out makes.
+    const own = ['/api/v1/usage/', '/api/v1/tokens', '/api/v1/users', '/api/v1/auth/status', '/api/v1/webhooks', '/api/v1/limits']
     expect(calls.filter((call) => !own.some((path) => call.includes(path)))).toEqual([
       'GET /health',
       'POST /api/v1/auth/logout-all',
@@ -94,6 +105,30 @@ describe('SettingsPage signing out', () => {
     const { router } = await mountSettings()
     expect(router.currentRoute.value.name).toBe('login')
     expect(router.currentRoute.value.query.redirect).toBe('/settings')
+  })
+
+  it('shows API tokens to everyone and the users section to admins only', async () => {
+    mockFetch({
+      'GET /health': () => jsonResponse(HEALTH),
+      'GET /api/v1/auth/status': () => jsonResponse(ADMIN_STATUS),
+      ...SPEND,
+      ...ACCOUNTS,
+    })
+    const admin = await mountSettings()
+    expect(admin.wrapper.find('[data-testid="token-settings"]').exists()).toBe(true)
+    expect(admin.wrapper.find('[data-testid="user-settings"]').exists()).toBe(true)
+    admin.wrapper.unmount()
+
+    mockFetch({
+      'GET /health': () => jsonResponse(HEALTH),
+      'GET /api/v1/auth/status': () =>
+        jsonResponse({ ...ADMIN_STATUS, user: { id: 'm', username: 'alice', role: 'member' } }),
+      ...SPEND,
+      ...ACCOUNTS,
+    })
+    const member = await mountSettings()
+    expect(member.wrapper.find('[data-testid="token-settings"]').exists()).toBe(true)
+    expect(member.wrapper.find('[data-testid="user-settings"]').exists()).toBe(false)
   })
 })
 

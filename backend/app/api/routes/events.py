@@ -18,7 +18,7 @@ import orjson
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
-from app.api.deps import ServicesDep
+from app.api.deps import PrincipalDep, ServicesDep
 from app.models.base import utcnow
 from app.models.task import Task
 
@@ -51,10 +51,12 @@ def _cursor(value: str | None) -> datetime | None:
 async def events(
     services: ServicesDep,
     request: Request,
+    who: PrincipalDep,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
     since: Annotated[str | None, Query(description="Resume point (an event id), for clients without Last-Event-ID")] = None,
 ) -> StreamingResponse:
-    """Every change of every task as `task` events (the task JSON), resumable by Last-Event-ID.
+    """Every change of every task as `task` events (the task JSON), resumable by Last-Event-ID;
+    a member's stream carries only their own tasks.
 
     Without a resume point the stream starts with the tasks that are pending or running."""
     tasks = services.tasks
@@ -71,14 +73,14 @@ async def events(
         with services.events.subscribe_all() as changed:
             yield f"retry: {RETRY_MS}\n\n".encode()
             if resume is None:
-                for task in await tasks.active():
+                for task in await tasks.active(who):
                     sent[task.id] = task.updated_at
                     yield frame(task)
             idle = 0.0
             scan = True
             while True:
                 changed.clear()
-                for task in await tasks.changed_since(high - OVERLAP) if scan else ():
+                for task in await tasks.changed_since(high - OVERLAP, who) if scan else ():
                     if sent.get(task.id) == task.updated_at:
                         continue
                     sent[task.id] = task.updated_at

@@ -8,8 +8,8 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.datastructures import FormData, UploadFile
 
-from app.api.deps import ServicesDep, ZhDep
-from app.api.requests import check_content_length, rate_limit
+from app.api.deps import PrincipalDep, ServicesDep, ZhDep
+from app.api.requests import check_content_length, invalid_body, json_body, rate_limit
 from app.api.responses import task_created
 from app.core.errors import InvalidRequest
 from app.models.task import Task
@@ -34,11 +34,16 @@ def _created(task: Task, fresh: bool, zh: bool) -> JSONResponse:
 
 @router.post("/text2image", status_code=202, response_model=TaskCreated, responses=ERRORS)
 async def text2image(
-    body: GenerateIn, services: ServicesDep, request: Request, zh: ZhDep, idempotency_key: IdempotencyKey = None
+    body: GenerateIn,
+    services: ServicesDep,
+    request: Request,
+    zh: ZhDep,
+    who: PrincipalDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Queue a text-to-image (or group) generation; returns at once with the task id."""
     await rate_limit(services, request)
-    task, fresh = await services.tasks.submit(body, mode="text2image", idempotency_key=idempotency_key)
+    task, fresh = await services.tasks.submit(body, mode="text2image", who=who, idempotency_key=idempotency_key)
     return _created(task, fresh, zh)
 
 
@@ -87,7 +92,7 @@ def _form_to_body(form: FormData) -> dict[str, Any]:
     },
 )
 async def image2image(
-    services: ServicesDep, request: Request, zh: ZhDep, idempotency_key: IdempotencyKey = None
+    services: ServicesDep, request: Request, zh: ZhDep, who: PrincipalDep, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
     """Queue an image-to-image / editing generation with reference images."""
     await rate_limit(services, request)
@@ -99,29 +104,20 @@ async def image2image(
         async with request.form(max_files=14, max_fields=100) as form:
             for value in form.getlist("images"):
                 if isinstance(value, UploadFile):
-                    uploaded.append((await services.tasks.receive_upload(value.file)).id)
+                    uploaded.append((await services.tasks.receive_upload(value.file, who.user_id)).id)
             raw: Any = _form_to_body(form)
     else:
         check_content_length(request, int(settings.max_upload_bytes * 1.4) * 14 + 1024 * 1024)
-        try:
-            raw = json.loads(await request.body())
-        except (ValueError, RecursionError) as exc:  # RecursionError: a deeply nested body
-            raise InvalidRequest(
-                "The request body is not valid JSON.", message_zh="请求体不是有效的 JSON。", details={"field": "body"}
-            ) from exc
+        raw = await json_body(request)
     try:
         body = Image2ImageIn.model_validate(raw)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or "body"
-        raise InvalidRequest(
-            f"Invalid request: {field}: {err['msg']}",
-            message_zh=f"参数有误：{field}: {err['msg']}",
-            details={"field": field, "errors": [{"field": ".".join(map(str, e["loc"])), "message": e["msg"]} for e in exc.errors()]},
-        ) from exc
+        raise invalid_body(exc) from exc
     if len(body.images) + len(uploaded) > 14:
         raise InvalidRequest(
             "At most 14 reference images are accepted.", message_zh="参考图最多 14 张。", details={"field": "images"}
         )
-    task, fresh = await services.tasks.submit(body, mode="image2image", idempotency_key=idempotency_key, uploaded=uploaded)
+    task, fresh = await services.tasks.submit(
+        body, mode="image2image", who=who, idempotency_key=idempotency_key, uploaded=uploaded
+    )
     return _created(task, fresh, zh)

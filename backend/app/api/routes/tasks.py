@@ -8,7 +8,7 @@ import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from app.api.deps import ServicesDep, TasksDep, ZhDep
+from app.api.deps import PrincipalDep, ServicesDep, TasksDep, ZhDep
 from app.api.requests import rate_limit
 from app.api.responses import task_created
 from app.core.errors import NotFound
@@ -25,29 +25,29 @@ KEEPALIVE_SECONDS = 15.0
 
 
 @router.get("", response_model=TaskList)
-async def list_tasks(tasks: TasksDep, limit: Annotated[int, Query(ge=1, le=200)] = 50) -> TaskList:
-    """Active tasks (oldest first) followed by the most recent finished ones."""
-    return TaskList(items=[tasks.to_public(t) for t in await tasks.recent(limit)])
+async def list_tasks(tasks: TasksDep, who: PrincipalDep, limit: Annotated[int, Query(ge=1, le=200)] = 50) -> TaskList:
+    """Active tasks (oldest first) followed by the most recent finished ones (a member's own)."""
+    return TaskList(items=[tasks.to_public(t) for t in await tasks.recent(limit, who)])
 
 
 @router.get("/history", response_model=HistoryPage, summary="History (alias of /api/v1/history)")
-async def tasks_history(tasks: TasksDep, query: Annotated[HistoryQuery, Query()]) -> HistoryPage:
-    return await tasks.history_page(query)
+async def tasks_history(tasks: TasksDep, who: PrincipalDep, query: Annotated[HistoryQuery, Query()]) -> HistoryPage:
+    return await tasks.history_page(query, who)
 
 
 @router.get("/{task_id}", response_model=TaskPublic, responses=NOT_FOUND)
-async def get_task(task_id: str, tasks: TasksDep) -> TaskPublic:
-    return tasks.to_public(await tasks.get(task_id))
+async def get_task(task_id: str, tasks: TasksDep, who: PrincipalDep) -> TaskPublic:
+    return tasks.to_public(await tasks.get(task_id, who))
 
 
 @router.get(
     "/{task_id}/events",
     responses={200: {"content": {"text/event-stream": {}}, "description": "task events"}, **NOT_FOUND},
 )
-async def task_events(task_id: str, services: ServicesDep, request: Request) -> StreamingResponse:
+async def task_events(task_id: str, services: ServicesDep, request: Request, who: PrincipalDep) -> StreamingResponse:
     """Server-Sent Events: `task` with the task JSON on every change, then `end`."""
     tasks = services.tasks
-    await tasks.get(task_id)  # 404 before the stream starts
+    await tasks.get(task_id, who)  # 404 before the stream starts
 
     async def stream() -> AsyncIterator[bytes]:
         last: bytes | None = None
@@ -56,7 +56,7 @@ async def task_events(task_id: str, services: ServicesDep, request: Request) -> 
             # Read once subscribed: a change between the 404 check and here still wakes us.
             task: Task | None
             try:
-                task = await tasks.get(task_id)
+                task = await tasks.get(task_id, who)
             except NotFound:
                 task = None
             while task is not None:
@@ -86,7 +86,7 @@ async def task_events(task_id: str, services: ServicesDep, request: Request) -> 
                 if await request.is_disconnected():
                     return
                 try:
-                    task = await tasks.get(task_id)
+                    task = await tasks.get(task_id, who)
                 except NotFound:
                     # Deleted while watched; any other failure is a real error, not an ending.
                     task = None
@@ -100,9 +100,9 @@ async def task_events(task_id: str, services: ServicesDep, request: Request) -> 
 
 
 @router.post("/{task_id}/cancel", response_model=TaskPublic, responses={**NOT_FOUND, 409: {"model": ErrorResponse}})
-async def cancel_task(task_id: str, tasks: TasksDep) -> TaskPublic:
+async def cancel_task(task_id: str, tasks: TasksDep, who: PrincipalDep) -> TaskPublic:
     """Cancel a pending task at once, a running one as soon as it can stop (409 when finished)."""
-    return tasks.to_public(await tasks.cancel(task_id))
+    return tasks.to_public(await tasks.cancel(task_id, who))
 
 
 @router.post(
@@ -111,8 +111,10 @@ async def cancel_task(task_id: str, tasks: TasksDep) -> TaskPublic:
     response_model=TaskCreated,
     responses={**NOT_FOUND, 409: {"model": ErrorResponse}, 429: {"model": ErrorResponse}},
 )
-async def retry_task(task_id: str, services: ServicesDep, request: Request, zh: ZhDep) -> JSONResponse:
+async def retry_task(
+    task_id: str, services: ServicesDep, request: Request, zh: ZhDep, who: PrincipalDep
+) -> JSONResponse:
     """A new task with the same parameters."""
     await rate_limit(services, request)  # a retry is a new (billed) generation: same per-client limit
-    task = await services.tasks.retry(task_id)
+    task = await services.tasks.retry(task_id, who)
     return task_created(task, "已创建重试任务。" if zh else "Retry queued as a new task.")

@@ -4,7 +4,7 @@ from typing import Any
 
 from fastapi import APIRouter, File, Request, UploadFile
 
-from app.api.deps import ServicesDep
+from app.api.deps import PrincipalDep, ServicesDep
 from app.api.requests import check_content_length
 from app.schemas.errors import ErrorResponse
 from app.schemas.task import UploadPublic
@@ -14,11 +14,13 @@ ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse} for co
 
 
 @router.post("", response_model=UploadPublic, responses=ERRORS)
-async def upload_image(services: ServicesDep, request: Request, file: UploadFile = File(...)) -> UploadPublic:
+async def upload_image(
+    services: ServicesDep, request: Request, who: PrincipalDep, file: UploadFile = File(...)
+) -> UploadPublic:
     """Store a reference image after checking its real type, size and pixel count."""
     limit = services.settings.max_upload_bytes
     check_content_length(request, limit + 64 * 1024)
-    record = await services.tasks.receive_upload(file.file)
+    record = await services.tasks.receive_upload(file.file, who.user_id)
     return UploadPublic(
         id=record.id, width=record.width, height=record.height, bytes=record.bytes, content_type=record.content_type
     )

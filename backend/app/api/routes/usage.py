@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from app.api.deps import ServicesDep
+from app.api.deps import AdminDep, PrincipalDep, ServicesDep
 from app.billing.budget import CapState, local_day
 from app.billing.prices import cny_float
 from app.models.base import utcnow
@@ -56,17 +56,19 @@ async def estimate(body: Image2ImageIn, services: ServicesDep) -> EstimatePublic
 )
 async def usage(
     services: ServicesDep,
+    who: PrincipalDep,
     from_: Annotated[date | None, Query(alias="from", description="First billing day (default: 29 days ago)")] = None,
     to: Annotated[date | None, Query(description="Last billing day (default: today)")] = None,
     group_by: Literal["day", "model"] = "day",
     format: Literal["json", "csv"] = "json",
 ) -> Any:
-    """Images and spend per billing day or per model (days in BILLING_TIMEZONE)."""
+    """Images and spend per billing day or per model (days in BILLING_TIMEZONE): a member's own,
+    an admin's of everyone."""
     usage = services.usage
     today = local_day(utcnow(), usage.tz)
     end = to or today
     start = from_ or end - timedelta(days=29)
-    rows = await usage.rows(start, end, group_by)
+    rows = await usage.rows(start, end, group_by, who.scope)
     if format == "csv":
         return Response(
             usage.to_csv(rows, group_by),
@@ -96,9 +98,10 @@ def _state(state: CapState) -> BudgetState:
 
 
 @router.get("/summary", response_model=UsageSummary)
-async def summary(services: ServicesDep) -> UsageSummary:
-    """Spend today and this month, and where each budget stands (with a warning from 80%)."""
-    _, states, today, month = await services.usage.summary()
+async def summary(services: ServicesDep, who: PrincipalDep) -> UsageSummary:
+    """Spend today and this month (a member's own), and where each budget of the install stands
+    (with a warning from 80%)."""
+    _, states, today, month = await services.usage.summary(who.scope)
     return UsageSummary(
         timezone=str(services.usage.tz),
         today_cny=cny_float(today),
@@ -114,7 +117,7 @@ async def get_budgets(services: ServicesDep) -> BudgetsPublic:
 
 
 @router.put("/budgets", response_model=BudgetsPublic, responses=ERRORS)
-async def put_budgets(body: BudgetsIn, services: ServicesDep) -> BudgetsPublic:
+async def put_budgets(body: BudgetsIn, services: ServicesDep, _admin: AdminDep) -> BudgetsPublic:
     """Set the caps (null = no cap); saved in the database, they win over BUDGET_*_CNY."""
     caps = await services.usage.set_caps(
         {"budget_daily_cny": body.daily_cny, "budget_monthly_cny": body.monthly_cny}

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
-from app.api.deps import ServicesDep
+from app.api.deps import ServicesDep, current_admin
 from app.models.webhook import Webhook, WebhookDelivery
 from app.schemas.errors import ErrorResponse
 from app.schemas.webhook import (
@@ -19,8 +19,11 @@ from app.schemas.webhook import (
     WebhookUpdate,
 )
 
-router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
-ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse}, 422: {"model": ErrorResponse}}
+# The install's endpoints (they see every member's tasks): its admins only.
+router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"], dependencies=[Depends(current_admin)])
+ERRORS: dict[int | str, dict[str, Any]] = {
+    403: {"model": ErrorResponse}, 404: {"model": ErrorResponse}, 422: {"model": ErrorResponse}
+}
 
 
 def _public(hook: Webhook) -> WebhookPublic:
