@@ -54,7 +54,9 @@ def wait_seconds(limit: int, window: float, previous: int, current: int, elapsed
     # Not before the next bucket, where this bucket becomes the weighted one.
     rest = window - elapsed
     later = window * (1 - (limit - 1) / current) if current > 0 else 0.0
-    return max(rest + max(later, 0.0), 0.001)
+    # A true sliding window has forgotten every hit counted now after one window; the estimate may
+    # weigh them a little longer, but the wait told is never beyond the window.
+    return min(max(rest + max(later, 0.0), 0.001), window)
 
 
 class SharedWindow:

@@ -31,6 +31,8 @@ def test_the_two_bucket_estimate() -> None:
     assert wait_seconds(5, 60, 6, 1, 45) == 0  # 6 * 0.25 + 1 + 1 = 3.5 <= 5
     # Full in this bucket: wait for the next one, and for the weight of this one to fall enough.
     assert wait_seconds(5, 60, 0, 5, 20) == pytest.approx(40 + 60 * (1 - 4 / 5))
+    # Never told to wait beyond the window (a sliding window has forgotten these hits by then).
+    assert wait_seconds(3, 60, 0, 3, 5) == 60
     # The previous bucket weighs too much now; it fits once its share has shrunk.
     wait = wait_seconds(5, 60, 8, 2, 15)  # 8 * 0.75 + 2 + 1 = 9 > 5
     assert wait == pytest.approx(60 * (1 - 2 / 8) - 15)
