@@ -72,7 +72,7 @@ def test_layouts_differ_only_in_where_the_api_lives() -> None:
     ]
     # /api/, its events and image2image locations, /v1/, the health / docs paths, and missing
     # thumbnails (@thumbnail).
-    assert fullstack.count("proxy_pass $studio_backend;") == separated.count("proxy_pass $studio_backend;") == 5
+    assert fullstack.count("proxy_pass $studio_backend;") == separated.count("proxy_pass $studio_backend;") == 6
     check = "proxy_pass $studio_backend/api/v1/auth/check;"
     assert fullstack.count(check) == separated.count(check) == 1
 

@@ -59,7 +59,7 @@ def test_native_site_differs_from_the_image_only_in_its_values() -> None:
     )
     changed = [(a, b) for a, b in zip(image.splitlines(), native.splitlines(), strict=True) if a != b]
     assert [b.strip() for _, b in changed] == [
-        "#   /api/ /health /docs /redoc /openapi.json /metrics  -> uvicorn on 127.0.0.1:8100",
+        "#   /api/ /v1/ /health /docs /redoc /openapi.json /metrics  -> uvicorn on 127.0.0.1:8100 (/v1/: the",
         "# Only host names on ALLOWED_HOSTS are answered (421 otherwise): /h.conf holds them, written at",
         "server 127.0.0.1:8100;",
         "include /h.conf;",
