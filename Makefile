@@ -104,15 +104,9 @@ logs: ## the last lines of every log (followed when run in a terminal)
 
 # --- testing ---------------------------------------------------------------------------------------
 
-test: ## everything: lint, backend (SQLite, then PostgreSQL), frontend, config checks, end-to-end (a summary at the end)
-	@failed=""; summary=""; \
-	for suite in lint backend pg frontend config e2e; do \
-	  start=$$SECONDS; \
-	  if $(MAKE) test-$$suite; then result=ok; else result=FAILED; failed="$$failed test-$$suite"; fi; \
-	  summary="$$summary$$(printf '  %-15s %4ds  %s' test-$$suite $$((SECONDS - start)) $$result)\n"; \
-	done; \
-	printf '\n== make test\n%b' "$$summary"; \
-	if [ -n "$$failed" ]; then echo "failed:$$failed"; exit 1; fi
+test: ## everything: lint; backend on SQLite and on PostgreSQL side by side; frontend and config checks side by side; end-to-end (a summary at the end)
+	@$(MAKE) --no-print-directory venv frontend-deps frontend-build system-nginx
+	@MAKE="$(MAKE)" $(ROOT)/scripts/test-suites "lint" "backend pg" "frontend config" "e2e"
 
 test-lint: lint
 
