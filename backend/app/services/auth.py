@@ -7,7 +7,8 @@ personal API token there (``vis_...``, app/services/tokens.py), and a session co
 resolves to a ``Principal`` (app/services/users.py); without an admin password every request is
 the one local admin, or the owner of a valid API token it presents. Every wrong one counts against one limit
 per client (``AUTH_FAILURES_PER_MINUTE``) and one for everybody together
-(``AUTH_FAILURES_GLOBAL_PER_MINUTE``), so neither one address nor many can guess faster:
+(``AUTH_FAILURES_GLOBAL_PER_MINUTE``), so neither one address nor many can guess faster (and with
+several replicas, not N times faster: on PostgreSQL they count in the database together):
 - a client over its limit is answered 429 whatever it presents, the right password included;
 - over the global limit no password is checked for anyone (429); sessions still are, since a
   session token cannot be guessed and those already signed in should not be locked out by an
@@ -26,6 +27,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from pydantic import SecretStr
 
@@ -35,7 +37,15 @@ from app.services.tokens import TokenService, is_token_shaped
 from app.services.users import Principal, UserService
 
 COOKIE_NAME = "studio_session"
-__all__ = ["COOKIE_NAME", "SESSION_SECONDS", "AuthService", "FailureCounter", "SlidingWindow", "Verdict"]
+__all__ = [
+    "COOKIE_NAME",
+    "SESSION_SECONDS",
+    "AuthService",
+    "FailureCounter",
+    "FailureLedger",
+    "SlidingWindow",
+    "Verdict",
+]
 
 IMAGE_CACHE_PUBLIC = "public, max-age=31536000, immutable"
 # Behind a password, stored images are the user's: kept by their browser, never by shared caches.
@@ -80,8 +90,29 @@ class SlidingWindow:
         return 0.0
 
 
+class FailureLedger(Protocol):
+    """Where wrong secrets are counted: in this process (``FailureCounter``), or in the database for
+    every replica together (app/services/ratelimit.py)."""
+
+    async def client_wait(self, client: str, *, fresh: bool = True) -> float:
+        """Seconds ``client`` must wait before a secret of theirs is looked at (0: now).
+
+        ``fresh=False`` may answer from a short-lived copy: for requests that verify nothing
+        guessable (a session cookie is 256 random bits), where a second's delay costs nothing."""
+        ...
+
+    async def total_wait(self) -> float:
+        """Seconds before any guessable secret is looked at again (the global limit)."""
+        ...
+
+    async def record(self, client: str, secret: str) -> None:
+        """Count one wrong ``secret`` (the same one again within the window counts once)."""
+        ...
+
+
 class FailureCounter:
-    """Wrong secrets per client and in total, each distinct secret counted once per window."""
+    """Wrong secrets per client and in total, each distinct secret counted once per window, in
+    this process (one process: SQLite)."""
 
     ALL = "*"
 
@@ -95,15 +126,15 @@ class FailureCounter:
         self._seen: dict[tuple[str, bytes], float] = {}
         self._key = secrets.token_bytes(16)  # the secrets themselves are never kept
 
-    def client_wait(self, client: str) -> float:
+    async def client_wait(self, client: str, *, fresh: bool = True) -> float:
         return self._client.retry_after(client)
 
-    def total_wait(self) -> float:
+    async def total_wait(self) -> float:
         return self._total.retry_after(self.ALL)
 
-    def record(self, client: str, secret: str) -> None:
+    async def record(self, client: str, secret: str) -> None:
         now = self.clock()
-        mark = (client, hmac.new(self._key, secret.encode(), hashlib.sha256).digest()[:16])
+        mark = (client, secret_mark(self._key, secret))
         if self._seen.get(mark, 0.0) > now:
             return
         if len(self._seen) >= 10_000:
@@ -111,6 +142,12 @@ class FailureCounter:
         self._seen[mark] = now + self.window
         self._client.hit(client)
         self._total.hit(self.ALL)
+
+
+def secret_mark(key: bytes, secret: str) -> bytes:
+    """What tells one wrong secret from another without keeping it (keyed: not reversible by a
+    dictionary of likely passwords)."""
+    return hmac.new(key, secret.encode(), hashlib.sha256).digest()[:16]
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +171,7 @@ class AuthService:
         self,
         password: SecretStr | None,
         sessions: SessionStore,
-        failures: FailureCounter,
+        failures: FailureLedger,
         users: UserService,
         tokens: TokenService,
     ) -> None:
@@ -168,16 +205,16 @@ class AuthService:
             # No sign-in: the local admin, or the owner of a token it names (a CLI or an OpenAI
             # client keeps working when a password is set later). A wrong token is still wrong.
             if bearer is not None and is_token_shaped(bearer):
-                wait = self.failures.client_wait(client)
+                wait = await self.failures.client_wait(client)
                 if wait:
                     return Verdict(ok=False, retry_after=wait)
                 principal = await self._token_principal(bearer)
                 if principal is None:
-                    self.failures.record(client, bearer)
+                    await self.failures.record(client, bearer)
                     return Verdict(ok=False)
                 return Verdict(ok=True, principal=principal)
             return Verdict(ok=True, principal=self.users.admin)
-        wait = self.failures.client_wait(client)
+        wait = await self.failures.client_wait(client, fresh=False)
         if wait:
             return Verdict(ok=False, retry_after=wait)
         if cookie:
@@ -187,7 +224,8 @@ class AuthService:
                 if principal is not None:
                     return Verdict(ok=True, principal=principal)
         if bearer is not None:
-            wait = self.failures.total_wait()
+            # Up to date before a guessable secret is verified (other replicas count too).
+            wait = await self.failures.client_wait(client) or await self.failures.total_wait()
             if wait:
                 return Verdict(ok=False, retry_after=wait, bad_cookie=bool(cookie))
             if is_token_shaped(bearer):
@@ -196,9 +234,9 @@ class AuthService:
                     return Verdict(ok=True, principal=principal)
             elif self._password_matches(bearer):
                 return Verdict(ok=True, principal=self.users.admin)
-            self.failures.record(client, bearer)
+            await self.failures.record(client, bearer)
         if cookie:
-            self.failures.record(client, cookie)
+            await self.failures.record(client, cookie)
         return Verdict(ok=False, bad_cookie=bool(cookie))
 
     async def _token_principal(self, token: str) -> Principal | None:
@@ -213,7 +251,7 @@ class AuthService:
         """
         if self._digest is None:
             return None
-        wait = self.failures.client_wait(client) or self.failures.total_wait()
+        wait = await self.failures.client_wait(client) or await self.failures.total_wait()
         if wait:
             raise locked_out(wait)
         admin = self.users.admin
@@ -225,7 +263,7 @@ class AuthService:
         else:
             principal = await self.users.verify(name, password)
         if principal is None:
-            self.failures.record(client, password)
+            await self.failures.record(client, password)
             if name:
                 raise Unauthorized("Wrong user name or password.", message_zh="用户名或密码错误。")
             raise Unauthorized("Wrong password.", message_zh="密码错误。")

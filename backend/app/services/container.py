@@ -6,6 +6,8 @@ stand-alone worker (``app.worker``) both call it. Importing this module builds n
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -24,11 +26,11 @@ from app.providers.catalog.lookup import Catalog
 from app.providers.download import ResultFetcher
 from app.providers.limits import Limits
 from app.providers.registry import ProviderRegistry
-from app.services.auth import AuthService, FailureCounter, SlidingWindow
+from app.services.auth import AuthService, FailureCounter, FailureLedger, SlidingWindow
 from app.services.health import HealthService
 from app.services.housekeeping import Housekeeper
 from app.services.image_access import ImageAccess, load_signing_key
-from app.services.ratelimit import LocalWindow, RateWindow, SharedWindow
+from app.services.ratelimit import LocalWindow, RateWindow, SharedFailureCounter, SharedWindow
 from app.services.rebuild import ensure_history_present
 from app.services.sessions import SessionStore, password_fingerprint
 from app.services.tasks import TaskService
@@ -164,13 +166,18 @@ async def build_services(settings: Settings) -> Services:
     await sessions.purge()
     users.on_sign_out.append(sessions.forget_user)
     tokens = TokenService(db)
-    auth = AuthService(
-        password,
-        sessions,
-        FailureCounter(settings.auth_failures_per_minute, settings.auth_failures_global_per_minute),
-        users,
-        tokens,
+    # Replicas share one count of wrong secrets (PostgreSQL); one process counts in memory.
+    failures: FailureLedger = (
+        FailureCounter(settings.auth_failures_per_minute, settings.auth_failures_global_per_minute)
+        if db.is_sqlite
+        else SharedFailureCounter(
+            db,
+            settings.auth_failures_per_minute,
+            settings.auth_failures_global_per_minute,
+            key=hmac.new(signing_key, b"wrong-secret marks", hashlib.sha256).digest(),
+        )
     )
+    auth = AuthService(password, sessions, failures, users, tokens)
     return Services(
         settings=settings,
         db=db,

@@ -2,7 +2,8 @@
 
 On SQLite the studio is one process, and an in-memory sliding window (``SlidingWindow``) is exact.
 On PostgreSQL several replicas serve the same clients: the hits are counted in the database
-(``RateCounter``), so N replicas do not allow N times the limit.
+(``RateCounter``), so N replicas do not allow N times the limit - for generations
+(``SharedWindow``) and for wrong secrets (``SharedFailureCounter``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from app.core.db import Database
 from app.models.ratelimit import RateCounter
-from app.services.auth import SlidingWindow
+from app.services.auth import SlidingWindow, secret_mark
 
 # One allowed hit in this many also deletes every expired bucket (of any key).
 SWEEP_ONE_IN = 200
@@ -71,13 +72,36 @@ class SharedWindow:
         self.window = window
         self.clock = clock
 
+    def _key(self, key: str) -> str:
+        return f"{self.name}:{key}"[:200]
+
+    async def wait(self, key: str) -> float:
+        """Seconds until ``key`` may act again (0: now), without recording anything."""
+        if self.limit <= 0:
+            return 0.0
+        now = self.clock()
+        bucket = math.floor(now / self.window)
+        async with self.db.read() as session:
+            rows = (
+                await session.execute(
+                    select(RateCounter.bucket, RateCounter.hits).where(
+                        RateCounter.key == self._key(key), RateCounter.bucket.in_((bucket - 1, bucket))
+                    )
+                )
+            ).all()
+        counts = {int(b): int(h) for b, h in rows}
+        # The next hit would be refused exactly when the limit is reached: wait for room for one.
+        return wait_seconds(
+            self.limit, self.window, counts.get(bucket - 1, 0), counts.get(bucket, 0), now - bucket * self.window
+        )
+
     async def hit(self, key: str) -> float:
         if self.limit <= 0:
             return 0.0
         now = self.clock()
         bucket = math.floor(now / self.window)
         elapsed = now - bucket * self.window
-        full_key = f"{self.name}:{key}"[:200]
+        full_key = self._key(key)
         expires = datetime.fromtimestamp((bucket + 2) * self.window, UTC)
         sweep = random.randrange(SWEEP_ONE_IN) == 0  # noqa: S311 - not security, just spreading the cleanup
 
@@ -104,3 +128,59 @@ class SharedWindow:
             return 0.0
 
         return await self.db.run_write(decide)
+
+
+class SharedFailureCounter:
+    """Wrong secrets per client and in total, counted in PostgreSQL for every replica together: a
+    guesser spreading tries over N replicas gets the limit once, not N times.
+
+    A check before a guessable secret is verified reads the database; the cheap check of requests
+    that verify nothing guessable (session cookies) may use a copy up to ``cache_seconds`` old. One
+    wrong secret sent to several replicas (a stale cookie on every request of a page) is one
+    failure: the mark that recognises it is keyed with the install's shared key, the same in every
+    replica, and never reveals the secret.
+    """
+
+    ALL = "*"
+
+    def __init__(
+        self,
+        db: Database,
+        per_client: int,
+        in_total: int,
+        *,
+        key: bytes,
+        window: float = 60.0,
+        clock: Callable[[], float] = time.time,
+        cache_seconds: float = 1.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._client = SharedWindow(db, "authfail", per_client, window, clock)
+        self._total = SharedWindow(db, "authfail-all", in_total, window, clock)
+        self._seen = SharedWindow(db, "authseen", 1, window, clock)
+        self._key = key
+        self._cache_seconds = cache_seconds
+        self._monotonic = monotonic
+        # client -> (read at, wait then)
+        self._cache: dict[str, tuple[float, float]] = {}
+
+    async def client_wait(self, client: str, *, fresh: bool = True) -> float:
+        now = self._monotonic()
+        cached = self._cache.get(client)
+        if not fresh and cached is not None and now - cached[0] < self._cache_seconds:
+            return max(cached[1] - (now - cached[0]), 0.0)
+        wait = await self._client.wait(client)
+        if len(self._cache) >= 10_000:
+            self._cache = {c: v for c, v in self._cache.items() if now - v[0] < self._cache_seconds}
+        self._cache[client] = (now, wait)
+        return wait
+
+    async def total_wait(self) -> float:
+        return await self._total.wait(self.ALL)
+
+    async def record(self, client: str, secret: str) -> None:
+        self._cache.pop(client, None)
+        if await self._seen.hit(f"{client}:{secret_mark(self._key, secret).hex()}"):
+            return  # counted already, by this replica or another
+        await self._client.hit(client)
+        await self._total.hit(self.ALL)

@@ -76,3 +76,30 @@ async def test_two_studios_allow_the_limit_once_between_them(
     assert answers == [202, 202, 202, 429]
     refused = await a.client.post("/api/v1/generate/text2image", json=body)
     assert refused.status_code == 429 and refused.json()["error"]["code"] == "rate_limited"
+
+
+async def test_wrong_passwords_are_counted_once_for_every_replica(
+    studio_factory: StudioFactory, shared_url: str, tmp_path: Path
+) -> None:
+    """A guesser spreading tries over replicas gets the limit once in all, not once per replica."""
+    password = "the right one"
+    guarded = {"database_url_override": shared_url, "app_password": password, "data_dir": tmp_path / "data"}
+    a = await studio_factory(auth_failures_per_minute=4, **guarded)
+    b = await studio_factory(auth_failures_per_minute=4, **guarded)
+    login = "/api/v1/auth/login"
+    for i, studio in enumerate((a, b, a, b)):
+        assert (await studio.client.post(login, json={"password": f"guess-{i}"})).status_code == 401
+    # Both replicas now refuse this client, the right password included, by every way of presenting it.
+    for studio in (a, b):
+        refused = await studio.client.post(login, json={"password": password})
+        assert refused.status_code == 429, refused.text
+        assert "retry-after" in refused.headers
+        bearer = await studio.client.get("/api/v1/tasks", headers={"Authorization": f"Bearer {password}"})
+        assert bearer.status_code == 429
+    # The same stale secret sent to both replicas is one failure, not two.
+    c = await studio_factory(auth_failures_per_minute=2, **guarded)
+    other = {"X-Real-IP": "192.0.2.44"}
+    for studio in (c, a, b):
+        stale = await studio.client.get("/api/v1/tasks", headers={**other, "Cookie": "studio_session=" + "s" * 43})
+        assert stale.status_code == 401
+    assert (await c.client.post(login, json={"password": password}, headers=other)).status_code == 204
