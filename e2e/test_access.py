@@ -157,7 +157,6 @@ def test_login_keeps_the_deep_link_and_the_header_signs_out(guarded: Stack, brow
                 page.emulate_media(color_scheme=scheme)
                 for _ in ("zh", "en"):
                     expect(page.get_by_test_id("login-submit")).to_be_visible()
-                    page.wait_for_timeout(400)  # colour transitions of the theme switch
                     assert not (found := axe_findings(page)), (viewport, scheme, found)
                     page.get_by_test_id("lang-toggle").click()
         page.set_viewport_size({"width": 1280, "height": 900})

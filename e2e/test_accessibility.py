@@ -16,8 +16,19 @@ AXE = REPO / "frontend" / "node_modules" / "axe-core" / "axe.min.js"
 TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
 
+def transitions_ended(page: Page) -> None:
+    """No CSS transition or animation is running: a colour caught half-way (a theme switch, a tag
+    fading in) is neither the light nor the dark one, and on a loaded machine a fixed pause is not
+    always long enough for them to end."""
+    page.wait_for_function(
+        "() => document.getAnimations().every((a) => a.playState !== 'running' || a.effect?.getTiming().iterations === Infinity)",
+        timeout=10_000,
+    )
+
+
 def axe_findings(page: Page) -> list[dict]:
-    """Serious and critical violations on the page as it is now."""
+    """Serious and critical violations on the page as it is now (once its transitions have ended)."""
+    transitions_ended(page)
     if not AXE.exists():
         pytest.fail(f"{AXE} is missing: make frontend-deps")
     if not page.evaluate("() => typeof window.axe !== 'undefined'"):
@@ -46,7 +57,6 @@ def settle(page: Page, name: str) -> None:
     else:
         expect(page.locator("main h1, main .page-head, main").first).to_be_visible()
     page.wait_for_load_state("networkidle")
-    page.wait_for_timeout(400)
 
 
 @pytest.mark.parametrize("device", ["desktop", "phone"])
@@ -72,7 +82,6 @@ def test_no_serious_or_critical_axe_finding_on_any_page(page: Page, stack: Stack
                 found["generate-with-card"] = findings
     page.goto(f"/history/{task['task_id']}")
     expect(page.locator("[data-testid=history-detail]")).to_be_visible()
-    page.wait_for_timeout(400)
     if findings := axe_findings(page):
         found["history-detail"] = findings
     assert not found, json.dumps(found, ensure_ascii=False, indent=1)
