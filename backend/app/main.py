@@ -34,6 +34,7 @@ from app.api.routes import (
 )
 from app.core.config import Settings
 from app.core.logging import configure_logging
+from app.core.shutdown import on_stop_signal
 from app.services.container import build_services, close_services
 
 logger = logging.getLogger("app")
@@ -62,9 +63,11 @@ def create_app(settings: Settings | None = None, *, start_worker: bool | None = 
                 extra={"detail": "Credentials are configured but ADMIN_PASSWORD (APP_PASSWORD) is not set: anyone who can reach the port can spend the account's credit."},
             )
         logger.info("app.started", extra={"version": __version__, "worker": run_worker})
+        restore_signals = on_stop_signal(services.events.close)
         try:
             yield
         finally:
+            restore_signals()
             await close_services(services)
 
     app = FastAPI(

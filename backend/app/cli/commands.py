@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from app.cli.client import CliError, StudioClient, TaskFailed
+from app.cli.client import CliError, ConnectionFailed, StudioClient, TaskFailed
 
 DEFAULT_URL = "http://localhost:3000"
 TERMINAL = frozenset({"completed", "failed", "cancelled"})
@@ -147,7 +147,11 @@ def _follow(client: StudioClient, task_id: str) -> dict[str, Any]:
         deadline = time.monotonic() + 600
         while task["status"] not in TERMINAL and time.monotonic() < deadline:
             time.sleep(1.0)
-            task = client.task(task_id)
+            try:
+                task = client.task(task_id)
+            except ConnectionFailed:
+                # The studio is restarting (that is why the stream ended): wait for it.
+                continue
     return task
 
 

@@ -33,6 +33,8 @@ class TaskEvents:
         # Followers of every task (the one live channel of a client).
         self._everything: set[asyncio.Event] = set()
         self._relay: Relay | None = None
+        # Set when the process is stopping: streams end instead of waiting for more changes.
+        self.closing = False
 
     def attach(self, relay: Relay) -> None:
         self._relay = relay
@@ -64,6 +66,11 @@ class TaskEvents:
                 event.set()
         for event in self._everything:
             event.set()
+
+    def close(self) -> None:
+        """The process is stopping: wake every stream so that it ends (``closing``)."""
+        self.closing = True
+        self.wake_all()
 
     @contextmanager
     def subscribe(self, task_id: str) -> Iterator[asyncio.Event]:

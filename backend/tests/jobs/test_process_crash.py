@@ -28,7 +28,7 @@ def _request(url: str, body: dict | None = None) -> dict:
         return json.loads(resp.read())
 
 
-def _start(port: int, data_dir: Path) -> subprocess.Popen[bytes]:
+def _start(port: int, data_dir: Path, extra_args: list[str] | None = None) -> subprocess.Popen[bytes]:
     env = {
         k: v
         for k, v in os.environ.items()
@@ -36,7 +36,7 @@ def _start(port: int, data_dir: Path) -> subprocess.Popen[bytes]:
     }
     env.update(DATA_DIR=str(data_dir), LOG_LEVEL="WARNING", MIN_FREE_DISK_MB="1")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port), *(extra_args or [])],
         cwd=BACKEND,
         env=env,
         stdout=subprocess.DEVNULL,

@@ -104,7 +104,8 @@ async def events(
                     if idle >= KEEPALIVE_SECONDS:
                         idle = 0.0
                         yield b": keep-alive\n\n"
-                if await request.is_disconnected():
+                if services.events.closing or await request.is_disconnected():
+                    # Stopping: the browser reconnects (elsewhere, or here once back) and resumes.
                     return
 
     return StreamingResponse(

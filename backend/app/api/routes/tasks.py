@@ -59,7 +59,7 @@ async def task_events(task_id: str, services: ServicesDep, request: Request, who
                 task = await tasks.get(task_id, who)
             except NotFound:
                 task = None
-            while task is not None:
+            while task is not None and not services.events.closing:
                 payload = orjson.dumps(tasks.to_public(task).model_dump(mode="json"))
                 if payload != last:
                     yield b"event: task\ndata: " + payload + b"\n\n"
@@ -90,6 +90,8 @@ async def task_events(task_id: str, services: ServicesDep, request: Request, who
                 except NotFound:
                     # Deleted while watched; any other failure is a real error, not an ending.
                     task = None
+            if services.events.closing:
+                return  # stopping, not ended: the client reconnects and follows the task on
             yield b"event: end\ndata: {}\n\n"
 
     return StreamingResponse(
