@@ -201,6 +201,8 @@ const en: MessageSchema = {
     filterType: 'Filter by type',
     allModels: 'All models',
     allTypes: 'All types',
+    filterOperation: 'Filter by edit operation',
+    allOperations: 'All edit operations',
     since: 'From',
     until: 'To',
     favoritesOnly: 'Favorites only',
@@ -576,6 +578,7 @@ const en: MessageSchema = {
     pickTwo: 'Select two images to compare.',
     a: 'Image A',
     b: 'Image B',
+    swap: 'Swap A / B',
   },
   lineage: {
     madeFrom: 'Made from',

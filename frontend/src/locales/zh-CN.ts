@@ -199,6 +199,8 @@ const zhCN = {
     filterType: '按类型筛选',
     allModels: '全部模型',
     allTypes: '全部类型',
+    filterOperation: '按编辑方式筛选',
+    allOperations: '全部编辑方式',
     since: '从',
     until: '至',
     favoritesOnly: '仅收藏',
@@ -574,6 +576,7 @@ const zhCN = {
     pickTwo: '请选择两张图片进行对比。',
     a: '图 A',
     b: '图 B',
+    swap: '交换 A / B',
   },
   lineage: {
     madeFrom: '来源',
