@@ -77,32 +77,7 @@ export type TokenList = Schemas['TokenList']
 export type TokenCreated = Schemas['TokenCreated']
 
 // ---- edits (issue 17: inpaint, erase, outpaint, upscale) ----
-export type EditOperation = 'inpaint' | 'erase' | 'outpaint' | 'upscale'
-export interface EditRequest {
-  source: { image_id: string } | { upload_id: string }
-  mask?: { upload_id: string }
-  prompt?: string
-  expand?: { top: number; bottom: number; left: number; right: number }
-  resolution?: '4k' | '8k'
-  model?: string
-}
-export interface LineageStep {
-  image_id: string
-  task_id: string
-  type: string
-  operation: EditOperation | null
-  model: string
-  prompt: string
-  url: string
-  thumbnail_url: string | null
-  width: number
-  height: number
-  created_at: string
-  missing?: boolean
-}
-export interface Lineage {
-  image_id: string
-  ancestors: LineageStep[]
-  from_upload?: boolean
-  broken_at?: string | null
-}
+export type EditOperation = Schemas['EditOperationPublic']['operation']
+export type EditRequest = Schemas['EditIn']
+export type Lineage = Schemas['LineagePublic']
+export type LineageStep = Schemas['LineageStep']

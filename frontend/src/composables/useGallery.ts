@@ -60,7 +60,7 @@ export function useGallery(search: { value: string }, options: GalleryOptions = 
     if (filters.model) q.model = filters.model
     if (filters.type) q.type = filters.type
     if (filters.favorite) q.favorite = true
-    if (filters.operation) Object.assign(q, { operation: filters.operation })
+    if (filters.operation) q.operation = filters.operation
     const since = dayToIso(filters.since)
     const until = dayToIso(filters.until, true)
     if (since) q.since = since

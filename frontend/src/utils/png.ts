@@ -8,18 +8,19 @@ const SIGNATURE = new Uint8Array([137, 80, 78, 71, 13, 10, 26, 10])
 
 let crcTable: Uint32Array | null = null
 
-export function crc32(bytes: Uint8Array, crc = 0xffffffff): number {
+/** CRC-32 as PNG (and zlib) define it. */
+export function crc32(bytes: Uint8Array): number {
   if (!crcTable) {
     crcTable = new Uint32Array(256)
     for (let n = 0; n < 256; n++) {
-      let c = n
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1
-      crcTable[n] = c >>> 0
+      let v = n
+      for (let k = 0; k < 8; k++) v = v & 1 ? 0xedb88320 ^ (v >>> 1) : v >>> 1
+      crcTable[n] = v >>> 0
     }
   }
-  let c = crc
+  let c = 0xffffffff
   for (const b of bytes) c = (crcTable[(c ^ b) & 0xff] ?? 0) ^ (c >>> 8)
-  return c >>> 0
+  return (c ^ 0xffffffff) >>> 0
 }
 
 function chunk(type: string, body: Uint8Array): Uint8Array {
@@ -28,7 +29,7 @@ function chunk(type: string, body: Uint8Array): Uint8Array {
   view.setUint32(0, body.length)
   for (let i = 0; i < 4; i++) out[4 + i] = type.charCodeAt(i)
   out.set(body, 8)
-  view.setUint32(8 + body.length, crc32(out.subarray(4, 8 + body.length)) >>> 0)
+  view.setUint32(8 + body.length, crc32(out.subarray(4, 8 + body.length)))
   return out
 }
 

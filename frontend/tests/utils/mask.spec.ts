@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { MASK_ON, MaskBuffer, sourceRadius, toSource } from '@/utils/mask'
-import { encodeGreyPng } from '@/utils/png'
+import { crc32, encodeGreyPng } from '@/utils/png'
 import { readGreyPng } from '../pngRead'
 
 /** A 400 × 200 source shown at 100 × 50 on screen (a quarter of its size). */
@@ -107,6 +107,11 @@ describe('mask buffer', () => {
 })
 
 describe('mask export', () => {
+  it('checksums chunks with the standard CRC-32 (known values)', () => {
+    expect(crc32(new TextEncoder().encode('IEND'))).toBe(0xae426082)
+    expect(crc32(new TextEncoder().encode('123456789'))).toBe(0xcbf43926)
+  })
+
   it('is a single-channel 8-bit PNG at the source size, 255 where to redraw', async () => {
     const mask = new MaskBuffer(W, H)
     mask.begin({ x: 200, y: 100 }, 40, false)
