@@ -548,7 +548,7 @@ const en: MessageSchema = {
       invert: 'Invert',
       clear: 'Clear',
       canvas: 'Mask canvas: press and drag to paint',
-      hint: 'Paint the area to edit on the picture (mouse, pen or finger). Keys: Ctrl+Z undo, [ ] brush size, E eraser.',
+      hint: 'Paint the area to edit on the picture (mouse, pen or finger). Keys: Ctrl+Z undo, [ ] brush size, X brush / eraser.',
       hintPainted: 'The red area will be redrawn.',
     },
     outpaint: {
