@@ -136,6 +136,34 @@ def test_outpaint_and_upscale_on_the_demo_provider(page: Page, stack: Stack, scr
     expect(page.locator("[data-testid=history-item]")).to_have_count(1)
 
 
+def test_erase_on_an_uploaded_picture(page: Page, stack: Stack, tmp_path: Path) -> None:
+    made = stack.generate("a pebble beach, e2e upload source", model="demo")
+    image = first_image(made)
+    status, _, data = stack.get(image["url"])
+    assert status == 200
+    picture = tmp_path / "beach.png"
+    picture.write_bytes(data)
+    page.set_viewport_size(DESKTOP)
+    page.goto("/")
+    page.locator("[data-testid=nav-edit]").click()
+    page.locator("[data-testid=edit-op-erase]").click()
+    page.locator("[data-testid=edit-file]").set_input_files(str(picture))
+    canvas = page.locator("[data-testid=mask-canvas]")
+    expect(canvas).to_have_attribute("width", str(image["width"]))
+    # erase takes no prompt
+    expect(page.locator("textarea[data-testid=edit-prompt]")).to_have_count(0)
+    paint_stroke(page)
+    with page.expect_response(lambda r: "/api/v1/edit/erase" in r.url) as answer:
+        page.locator("[data-testid=edit-submit]").click()
+    assert answer.value.status == 202, answer.value.text()
+    body = json.loads(answer.value.request.post_data or "{}")
+    assert set(body) == {"source", "mask", "model"} and "upload_id" in body["source"], body
+    wait_for_result(page)
+    # made from an upload: History says so instead of linking a parent
+    page.locator("[data-testid=edit-result-link]").click()
+    expect(page.locator("[data-testid=lineage-upload]")).to_be_visible()
+
+
 def test_compare_two_history_pictures_with_the_keyboard(page: Page, stack: Stack, screenshots: Path) -> None:
     a = stack.generate("a red apple, e2e compare", model="demo")
     b = stack.generate("a green pear, e2e compare", model="demo")
