@@ -186,3 +186,24 @@ async def test_crash_mid_edit_resumes_and_keeps_the_lineage(visual_studio: Studi
     lineage = (await visual_studio.client.get(f"/api/v1/images/{task['outputs'][0]['id']}/lineage")).json()
     assert [step["image_id"] for step in lineage["ancestors"]] == [parent_id]
     assert lineage["ancestors"][0]["operation"] == "upscale" and lineage["from_upload"] is True
+
+
+async def test_edits_are_estimated_and_held_to_the_budget(studio_factory: StudioFactory, fake_visual: FakeVisualServer) -> None:
+    studio: Studio = await studio_factory(
+        volcengine_access_key=AK, volcengine_secret_key=SK, visual_base_url=fake_visual.base_url,
+        result_url_hosts=["127.0.0.1"], budget_daily_cny=0.5,
+    )
+    source = await _upload(studio, _png(400, 300))
+    body = {"model": "jimeng_t2i_v40", "source": {"upload_id": source}}
+    first = await studio.client.post("/api/v1/edit/upscale", json=body)
+    assert first.status_code == 202, first.text
+    pending = await studio.task(first.json()["task_id"])
+    assert pending["unit_price_cny"] == 0.4 and pending["cost_max_cny"] == 0.4
+    # 0.4 reserved of 0.5: a second upscale would pass the budget, refused before any call.
+    second = await studio.client.post("/api/v1/edit/upscale", json=body)
+    assert second.status_code == 402, second.text
+    assert second.json()["error"]["code"] == "budget_exceeded"
+    assert not fake_visual.stats.bodies_for("CVSync2AsyncSubmitTask")
+    await studio.run_jobs()
+    done = await studio.task(first.json()["task_id"])
+    assert done["status"] == "completed" and done["cost_cny"] == 0.4 and done["billed_images"] == 1
