@@ -17,6 +17,7 @@ from sqlalchemy import select
 from app.models.task import Task
 from app.storage import metadata as image_metadata
 from tests.conftest import Studio, StudioFactory, restart_takeover
+from tests.fakes.common import Fault
 from tests.fakes.visual import INPAINT_KEY, OUTPAINT_KEY, UPSCALE_KEY, FakeVisualServer
 
 AK = "AKLTvisualEditKey31"
@@ -207,3 +208,35 @@ async def test_edits_are_estimated_and_held_to_the_budget(studio_factory: Studio
     await studio.run_jobs()
     done = await studio.task(first.json()["task_id"])
     assert done["status"] == "completed" and done["cost_cny"] == 0.4 and done["billed_images"] == 1
+
+
+async def test_edit_estimates_name_the_operations_price(visual_studio: Studio) -> None:
+    upscale = (await visual_studio.client.get("/api/v1/edit/upscale/estimate", params={"model": "jimeng_t2i_v40"})).json()
+    assert upscale == {"model": "jimeng_t2i_v40", "images_max": 1, "unit": "image", "unit_price_cny": 0.4,
+                       "cost_max_cny": 0.4, "confirmed": False}
+    erase = (await visual_studio.client.get("/api/v1/edit/erase/estimate", params={"model": "jimeng_t2i_v40"})).json()
+    assert erase["cost_max_cny"] == 0.2
+    demo = (await visual_studio.client.get("/api/v1/edit/inpaint/estimate", params={"model": "demo"})).json()
+    assert demo["cost_max_cny"] == 0 and demo["confirmed"] is True
+    lacking = await visual_studio.client.get("/api/v1/edit/inpaint/estimate", params={"model": "jimeng_t2i_v30"})
+    assert lacking.status_code == 422 and lacking.json()["error"]["code"] == "operation_not_supported"
+
+
+async def test_upstream_faults_on_an_edit_are_stored_like_a_generations(visual_studio: Studio, fake_visual: FakeVisualServer) -> None:
+    source = await _upload(visual_studio, _png(400, 300))
+    mask = await _upload(visual_studio, _brush(400, 300))
+    body = {"model": "jimeng_t2i_v40", "source": {"upload_id": source}, "mask": {"upload_id": mask}}
+    refused = await visual_studio.client.post("/api/v1/edit/inpaint", json={**body, "prompt": "x [fault:code=50412]"})
+    await visual_studio.run_jobs()
+    task = await visual_studio.task(refused.json()["task_id"])
+    assert task["status"] == "failed" and task["error"]["code"] == "content_moderation"
+    assert task["cost_cny"] == 0
+    # Output moderation once: one more try with another seed, then stored.
+    fake_visual.pending_polls = 0
+    fake_visual.faults.push(Fault("moderation-output", action="CVSync2AsyncGetResult"))
+    retried = await visual_studio.client.post("/api/v1/edit/inpaint", json={**body, "prompt": "y again", "seed": 5})
+    await visual_studio.run_jobs()
+    done = await visual_studio.task(retried.json()["task_id"])
+    assert done["status"] == "completed", done["error"]
+    seeds = [b["seed"] for b in fake_visual.stats.bodies_for("CVSync2AsyncSubmitTask") if b.get("prompt") == "y again"]
+    assert seeds[0] == 5 and len(seeds) == 2 and seeds[1] != 5

@@ -11,6 +11,7 @@ from app.providers.base import GenerationRequest, ReferenceImage
 from app.providers.catalog.builtin import BUILTIN_MODELS
 from app.providers.catalog.files import CatalogFileError, load_specs
 from app.providers.visual_edits import build_edit_body
+from tests.conftest import Studio
 
 EDIT_ONLY = """
 [[models]]
@@ -93,3 +94,18 @@ def test_a_model_needs_capabilities_or_edits(tmp_path: Path) -> None:
     path.write_text(EDIT_ONLY.split("[[models.edit]]")[0], encoding="utf-8")
     with pytest.raises(CatalogFileError, match="a model needs capabilities or"):
         load_specs(path)
+
+
+async def test_the_models_route_lists_each_operations_rules(studio: Studio) -> None:
+    models = {m["id"]: m for m in (await studio.client.get("/api/v1/models")).json()["models"]}
+    ops = {op["operation"]: op for op in models["jimeng_t2i_v40"]["edit_operations"]}
+    assert ops["inpaint"]["prompt"] == "required" and ops["inpaint"]["mask"] is True
+    assert ops["erase"]["prompt"] == "none" and ops["upscale"]["mask"] is False
+    assert ops["outpaint"]["max_expand"] == 1.0 and ops["outpaint"]["max_aspect"] == 16.0
+    assert ops["inpaint"]["max_expand"] is None
+    assert ops["upscale"]["resolutions"] == [{"resolution": "4k", "long_side": 4096}, {"resolution": "8k", "long_side": 8192}]
+    assert ops["inpaint"]["max_side"] == 4096 and ops["inpaint"]["formats"] == ["jpeg", "png"]
+    assert ops["inpaint"]["provenance"] == {"checked_on": "2026-11-30", "source": "https://www.volcengine.com/docs/85621/1976207"}
+    demo_ops = {op["operation"]: op for op in models["demo"]["edit_operations"]}
+    assert demo_ops["upscale"]["provenance"] == {"checked_on": "2026-11-30", "source": "builtin"}
+    assert models["doubao-seedream-4-0-250828"]["edit_operations"] == []
