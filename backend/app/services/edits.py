@@ -26,6 +26,7 @@ from app.providers.base import ReferenceImage
 from app.providers.catalog.edits import EditInput, edit_operation, validate_edit
 from app.providers.catalog.specs import EditOperation, ModelSpec
 from app.services.tasks import SEED_LIMIT, TaskService, scoped_idempotency_key
+from app.services.usage import Estimate
 from app.services.users import Principal
 from app.storage.edit_inputs import fit_source, normalize_mask
 
@@ -50,7 +51,8 @@ class EditService:
     def __init__(self, tasks: TaskService) -> None:
         self.tasks = tasks
 
-    def _model(self, model_id: str | None, operation: str) -> ModelSpec:
+    def model_for(self, model_id: str | None, operation: str) -> ModelSpec:
+        """The model named, or the one an edit without a model goes to."""
         catalog = self.tasks.catalog
         if model_id:
             return catalog.get(model_id)
@@ -62,6 +64,12 @@ class EditService:
             if spec.edit_operation(operation) is not None and catalog.available(spec):
                 return spec
         return default  # refused by edit_operation with the list of what it offers
+
+    def estimate(self, model_id: str | None, operation: str) -> tuple[ModelSpec, Estimate]:
+        """What one edit may cost: the price of the operation's req_key."""
+        spec = self.model_for(model_id, operation)
+        op = edit_operation(spec, operation, available=True)
+        return spec, self.tasks.usage.estimate(op.req_key, 1, group=False)
 
     async def _history_image(self, image_id: str, who: Principal) -> tuple[str, ReferenceImage]:
         """A history image as an upload (so the job reloads it like any input)."""
@@ -125,7 +133,7 @@ class EditService:
             existing = await tasks.by_idempotency_key(idempotency_key)
             if existing is not None:
                 return existing, False
-        spec = self._model(model_id, operation)
+        spec = self.model_for(model_id, operation)
         op = edit_operation(spec, operation, available=tasks.catalog.available(spec))
         if source_image_id is not None:
             source_id, source = await self._history_image(source_image_id, who)

@@ -132,6 +132,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/edit/{operation}/estimate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Estimate
+         * @description What one edit may cost at most (an edit makes one image, priced by its operation's req_key).
+         */
+        get: operations["edit-estimate"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/events": {
         parameters: {
             query?: never;
@@ -998,15 +1018,74 @@ export interface components {
              */
             upload_id: string;
         };
-        /** EditOperationPublic */
+        /**
+         * EditOperationPublic
+         * @description One edit a model offers (POST /api/v1/edit/{operation}) and the rules its form follows.
+         */
         EditOperationPublic: {
+            /**
+             * Formats
+             * @description Source types sent as they are; others are re-encoded as JPEG
+             */
+            formats: string[];
+            /**
+             * Mask
+             * @description Takes a mask (inpaint, erase)
+             */
+            mask: boolean;
+            /**
+             * Max Aspect
+             * @description Outpaint: the widest canvas (W/H)
+             */
+            max_aspect: number | null;
+            /**
+             * Max Bytes
+             * @description Largest source the upstream takes (bigger ones are sent as JPEG)
+             */
+            max_bytes: number | null;
+            /**
+             * Max Expand
+             * @description Outpaint: the most one edge grows, as a ratio of the source's side
+             */
+            max_expand: number | null;
+            /**
+             * Max Side
+             * @description Largest source side in pixels; null = not checked here
+             */
+            max_side: number | null;
+            /**
+             * Min Aspect
+             * @description Outpaint: the narrowest canvas (W/H)
+             */
+            min_aspect: number | null;
+            /** Min Side */
+            min_side: number;
+            /**
+             * Notes
+             * @default
+             */
+            notes?: string;
             /**
              * Operation
              * @enum {string}
              */
             operation: "inpaint" | "erase" | "outpaint" | "upscale";
+            /**
+             * Prompt
+             * @description required (inpaint), optional (outpaint) or none (erase, upscale)
+             * @enum {string}
+             */
+            prompt: "required" | "optional" | "none";
+            /** Prompt Max Length */
+            prompt_max_length: number;
+            provenance: components["schemas"]["ProvenancePublic"];
             /** Req Key */
             req_key: string;
+            /**
+             * Resolutions
+             * @description Upscale: the targets and their long side
+             */
+            resolutions: components["schemas"]["UpscaleTargetPublic"][];
         };
         /**
          * EditSource
@@ -1994,6 +2073,16 @@ export interface components {
             /** Width */
             width: number;
         };
+        /** UpscaleTargetPublic */
+        UpscaleTargetPublic: {
+            /** Long Side */
+            long_side: number;
+            /**
+             * Resolution
+             * @enum {string}
+             */
+            resolution: "4k" | "8k";
+        };
         /** UsageReport */
         UsageReport: {
             /** Cost Cny */
@@ -2390,6 +2479,41 @@ export interface operations {
             };
             /** @description Insufficient Storage */
             507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    "edit-estimate": {
+        parameters: {
+            query?: {
+                /** @description Model id; as for the edit itself when omitted */
+                model?: string | null;
+            };
+            header?: never;
+            path: {
+                /** @description inpaint (mask + prompt), erase (mask), outpaint (expand), upscale (resolution) */
+                operation: "inpaint" | "erase" | "outpaint" | "upscale";
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EstimatePublic"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -2,15 +2,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Path, Request
+from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from app.api.deps import PrincipalDep, ServicesDep, ZhDep
 from app.api.requests import rate_limit
 from app.api.responses import task_submitted
+from app.billing.prices import cny_float
 from app.schemas.edit import EditIn, LineagePublic
 from app.schemas.errors import ErrorResponse
 from app.schemas.generation import TaskCreated
+from app.schemas.usage import EstimatePublic
 
 router = APIRouter(tags=["edit"])
 
@@ -50,6 +52,24 @@ async def edit(
         idempotency_key=idempotency_key,
     )
     return task_submitted(task, fresh, zh)
+
+
+@router.get("/api/v1/edit/{operation}/estimate", response_model=EstimatePublic, responses={422: {"model": ErrorResponse}})
+async def estimate(
+    operation: Operation,
+    services: ServicesDep,
+    model: Annotated[str | None, Query(max_length=200, description="Model id; as for the edit itself when omitted")] = None,
+) -> EstimatePublic:
+    """What one edit may cost at most (an edit makes one image, priced by its operation's req_key)."""
+    spec, result = services.edits.estimate(model, operation)
+    return EstimatePublic(
+        model=spec.id,
+        images_max=1,
+        unit=result.price.unit,
+        unit_price_cny=cny_float(result.price.micro),
+        cost_max_cny=cny_float(result.cost_max),
+        confirmed=result.price.confirmed,
+    )
 
 
 @router.get(

@@ -224,7 +224,8 @@ class EditEntry(_Strict):
             raise ValueError("min_aspect is wider than max_aspect")
         return self
 
-    def to_operation(self) -> EditOperation:
+    def to_operation(self, model: ModelEntry) -> EditOperation:
+        """The frozen rules; an entry without its own date or source has its model's."""
         default_prompt: PromptRule = {"inpaint": "required", "upscale": "none"}.get(self.operation, "optional")  # type: ignore[assignment]
         return EditOperation(
             name=self.operation,
@@ -240,8 +241,8 @@ class EditEntry(_Strict):
             min_aspect=_ratio(self.min_aspect),
             max_aspect=_ratio(self.max_aspect),
             resolutions=tuple(sorted(self.resolutions.items(), key=lambda item: item[1])),
-            checked_on=self.checked_on.isoformat() if self.checked_on else "",
-            source=str(self.source) if self.source else "",
+            checked_on=(self.checked_on or model.checked_on).isoformat(),
+            source=str(self.source or model.source),
             notes=self.notes,
         )
 
@@ -375,7 +376,7 @@ def to_spec(entry: ModelEntry, preset_sets: dict[str, list[PresetEntry]], *, use
         output_formats=tuple(opts.output_formats),
         web_search=opts.web_search,
         layer_decomposition=opts.layer_decomposition,
-        edit_operations=tuple(e.to_operation() for e in entry.edit),
+        edit_operations=tuple(e.to_operation(entry) for e in entry.edit),
         price_unit=entry.price_unit,
         user_defined=user_defined,
     )
