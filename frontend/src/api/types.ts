@@ -77,7 +77,8 @@ export type TokenList = Schemas['TokenList']
 export type TokenCreated = Schemas['TokenCreated']
 
 // ---- edits (issue 17: inpaint, erase, outpaint, upscale) ----
-export type EditOperation = Schemas['EditOperationPublic']['operation']
+export type EditRules = Schemas['EditOperationPublic']
+export type EditOperation = EditRules['operation']
 export type EditRequest = Schemas['EditIn']
 export type Lineage = Schemas['LineagePublic']
 export type LineageStep = Schemas['LineageStep']

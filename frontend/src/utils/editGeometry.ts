@@ -9,7 +9,7 @@ export const EDGES: readonly Edge[] = ['top', 'bottom', 'left', 'right']
 /** Each edge's growth as a fraction of the source's side it extends (0.25 = a quarter more). */
 export type Expand = Record<Edge, number>
 
-/** The UI's range per edge; the server's catalogue has the last word. */
+/** Each edge's range when the model's rules do not say (the demo's, and the server checks anyway). */
 export const EXPAND_MAX = 1
 
 export interface Canvas {
@@ -24,16 +24,16 @@ export function noExpand(): Expand {
   return { top: 0, bottom: 0, left: 0, right: 0 }
 }
 
-export function clampRatio(value: number): number {
+export function clampRatio(value: number, max = EXPAND_MAX): number {
   if (!Number.isFinite(value)) return 0
-  return Math.round(Math.min(EXPAND_MAX, Math.max(0, value)) * 1000) / 1000
+  return Math.round(Math.min(max, Math.max(0, value)) * 1000) / 1000
 }
 
-export function expandedCanvas(width: number, height: number, expand: Expand): Canvas {
-  const left = Math.round(width * clampRatio(expand.left))
-  const right = Math.round(width * clampRatio(expand.right))
-  const top = Math.round(height * clampRatio(expand.top))
-  const bottom = Math.round(height * clampRatio(expand.bottom))
+export function expandedCanvas(width: number, height: number, expand: Expand, max = EXPAND_MAX): Canvas {
+  const left = Math.round(width * clampRatio(expand.left, max))
+  const right = Math.round(width * clampRatio(expand.right, max))
+  const top = Math.round(height * clampRatio(expand.top, max))
+  const bottom = Math.round(height * clampRatio(expand.bottom, max))
   return { width: width + left + right, height: height + top + bottom, x: left, y: top }
 }
 
@@ -45,17 +45,17 @@ export function hasExpansion(expand: Expand): boolean {
  * The expansion that reaches `aspect` (width / height) by growing only the short dimension,
  * evenly on both sides; an aspect the image already has (or one out of reach) grows nothing.
  */
-export function expandToAspect(width: number, height: number, aspect: number): Expand {
+export function expandToAspect(width: number, height: number, aspect: number, max = EXPAND_MAX): Expand {
   const out = noExpand()
   if (!(aspect > 0) || !(width > 0) || !(height > 0)) return out
   const current = width / height
   if (Math.abs(current - aspect) < 1e-6) return out
   if (aspect > current) {
-    const side = clampRatio((height * aspect - width) / width / 2)
+    const side = clampRatio((height * aspect - width) / width / 2, max)
     out.left = side
     out.right = side
   } else {
-    const side = clampRatio((width / aspect - height) / height / 2)
+    const side = clampRatio((width / aspect - height) / height / 2, max)
     out.top = side
     out.bottom = side
   }
@@ -79,12 +79,17 @@ export const ASPECT_PRESETS: readonly AspectPreset[] = [
 ]
 
 export type Resolution = '4k' | '8k'
-export const RESOLUTIONS: readonly Resolution[] = ['4k', '8k']
-/** The long side of a super-resolved picture; the aspect ratio is kept. */
-export const LONG_SIDE: Record<Resolution, number> = { '4k': 4096, '8k': 8192 }
+export interface UpscaleTarget {
+  resolution: Resolution
+  long_side: number
+}
+/** The long side of a super-resolved picture (the aspect ratio is kept), when the model does not say. */
+export const DEFAULT_TARGETS: readonly UpscaleTarget[] = [
+  { resolution: '4k', long_side: 4096 },
+  { resolution: '8k', long_side: 8192 },
+]
 
-export function upscaledSize(width: number, height: number, resolution: Resolution): { width: number; height: number } {
-  const long = LONG_SIDE[resolution]
-  const scale = long / Math.max(width, height)
+export function upscaledSize(width: number, height: number, longSide: number): { width: number; height: number } {
+  const scale = longSide / Math.max(width, height)
   return { width: Math.round(width * scale), height: Math.round(height * scale) }
 }

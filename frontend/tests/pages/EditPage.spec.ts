@@ -2,6 +2,7 @@ import { flushPromises, mount } from '@vue/test-utils'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import EditPage from '@/pages/EditPage.vue'
 import { applyLocale } from '@/locales'
+import { useCatalogStore } from '@/stores/catalog'
 import { readGreyPng } from '../pngRead'
 import { catalog, jsonResponse, makeTask, plugins, setupStores, testRouter } from '../helpers'
 import { MockEventSource, mockFetch } from '../mocks'
@@ -97,6 +98,71 @@ describe('EditPage', () => {
     await flushPromises()
     expect(sent.edit).toEqual({ source: { image_id: 'src1i00000' }, resolution: '8k' })
     expect(sent.uploads).toEqual([])
+    wrapper.unmount()
+  })
+
+  it("follows the model's rules: the price of the operation's req_key, no prompt for erase, its expansion limit", async () => {
+    const sent: { edit?: unknown; uploads: Blob[] } = { uploads: [] }
+    const rule = (operation: 'erase' | 'outpaint', req_key: string, extra: object = {}) => ({
+      operation,
+      req_key,
+      prompt: operation === 'erase' ? ('none' as const) : ('optional' as const),
+      mask: operation === 'erase',
+      formats: ['png'],
+      max_aspect: null,
+      max_bytes: null,
+      max_expand: null,
+      max_side: 4096,
+      min_aspect: null,
+      min_side: 1,
+      prompt_max_length: 800,
+      provenance: { checked_on: '2026-11-30', source: 'builtin' },
+      resolutions: [],
+      ...extra,
+    })
+    const editor = {
+      ...catalog.models[0]!,
+      id: 'painter',
+      available: true,
+      unavailable_reason: null,
+      edit_operations: [rule('erase', 'painter_erase'), rule('outpaint', 'painter_outpaint', { max_expand: 3 })],
+    }
+    mockFetch({
+      'GET /api/v1/tasks/src1': () => jsonResponse(source),
+      'GET /api/v1/models': () => jsonResponse({ ...catalog, models: [...catalog.models, editor] }),
+      'GET /api/v1/usage/prices': () =>
+        jsonResponse({
+          checked: '2026-11-30',
+          currency: 'CNY',
+          default: { unit: 'image', cny: 0.2, confirmed: true, source: 'x' },
+          models: { painter_erase: { unit: 'call', cny: 0.35, confirmed: true, source: 'x' } },
+        }),
+      'POST /api/v1/edit/outpaint': (_url, init) => {
+        sent.edit = JSON.parse(String(init.body))
+        return jsonResponse({ task_id: 'new1', status: 'pending', message: '', created_at: '2026-01-01T00:00:00Z' }, 202)
+      },
+      'GET /api/v1/tasks/new1': () => jsonResponse(makeTask({ task_id: 'new1', status: 'processing' })),
+    })
+    const pinia = setupStores()
+    const store = useCatalogStore()
+    store.models = [...store.models, editor]
+    const router = testRouter()
+    await router.push('/edit/src1/0?op=erase')
+    const wrapper = mount(EditPage, { global: { plugins: plugins(pinia, router) }, attachTo: document.body })
+    await flushPromises()
+    expect(wrapper.find('textarea[data-testid=edit-prompt]').exists()).toBe(false)
+    expect(wrapper.get('[data-testid="edit-price"]').text()).toContain('0.35')
+
+    await wrapper.get('[data-testid="edit-op-outpaint"]').trigger('click')
+    await flushPromises()
+    expect(wrapper.get('[data-testid="outpaint-left"]').attributes('max')).toBe('300')
+    await wrapper.get('[data-testid="outpaint-left"]').setValue('250')
+    expect(wrapper.get('[data-testid="outpaint-size"]').text()).toContain('2800 × 400')
+    // no row for this req_key: the list's default price
+    expect(wrapper.get('[data-testid="edit-price"]').text()).toContain('0.20')
+    await wrapper.get('[data-testid="edit-submit"]').trigger('click')
+    await flushPromises()
+    expect(sent.edit).toEqual({ source: { image_id: 'src1i00000' }, model: 'painter', expand: { top: 0, bottom: 0, left: 2.5, right: 0 } })
     wrapper.unmount()
   })
 

@@ -39,13 +39,19 @@ describe('outpaint geometry', () => {
     // 1:1 to 21:9 needs more than double the width: each side stops at 100 %
     expect(expandToAspect(100, 100, 21 / 9).left).toBeLessThanOrEqual(1)
     expect(expandToAspect(100, 100, 0)).toEqual(noExpand())
+    // a model allowing 3 × per edge reaches 21:9 from a square
+    const far = expandToAspect(100, 100, 21 / 9, 3)
+    expect(far.left).toBeGreaterThan(0.6)
+    const c = expandedCanvas(100, 100, far, 3)
+    expect(c.width / c.height).toBeCloseTo(21 / 9, 1)
+    expect(clampRatio(2.5, 3)).toBe(2.5)
   })
 })
 
 describe('upscale size', () => {
   it('keeps the aspect with a 4K or 8K long side', () => {
-    expect(upscaledSize(2048, 2048, '4k')).toEqual({ width: 4096, height: 4096 })
-    expect(upscaledSize(1280, 720, '4k')).toEqual({ width: 4096, height: 2304 })
-    expect(upscaledSize(720, 1280, '8k')).toEqual({ width: 4608, height: 8192 })
+    expect(upscaledSize(2048, 2048, 4096)).toEqual({ width: 4096, height: 4096 })
+    expect(upscaledSize(1280, 720, 4096)).toEqual({ width: 4096, height: 2304 })
+    expect(upscaledSize(720, 1280, 8192)).toEqual({ width: 4608, height: 8192 })
   })
 })
