@@ -60,6 +60,16 @@ def test_inpaint_from_history_with_a_painted_mask(page: Page, stack: Stack, scre
     page.goto(f"/history/{parent['task_id']}")
     detail = page.locator("[data-testid=history-detail]")
     expect(detail).to_be_visible()
+    # the lightbox offers the same menu
+    detail.locator(".history-detail__image").click()
+    viewer_menu = page.locator("[data-testid=viewer-edit] [data-testid=edit-menu]")
+    viewer_menu.click()
+    expect(page.locator("[data-testid=viewer-edit] [data-testid=edit-menu-upscale]")).to_have_attribute(
+        "href", f"/edit/{parent['task_id']}/{image['index']}?op=upscale"
+    )
+    page.keyboard.press("Escape")
+    page.keyboard.press("Escape")
+    expect(page.locator("[data-testid=viewer-edit]")).to_have_count(0)
     detail.locator("[data-testid=edit-menu]").click()
     page.locator("[data-testid=edit-menu-inpaint]").click()
     expect(page).to_have_url(f"{stack.base_url}/edit/{parent['task_id']}/{image['index']}?op=inpaint")
