@@ -17,6 +17,7 @@ from app.api.access import AccessControl, ForwardedClient
 from app.api.errors import install_error_handlers
 from app.api.routes import (
     auth,
+    edit,
     events,
     generate,
     health,
@@ -93,7 +94,7 @@ def create_app(settings: Settings | None = None, *, start_worker: bool | None = 
     app.add_middleware(ForwardedClient, trusted=settings.trusted_proxy_networks)
 
     for router in (
-        health.router, models.router, generate.router, tasks.router, events.router, history.router, uploads.router,
+        health.router, models.router, generate.router, edit.router, tasks.router, events.router, history.router, uploads.router,
         usage.router, auth.router, webhooks.router, limits.router, users.router, tokens.router, openai.router,
     ):
         app.include_router(router)

@@ -34,6 +34,7 @@ export function testRouter(): Router {
       { path: '/login', name: 'login', component: { template: '<div />' } },
       { path: '/settings', name: 'settings', component: { template: '<div />' } },
       { path: '/usage', name: 'usage', component: { template: '<div />' } },
+      { path: '/edit/:taskId?/:index?', name: 'edit', component: { template: '<div />' } },
     ],
   })
 }

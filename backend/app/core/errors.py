@@ -69,6 +69,30 @@ class InvalidRequest(AppError):
     code = "invalid_request"
 
 
+class OperationNotSupported(InvalidRequest):
+    """The model has no such edit operation (or the operation takes no such field)."""
+
+    code = "operation_not_supported"
+
+
+class InvalidMask(InvalidRequest):
+    """An edit mask that cannot be used: another size or aspect than its source, or empty."""
+
+    code = "invalid_mask"
+
+
+class SourceTooLarge(InvalidRequest):
+    """An edit's source image beyond the operation's input limits."""
+
+    code = "source_too_large"
+
+
+class ExpandOutOfRange(InvalidRequest):
+    """An outpaint expansion outside the operation's bounds."""
+
+    code = "expand_out_of_range"
+
+
 class NotFound(AppError):
     status_code = 404
     code = "not_found"

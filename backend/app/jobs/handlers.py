@@ -96,6 +96,10 @@ class TaskJobContext:
         self.prompt = task.prompt
         self.negative_prompt = task.negative_prompt
         self.parameters = public_parameters(task.parameters)
+        # Lineage travels in the file too: an edit found outside the app still names its parent.
+        self.lineage = (
+            {"operation": task.operation, "parent_image_id": task.parent_image_id} if task.operation else {}
+        )
         self.checkpoint: dict[str, Any] = dict(task.checkpoint or {})
         self.expected = task.expected_images
         self.done: set[int] = {img.index for img in task.images}
@@ -198,6 +202,7 @@ class TaskJobContext:
             "negative_prompt": self.negative_prompt,
             "seed": seed,
             "parameters": self.parameters,
+            **self.lineage,
             "created_at": self.created_at.isoformat(),
             "unit_price_cny": cny_float(self.unit_price),
         }

@@ -37,6 +37,7 @@ class TaskStatus(StrEnum):
 class TaskType(StrEnum):
     TEXT2IMAGE = "text2image"
     IMAGE2IMAGE = "image2image"
+    EDIT = "edit"
 
 
 TERMINAL_STATUSES = (TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED)
@@ -69,6 +70,11 @@ class Task(Base):
     # The user whose task this is (users.id); NULL only between the migration and the first start,
     # which gives such rows to the first admin.
     owner_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # Edits: which one ("inpaint", "erase", "outpaint", "upscale") and the history image it was
+    # made from (NULL for an uploaded source, or once that image is deleted: lineage is
+    # history, not a constraint).
+    operation: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    parent_image_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     favorite: Mapped[bool] = mapped_column(Boolean, default=False)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -115,6 +121,9 @@ class Task(Base):
         ),
         # One member's history pages.
         Index("ix_tasks_owner_history", "owner_id", "status", "created_at", "id"),
+        # History filtered by edit operation, and the edits made from one image.
+        Index("ix_tasks_operation_history", "operation", "status", "created_at", "id"),
+        Index("ix_tasks_parent_image", "parent_image_id"),
     )
 
     @property

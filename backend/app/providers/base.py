@@ -18,7 +18,9 @@ from typing import Any, ClassVar, Literal, Protocol
 
 from app.core.errors import ProviderError, StorageError
 
-Mode = Literal["text2image", "image2image"]
+# What a generation route asks for; "edit" is a request built by the edit validation.
+GenerationMode = Literal["text2image", "image2image"]
+Mode = Literal["text2image", "image2image", "edit"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,34 @@ class GenerationRequest:
     # Let the model search the web before it draws (Ark tools: [{"type": "web_search"}]).
     web_search: bool = False
     references: tuple[ReferenceImage, ...] = ()
+    # Edits (mode "edit"): the operation, its upstream req_key, and its inputs. The source is
+    # references[0]; inpaint and erase carry the normalised mask (single channel, 255 = redraw)
+    # as references[1].
+    operation: str | None = None
+    edit_req_key: str | None = None
+    # Outpaint: how far each edge grows, as a ratio of the source's side.
+    expand_top: float = 0.0
+    expand_bottom: float = 0.0
+    expand_left: float = 0.0
+    expand_right: float = 0.0
+    # Upscale: "4k" / "8k" and the long side it stands for.
+    resolution: str | None = None
+    target_long_side: int | None = None
+    # Lineage: the history image this edit was made from (None for an uploaded source).
+    parent_image_id: str | None = None
+
+    @property
+    def source(self) -> ReferenceImage | None:
+        return self.references[0] if self.operation and self.references else None
+
+    @property
+    def mask(self) -> ReferenceImage | None:
+        return self.references[1] if self.operation and len(self.references) > 1 else None
+
+    @property
+    def price_key(self) -> str:
+        """The price table's entry for this request: an edit is priced by its req_key."""
+        return self.edit_req_key or self.model
 
     @property
     def is_group(self) -> bool:

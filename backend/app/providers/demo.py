@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
 
 from app.core.errors import UpstreamBadRequest
+from app.providers import demo_edits
 from app.providers.base import (
     GenerationRequest,
     ImageResult,
@@ -226,6 +227,10 @@ class DemoProvider(Provider):
         if SLOW_MARKER in prompt_lower:
             await self._sleep(self._slow_seconds)
 
+        if request.operation is not None:
+            await self._edit(request, ctx)
+            return
+
         width, height = request_dimensions(request)
         base_seed = await self._base_seed(request, ctx)
         count = request.expected_images
@@ -252,6 +257,47 @@ class DemoProvider(Provider):
             )
             data = await asyncio.to_thread(render_png, scene)
             await ctx.deliver(ImageResult(index=index, data=data, size=f"{width}x{height}", seed=seed))
+
+    async def _edit(self, request: GenerationRequest, ctx: JobContext) -> None:
+        if ctx.is_done(0):
+            return
+        source, mask = request.source, request.mask
+        if source is None:
+            raise UpstreamBadRequest(
+                "The edit has no source image.", message_zh="编辑任务缺少原图。", upstream_code="DemoNoSource", status=400
+            )
+        seed = await self._base_seed(request, ctx)
+        ctx.check_cancelled()
+        if request.operation in ("inpaint", "erase") and mask is None:
+            raise UpstreamBadRequest(
+                "The edit has no mask.", message_zh="编辑任务缺少蒙版。", upstream_code="DemoNoMask", status=400
+            )
+        if request.operation == "inpaint" and mask is not None:
+            scene = await asyncio.to_thread(render_png, self._scene(request.prompt, seed, source.width, source.height))
+            data = await asyncio.to_thread(demo_edits.inpaint, source.data, mask.data, scene)
+        elif request.operation == "erase" and mask is not None:
+            data = await asyncio.to_thread(demo_edits.erase, source.data, mask.data)
+        elif request.operation == "outpaint":
+            edges = (request.expand_top, request.expand_bottom, request.expand_left, request.expand_right)
+            canvas_w, canvas_h, _, _ = demo_edits.outpaint_canvas(source.width, source.height, edges)
+            scene = await asyncio.to_thread(render_png, self._scene(request.prompt or "outpaint", seed, canvas_w, canvas_h))
+            data = await asyncio.to_thread(demo_edits.outpaint, source.data, edges, scene)
+        else:
+            data = await asyncio.to_thread(demo_edits.upscale, source.data, request.target_long_side or 4096)
+        await ctx.deliver(ImageResult(index=0, data=data, seed=None if request.operation == "upscale" else seed))
+
+    @staticmethod
+    def _scene(prompt: str, seed: int, width: int, height: int) -> DemoScene:
+        # Rendered at most 2048 per side (the demo's own limit) and scaled to the canvas.
+        scale = min(1.0, 2048 / max(width, height))
+        return DemoScene(
+            prompt=prompt,
+            negative_prompt="",
+            guidance_scale=None,
+            seed=seed,
+            width=max(16, round(width * scale)),
+            height=max(16, round(height * scale)),
+        )
 
     async def _base_seed(self, request: GenerationRequest, ctx: JobContext) -> int:
         if request.seed is not None and request.seed >= 0:

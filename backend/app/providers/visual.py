@@ -40,6 +40,7 @@ from app.providers.partial import generate_each
 from app.providers.retry import VISUAL_BACKOFF, Retrier
 from app.providers.signing import sign_request
 from app.providers.transport import Service, exchange_timeout, read_error_body, read_limited
+from app.providers.visual_edits import build_edit_body
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -79,6 +80,8 @@ def build_body(request: GenerationRequest, *, seed: int | None, spec: ModelSpec 
     """The generation body for ``request.model`` (a req_key). ``seed`` overrides the request's
     seed (a retry after output moderation needs a new one). ``spec`` is the model's entry in the
     running catalogue; the shipped entry when not given."""
+    if request.operation is not None:
+        return build_edit_body(request, seed=seed)
     spec = spec or _VISUAL_SPECS.get(request.model)
     call = spec.visual if spec is not None else None
     body: dict[str, Any] = {"req_key": call.req_key if call else request.model, "prompt": request.prompt}
@@ -110,6 +113,11 @@ def build_body(request: GenerationRequest, *, seed: int | None, spec: ModelSpec 
         body["return_url"] = False
         body["logo_info"] = _logo_info(request)
     return body
+
+
+def req_key_of(request: GenerationRequest) -> str:
+    """The req_key a request's calls name: an edit's own, else the model's (its id)."""
+    return request.edit_req_key or request.model
 
 
 def _logo_info(request: GenerationRequest) -> dict[str, Any]:
@@ -306,7 +314,8 @@ class VisualProvider(Provider):
         seed = self._saved_seed(ctx, index, request.seed)
         for try_number in (1, 2):
             try:
-                if is_sync(request.model, self._spec(request.model)):
+                # Every edit req_key is async.
+                if request.operation is None and is_sync(request.model, self._spec(request.model)):
                     results = await self._process(request, index, seed)
                 else:
                     results = await self._submit_and_poll(request, ctx, index, seed)
@@ -359,7 +368,7 @@ class VisualProvider(Provider):
         return extract_results(data, first_index=index, seed=seed)
 
     async def _poll(self, request: GenerationRequest, ctx: JobContext, task_id: str) -> dict[str, Any]:
-        body = _dump({"req_key": request.model, "task_id": task_id, "req_json": result_req_json(request)})
+        body = _dump({"req_key": req_key_of(request), "task_id": task_id, "req_json": result_req_json(request)})
         interval = self._settings.visual_poll_interval
         deadline = time.monotonic() + self._settings.visual_poll_deadline
         polls = 0
@@ -453,7 +462,7 @@ class VisualProvider(Provider):
     # -- cancel ------------------------------------------------------------------------------------
     async def cancel(self, request: GenerationRequest, state: dict[str, Any]) -> None:
         for task_id in _task_ids(state):
-            body = _dump({"req_key": request.model, "task_id": task_id})
+            body = _dump({"req_key": req_key_of(request), "task_id": task_id})
             try:
                 answer = await self._post(CANCEL_ACTION, CANCEL_VERSION, body, billed=False)
                 self._raise_unless_ok(answer, billed=False)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from app.providers.catalog.specs import (
     Capability,
@@ -10,7 +10,9 @@ from app.providers.catalog.specs import (
     ModelStatus,
     OutputFormat,
     PriceUnit,
+    PromptRule,
     ProviderName,
+    UpscaleResolution,
 )
 
 
@@ -79,8 +81,28 @@ class ParamsPublic(BaseModel):
 
 
 class EditOperationPublic(BaseModel):
+    """One edit a model offers (POST /api/v1/edit/{operation}) and the rules its form follows."""
+
     operation: EditOperationName
     req_key: str
+    prompt: PromptRule = Field(description="required (inpaint), optional (outpaint) or none (erase, upscale)")
+    prompt_max_length: int
+    mask: bool = Field(description="Takes a mask (inpaint, erase)")
+    formats: list[str] = Field(description="Source types sent as they are; others are re-encoded as JPEG")
+    min_side: int
+    max_side: int | None = Field(description="Largest source side in pixels; null = not checked here")
+    max_bytes: int | None = Field(description="Largest source the upstream takes (bigger ones are sent as JPEG)")
+    max_expand: float | None = Field(description="Outpaint: the most one edge grows, as a ratio of the source's side")
+    min_aspect: float | None = Field(description="Outpaint: the narrowest canvas (W/H)")
+    max_aspect: float | None = Field(description="Outpaint: the widest canvas (W/H)")
+    resolutions: list[UpscaleTargetPublic] = Field(description="Upscale: the targets and their long side")
+    provenance: ProvenancePublic
+    notes: str = ""
+
+
+class UpscaleTargetPublic(BaseModel):
+    resolution: UpscaleResolution
+    long_side: int
 
 
 class ProvenancePublic(BaseModel):

@@ -18,6 +18,17 @@ from app.models.task import TaskStatus
 from app.providers.catalog.validation import GenerationInput
 
 
+def clean_prompt(value: str | None) -> str | None:
+    """A prompt as stored: no NUL, one Unicode spelling."""
+    if value is None:
+        return None
+    # No database stores it the same way (PostgreSQL refuses it in text), and no prompt needs it.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    # One spelling per text (macOS/iOS keyboards send NFD): history search compares as stored.
+    return unicodedata.normalize("NFC", value)
+
+
 class GroupOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
     max_images: int = Field(ge=1, le=15)
@@ -53,13 +64,7 @@ class GenerateIn(BaseModel):
     @field_validator("prompt", "negative_prompt")
     @classmethod
     def _nfc(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        # No database stores it the same way (PostgreSQL refuses it in text), and no prompt needs it.
-        if "\x00" in value:
-            raise ValueError("must not contain NUL characters")
-        # One spelling per text (macOS/iOS keyboards send NFD): history search compares as stored.
-        return unicodedata.normalize("NFC", value)
+        return clean_prompt(value)
 
     def to_input(self) -> GenerationInput:
         return GenerationInput(

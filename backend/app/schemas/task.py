@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from app.models.task import TaskStatus, TaskType
+from app.providers.catalog.specs import EditOperationName
 
 
 class OutputPublic(BaseModel):
@@ -75,6 +76,14 @@ class TaskPublic(BaseModel):
     cost_cny: float | None = Field(description="What the task cost; null until it ends")
     attempts: int
     retry_of: str | None
+    operation: EditOperationName | None = Field(
+        default=None, description="For an edit (type \"edit\"): inpaint, erase, outpaint or upscale"
+    )
+    parent_image_id: str | None = Field(
+        default=None,
+        description="For an edit: the history image (output id) it was made from; null when the source was an "
+        "upload. The whole chain: GET /api/v1/images/{image_id}/lineage",
+    )
     created_at: datetime
     started_at: datetime | None
     completed_at: datetime | None
@@ -126,6 +135,7 @@ class HistoryQuery(BaseModel):
     model: str | None = Field(default=None, max_length=200)
     type: TaskType | None = None
     favorite: bool | None = None
+    operation: EditOperationName | None = Field(default=None, description="Only edits of this operation")
     since: datetime | None = None
     until: datetime | None = None
     cursor: str | None = Field(

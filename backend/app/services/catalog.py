@@ -5,7 +5,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from app.providers.catalog.lookup import Catalog
-from app.providers.catalog.specs import CAPABILITIES, ModelSpec, ParamRange
+from app.providers.catalog.specs import CAPABILITIES, EditOperation, ModelSpec, ParamRange
 from app.schemas.catalog import (
     EditOperationPublic,
     GroupPublic,
@@ -18,6 +18,7 @@ from app.schemas.catalog import (
     ReferenceRulesPublic,
     SizePresetPublic,
     SizeRulesPublic,
+    UpscaleTargetPublic,
 )
 
 
@@ -78,10 +79,30 @@ def _model(catalog: Catalog, spec: ModelSpec) -> ModelPublic:
         sync=spec.visual.sync if spec.visual else spec.provider != "visual",
         extra=spec.extra,
         status=spec.status,
-        edit_operations=[EditOperationPublic(operation=op.name, req_key=op.req_key) for op in spec.edit_operations],
+        edit_operations=[_edit_public(op) for op in spec.edit_operations],
         price_unit=spec.price_unit,
         provenance=ProvenancePublic(checked_on=spec.checked_on, source=spec.source),
         user_defined=spec.user_defined,
+    )
+
+
+def _edit_public(op: EditOperation) -> EditOperationPublic:
+    return EditOperationPublic(
+        operation=op.name,
+        req_key=op.req_key,
+        prompt=op.prompt,
+        prompt_max_length=op.prompt_max_length,
+        mask=op.takes_mask,
+        formats=[content_type.split("/", 1)[1] for content_type in op.content_types],
+        min_side=op.min_side,
+        max_side=op.max_side,
+        max_bytes=op.max_bytes,
+        max_expand=op.max_expand if op.name == "outpaint" else None,
+        min_aspect=_float(op.min_aspect) if op.name == "outpaint" else None,
+        max_aspect=_float(op.max_aspect) if op.name == "outpaint" else None,
+        resolutions=[UpscaleTargetPublic(resolution=name, long_side=side) for name, side in op.resolutions],
+        provenance=ProvenancePublic(checked_on=op.checked_on, source=op.source),
+        notes=op.notes,
     )
 
 

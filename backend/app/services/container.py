@@ -27,9 +27,11 @@ from app.providers.download import ResultFetcher
 from app.providers.limits import Limits
 from app.providers.registry import ProviderRegistry
 from app.services.auth import AuthService, FailureCounter, FailureLedger, SlidingWindow
+from app.services.edits import EditService
 from app.services.health import HealthService
 from app.services.housekeeping import Housekeeper
 from app.services.image_access import ImageAccess, load_signing_key
+from app.services.lineage import LineageService
 from app.services.ratelimit import LocalWindow, RateWindow, SharedFailureCounter, SharedWindow
 from app.services.rebuild import ensure_history_present
 from app.services.sessions import SessionStore, password_fingerprint
@@ -71,6 +73,8 @@ class Services:
     worker: Worker
     runner: JobRunner
     webhooks: WebhookService
+    edits: EditService
+    lineage: LineageService
     # PostgreSQL: task events cross replicas by LISTEN/NOTIFY (None on SQLite).
     relay: PgRelay | None = None
     started: bool = field(default=False)
@@ -203,6 +207,8 @@ async def build_services(settings: Settings) -> Services:
         worker=worker,
         runner=runner,
         webhooks=WebhookService(db, settings, session, tasks, events),
+        edits=EditService(tasks),
+        lineage=LineageService(db, store),
         relay=relay,
     )
 

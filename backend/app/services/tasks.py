@@ -38,7 +38,8 @@ from app.jobs.handlers import CANCELLED
 from app.models.base import utcnow
 from app.models.task import ACTIVE_STATUSES, Image, Task, TaskStatus, TaskType, Upload
 from app.models.user import UploadOwner
-from app.providers.base import Mode, ReferenceImage
+from app.providers.base import GenerationMode as Mode
+from app.providers.base import ReferenceImage
 from app.providers.catalog.lookup import Catalog
 from app.providers.catalog.validation import validate_request
 from app.schemas.generation import GenerateIn, Image2ImageIn
@@ -202,14 +203,18 @@ class TaskService:
                 session.add(UploadOwner(upload_id=info.sha256, user_id=owner_id, created_at=utcnow()))
         return record
 
+    async def find_upload(self, upload_id: str, who: Principal) -> Upload | None:
+        """The upload ``who`` may use: another member's upload is as unknown as one never made."""
+        async with self.db.read() as session:
+            row = await session.get(Upload, upload_id)
+            if row is not None and who.scope is not None and await session.get(UploadOwner, (upload_id, who.scope)) is None:
+                return None
+            return row
+
     async def _reference(self, item: str, position: int, who: Principal) -> tuple[str, ReferenceImage]:
         field = f"images[{position}]"
         if UPLOAD_ID.match(item):
-            async with self.db.read() as session:
-                row = await session.get(Upload, item)
-                # Another member's upload is as unknown as one never made.
-                if row is not None and who.scope is not None and await session.get(UploadOwner, (item, who.scope)) is None:
-                    row = None
+            row = await self.find_upload(item, who)
             if row is None:
                 raise InvalidRequest(
                     f"Reference image {position + 1} ({item[:12]}…) was not found; upload it again.",
@@ -245,7 +250,7 @@ class TaskService:
         """Validate and queue a request for ``who``. Returns the task and whether it was created now."""
         if idempotency_key:
             idempotency_key = scoped_idempotency_key(who.user_id, idempotency_key)
-            existing = await self._by_idempotency_key(idempotency_key)
+            existing = await self.by_idempotency_key(idempotency_key)
             if existing is not None:
                 return existing, False
         spec = self.catalog.resolve(body.model)
@@ -267,7 +272,7 @@ class TaskService:
             # Draw "random" here rather than upstream: the seed is then in the history, a remix
             # reproduces the image, and a re-run after a crash makes the same picture.
             request = replace(request, seed=secrets.randbelow(SEED_LIMIT))
-        self._check_disk()
+        self.check_disk()
         estimate = self.usage.estimate_request(request)
         task = Task(
             id=uuid.uuid4().hex,
@@ -290,17 +295,17 @@ class TaskService:
             updated_at=utcnow(),
         )
         try:
-            await self._admit(task, estimate.cost_max)
+            await self.admit(task, estimate.cost_max)
         except IntegrityError:
             # Two submits with one key raced; the other one won.
-            existing = await self._by_idempotency_key(idempotency_key or "")
+            existing = await self.by_idempotency_key(idempotency_key or "")
             if existing is None:
                 raise
             return existing, False
         self._notify_worker()
         return task, True
 
-    async def _admit(self, task: Task, cost_max: int) -> None:
+    async def admit(self, task: Task, cost_max: int) -> None:
         """Insert ``task`` with its reservation, in the transaction that checks the budgets."""
         member = await self.usage.member_caps(task.owner_id) if task.owner_id else None
 
@@ -313,10 +318,13 @@ class TaskService:
 
         await self.db.run_write(insert)
 
-    def _check_disk(self) -> None:
+    def notify_worker(self) -> None:
+        self._notify_worker()
+
+    def check_disk(self) -> None:
         self.store.ensure_space()
 
-    async def _by_idempotency_key(self, key: str) -> Task | None:
+    async def by_idempotency_key(self, key: str) -> Task | None:
         async with self.db.read() as session:
             return (await session.execute(select(Task).where(Task.idempotency_key == key))).scalar_one_or_none()
 
@@ -419,10 +427,12 @@ class TaskService:
         if not self.catalog.available(spec):
             reason = self.catalog.unavailable_reason(spec) or ("This model is not available.", "该模型不可用。")
             raise ModelUnavailable(reason[0], message_zh=reason[1], details={"field": "model"})
-        self._check_disk()
+        self.check_disk()
         params = original.parameters
         expected = params.get("group_max_images") or params.get("num_images", 1)
-        estimate = self.usage.estimate(original.model, expected, group=params.get("group_max_images") is not None)
+        # An edit is priced by its operation's req_key, as when it was first submitted.
+        price_key = params.get("edit_req_key") or original.model
+        estimate = self.usage.estimate(price_key, expected, group=params.get("group_max_images") is not None)
         now = utcnow()
         task = Task(
             id=uuid.uuid4().hex,
@@ -438,13 +448,15 @@ class TaskService:
             checkpoint={},
             failures=[],
             retry_of=original.id,
+            operation=original.operation,
+            parent_image_id=original.parent_image_id,
             owner_id=who.user_id,
             unit_price_micro=estimate.price.micro,
             reserved_micro=estimate.cost_max,
             created_at=now,
             updated_at=now,
         )
-        await self._admit(task, estimate.cost_max)
+        await self.admit(task, estimate.cost_max)
         self._notify_worker()
         return await self.get(task.id, who)
 
@@ -459,6 +471,7 @@ class TaskService:
         since: datetime | None,
         until: datetime | None,
         who: Principal,
+        operation: str | None = None,
         for_page: bool = False,
     ) -> Select[Any]:
         stmt = _mine(select(Task).where(Task.status == TaskStatus.COMPLETED), who)
@@ -470,6 +483,8 @@ class TaskService:
             stmt = stmt.where(Task.type == type_)
         if favorite is not None:
             stmt = stmt.where(Task.favorite.is_(favorite))
+        if operation:
+            stmt = stmt.where(Task.operation == operation)
         if since:
             stmt = stmt.where(Task.created_at >= since)
         if until:
@@ -485,6 +500,7 @@ class TaskService:
             model=query.model or None,
             type_=query.type,
             favorite=query.favorite,
+            operation=query.operation,
             since=query.since,
             until=query.until,
             cursor=Cursor.decode(query.cursor) if query.cursor else None,
@@ -512,11 +528,14 @@ class TaskService:
         since: datetime | None = None,
         until: datetime | None = None,
         cursor: Cursor | None = None,
+        operation: str | None = None,
     ) -> tuple[int, list[Task]]:
         """The total of the filtered history and up to ``page_size + 1`` of its items, newest first
         (one more than a page tells whether another follows). With a ``cursor`` the items are
         those after it, and ``page`` is not used."""
-        filters: dict[str, Any] = dict(q=q, model=model, type_=type_, favorite=favorite, since=since, until=until)
+        filters: dict[str, Any] = dict(
+            q=q, model=model, type_=type_, favorite=favorite, since=since, until=until, operation=operation
+        )
         # The install-wide count table holds for whoever sees everything; a member's is counted.
         if self.db.is_sqlite and who.scope is None and all(value is None for value in filters.values()):
             count: Select[Any] = completed_total()
@@ -671,6 +690,8 @@ class TaskService:
             cost_cny=None if task.cost_micro is None else cny_float(task.cost_micro),
             attempts=task.attempts,
             retry_of=task.retry_of,
+            operation=task.operation,
+            parent_image_id=task.parent_image_id,
             created_at=task.created_at,
             started_at=task.started_at,
             completed_at=task.completed_at,

@@ -93,7 +93,7 @@ class UsageService:
         return Estimate(model=model, images_max=images_max, price=price, cost_max=units * price.micro)
 
     def estimate_request(self, request: GenerationRequest) -> Estimate:
-        return self.estimate(request.model, request.expected_images, group=request.is_group)
+        return self.estimate(request.price_key, request.expected_images, group=request.is_group)
 
     # --- budgets ---------------------------------------------------------------------------------
     async def caps(self) -> dict[str, float | None]:

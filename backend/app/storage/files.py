@@ -61,7 +61,8 @@ _OUTPUT_REL_RE = re.compile(
     r"^(?P<y>\d{4})/(?P<m>\d{2})/(?P<d>\d{2})/[A-Za-z0-9_-]{8,64}"
     r"(?:\.thumb\.webp|\.(?:" + "|".join(TYPE_BY_EXT) + r"))$"
 )
-DEFAULT_MAX_OUTPUT_PIXELS = 36_000_000
+# An 8K upscale (8192 px on its long side, square at most) is the largest image the app stores.
+DEFAULT_MAX_OUTPUT_PIXELS = 8192 * 8192
 # Upstream results in these formats are stored as PNG: browsers do not show them.
 _NOT_FOR_BROWSERS = (BMP, TIFF)
 # Modes Pillow writes to PNG as they are.

@@ -124,7 +124,7 @@ async def test_signed_links_expire() -> None:
     assert access.signer(query, rel) is None
 
 
-async def test_edit_with_the_demo_model_and_a_refused_mask(guarded: Studio) -> None:
+async def test_edit_with_the_demo_model(guarded: Studio) -> None:
     async with gateway(guarded) as (_base, sdk, token):
         result = await sdk.images.edit(
             model="demo", image=("in.png", png(), "image/png"), prompt="make it blue", response_format="b64_json"
@@ -137,14 +137,49 @@ async def test_edit_with_the_demo_model_and_a_refused_mask(guarded: Studio) -> N
             model="demo", image=[("a.png", png(), "image/png"), ("b.png", png(color="red"), "image/png")], prompt="merge"
         )
         assert two.data[0].url
+
+
+def openai_mask(width: int = 320, height: int = 320, hole: tuple[int, int, int, int] = (40, 40, 160, 120)) -> bytes:
+    """OpenAI's mask: opaque where the image stays, fully transparent where it is edited."""
+    image = Image.new("RGBA", (width, height), (0, 0, 0, 255))
+    image.paste((0, 0, 0, 0), hole)
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+async def test_edit_with_a_mask_is_an_inpaint_of_the_transparent_area(guarded: Studio) -> None:
+    async with gateway(guarded) as (_base, sdk, token):
+        result = await sdk.images.edit(
+            model="demo", image=("in.png", png(), "image/png"), mask=("m.png", openai_mask(), "image/png"),
+            prompt="a blue bird", response_format="b64_json",
+        )
+        edited = Image.open(io.BytesIO(base64.b64decode(result.data[0].b64_json or ""))).convert("RGB")
+        assert edited.size == (320, 320)
+        [task] = await history_of(guarded, token)
+        assert task["type"] == "edit" and task["operation"] == "inpaint" and task["prompt"] == "a blue bird"
+        source_id, mask_id = task["parameters"]["references"]
+        data, _ = guarded.services.store.load_upload(mask_id)
+        mask = Image.open(io.BytesIO(data))
+        # Transparent = edit (255), opaque = keep (0), single channel.
+        assert mask.mode == "L" and mask.getpixel((100, 80)) == 255 and mask.getpixel((300, 300)) == 0
+        # Outside the hole (and the demo's corner badge) the picture is the source's orange.
+        assert edited.getpixel((300, 300)) == (255, 165, 0)
+
         with pytest.raises(openai.BadRequestError) as refused:
             await sdk.images.edit(
-                model="demo", image=("in.png", png(), "image/png"), mask=("m.png", png(), "image/png"), prompt="x"
+                model="demo", image=[("a.png", png(), "image/png"), ("b.png", png(), "image/png")],
+                mask=("m.png", openai_mask(), "image/png"), prompt="x",
             )
         error = refused.value.body
         assert isinstance(error, dict)
-        assert error["type"] == "invalid_request_error" and error["param"] == "mask"
-        assert "mask" in error["message"]
+        assert error["type"] == "invalid_request_error" and error["param"] == "image"
+        with pytest.raises(openai.BadRequestError) as wrong_size:
+            await sdk.images.edit(
+                model="demo", image=("in.png", png(), "image/png"), mask=("m.png", openai_mask(200, 100), "image/png"),
+                prompt="x",
+            )
+        assert isinstance(wrong_size.value.body, dict) and wrong_size.value.body["param"] == "mask"
 
 
 async def test_the_fake_ark_upstream_both_formats(studio_factory: StudioFactory) -> None:

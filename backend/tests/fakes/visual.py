@@ -16,6 +16,12 @@ the task finishes), ``[fault:moderation-input]`` (50412), ``[fault:moderation-ou
 ``[fault:url-drip]``, ``[fault:drip]`` (the JSON answer one byte at a time), ``[fault:huge:mb=N]``,
 ``[fault:extra:K]`` (K more images than asked, when the task finishes); each takes
 ``times=N``. Queued faults may name an ``action`` (``CVSync2AsyncGetResult`` ...).
+
+Edits (inpaint / erase, outpaint, upscale req_keys) are validated against their documented wire
+format: the inputs are decoded (JPEG / PNG, <= 4.7 MB, <= 4096 px), an inpaint's second image must
+be a single-channel mask of the source's size holding only 0 and 255, outpaint edges are ratios
+in [0, 1], upscale takes resolution 4k / 8k; results have the size the edit implies. Markers in an
+edit's prompt work as above (an upscale has none: queue faults instead).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import io
 import json
 import re
 import secrets
@@ -33,6 +40,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from aiohttp import web
+from PIL import Image
 
 from app.providers.signing import canonical_query, sign_request
 from tests.fakes.common import (
@@ -49,6 +57,15 @@ ASYNC_KEYS = {
     "jimeng_t2i_v40", "jimeng_t2i_v31", "jimeng_t2i_v30", "jimeng_i2i_v30", "seededit_v3.0",
     "high_aes_general_v30l_zt2i", "jimeng_high_aes_general_v21_L", "jimeng_seedream46_cvtob",
 }
+# Edit req_keys (all async): inpaint / erase (docs 85621/1976207), outpaint and upscale (reported).
+INPAINT_KEY = "jimeng_image2image_dream_inpaint"
+OUTPAINT_KEY = "jimeng_img2img_seed3_painting_edit"
+UPSCALE_KEY = "jimeng_i2i_seed3_tilesr_cvtob"
+EDIT_KEYS = {INPAINT_KEY, OUTPAINT_KEY, UPSCALE_KEY}
+# Input limits of the edit req_keys: JPEG / PNG, at most 4.7 MB and 4096 px per side.
+EDIT_MAX_BYTES = int(4.7 * 1024 * 1024)
+EDIT_MAX_SIDE = 4096
+UPSCALE_LONG_SIDE = {"4k": 4096, "8k": 8192}
 ACTIONS = {
     ("CVProcess", "2022-08-31"),
     ("CVSync2AsyncSubmitTask", "2022-08-31"),
@@ -359,6 +376,78 @@ class FakeVisualServer(FakeServer):
                 raise VisualFault(50204, "ECParseArgs: bad base64") from exc
         return images
 
+    def _decoded(self, body: dict[str, Any]) -> list[Image.Image]:
+        """The edit's input images, decoded and checked against the documented input limits."""
+        encoded = body.get("binary_data_base64")
+        if body.get("image_urls"):
+            raise VisualFault(50200, "ECReqInvalidArgs: this fake takes binary_data_base64 for edits")
+        self._images(body)
+        images = []
+        for item in encoded or []:
+            raw = base64.b64decode(item, validate=True)
+            if len(raw) > EDIT_MAX_BYTES:
+                raise VisualFault(50205, "ECImageSizeLimited: image larger than 4.7 MB")
+            try:
+                image = Image.open(io.BytesIO(raw))
+                image.load()
+            except (OSError, ValueError) as exc:
+                raise VisualFault(50204, "ECParseArgs: not an image") from exc
+            if image.format not in ("JPEG", "PNG"):
+                raise VisualFault(50200, f"ECReqInvalidArgs: {image.format} images are not supported")
+            if max(image.size) > EDIT_MAX_SIDE:
+                raise VisualFault(50205, "ECImageSizeLimited: image larger than 4096 x 4096")
+            images.append(image)
+        return images
+
+    def _validate_edit(self, body: dict[str, Any]) -> tuple[int, int, int]:
+        """(width, height, image count) of an accepted edit body."""
+        req_key = body["req_key"]
+        images = self._decoded(body)
+        prompt, seed = body.get("prompt"), body.get("seed")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not -1 <= seed <= 2_147_483_647):
+            raise VisualFault(50200, "ECReqInvalidArgs: seed")
+        if req_key == INPAINT_KEY:
+            if len(images) != 2:
+                raise VisualFault(50200, f"ECReqInvalidArgs: {req_key} takes 2 images (source, mask), got {len(images)}")
+            source, mask = images
+            if not isinstance(prompt, str) or not prompt.strip():
+                raise VisualFault(50201, "ECReqMissingArgs: prompt")
+            if mask.mode != "L":
+                raise VisualFault(50200, f"ECReqInvalidArgs: the mask must be single-channel grey, not {mask.mode}")
+            if mask.size != source.size:
+                raise VisualFault(50200, "ECReqInvalidArgs: the mask must be the size of the source")
+            if {level for level, count in enumerate(mask.histogram()) if count} - {0, 255}:
+                raise VisualFault(50200, "ECReqInvalidArgs: the mask takes 0 (keep) and 255 (redraw) only")
+            return source.width, source.height, 1
+        if len(images) != 1:
+            raise VisualFault(50200, f"ECReqInvalidArgs: {req_key} takes 1 image, got {len(images)}")
+        source = images[0]
+        if req_key == OUTPAINT_KEY:
+            edges = [body.get(name, 0) for name in ("top", "bottom", "left", "right")]
+            for value in edges:
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+                    raise VisualFault(50200, "ECReqInvalidArgs: top/bottom/left/right must be ratios in [0, 1]")
+            if prompt is not None and not isinstance(prompt, str):
+                raise VisualFault(50200, "ECReqInvalidArgs: prompt")
+            top, bottom, left, right = edges
+            return (round(source.width * left) + source.width + round(source.width * right),
+                    round(source.height * top) + source.height + round(source.height * bottom), 1)
+        resolution = body.get("resolution", "4k")
+        if resolution not in UPSCALE_LONG_SIDE:
+            raise VisualFault(50200, "ECReqInvalidArgs: resolution must be 4k or 8k")
+        scale = body.get("scale")
+        if scale is not None and (isinstance(scale, bool) or not isinstance(scale, int) or not 0 <= scale <= 100):
+            raise VisualFault(50200, "ECReqInvalidArgs: scale must be an integer in [0, 100]")
+        if prompt is not None or seed is not None:
+            raise VisualFault(50200, "ECReqInvalidArgs: upscale takes no prompt or seed")
+        factor = UPSCALE_LONG_SIDE[resolution] / max(source.size)
+        return round(source.width * factor), round(source.height * factor), 1
+
+    def _validate(self, body: dict[str, Any]) -> tuple[int, int, int]:
+        if body.get("req_key") in EDIT_KEYS:
+            return self._validate_edit(body)
+        return self._validate_generation(body, sync=False)
+
     # -- actions -----------------------------------------------------------------------------------
     def _output(self, width: int, height: int, count: int, *, as_url: bool, url_fault: str | None) -> dict[str, Any]:
         images = [self.render(width, height) for _ in range(count)]
@@ -406,9 +495,9 @@ class FakeVisualServer(FakeServer):
         return found
 
     def _submit(self, body: dict[str, Any], faults: list[Fault]) -> web.Response:
-        self._validate_generation(body, sync=False)
+        self._validate(body)
         task_id = str(7_000_000_000_000_000_000 + secrets.randbelow(10**18))
-        prompt = body["prompt"]
+        prompt = body.get("prompt") or ""
         self.tasks[task_id] = Task(
             task_id=task_id, req_key=body["req_key"], body=body, prompt=prompt,
             pending_polls=self.pending_polls, markers=self._finish_markers(prompt),
@@ -448,7 +537,7 @@ class FakeVisualServer(FakeServer):
                  "time_elapsed": "3.1s", "data": {"status": "done", "binary_data_base64": None, "image_urls": None}},
                 status=status_for(code),
             )
-        width, height, count = self._validate_generation(task.body, sync=False)
+        width, height, count = self._validate(task.body)
         count += self._extra(markers)
         data = self._output(width, height, count, as_url=bool(options.get("return_url")), url_fault=url_fault)
         return self.envelope(10000, "Success", data | {"status": "done"})

@@ -9,6 +9,8 @@ import type {
   AuthStatus,
   Budgets,
   BudgetsUpdate,
+  EditOperation,
+  EditRequest,
   GenerateRequest,
   Health,
   HealthStatus,
@@ -16,6 +18,7 @@ import type {
   HistoryQuery,
   Image2ImageRequest,
   InspectResult,
+  Lineage,
   LimitsReport,
   ModelCatalog,
   ModelDurations,
@@ -220,6 +223,15 @@ export function createApiClient(options: ClientOptions = {}) {
         json: body,
         headers: { 'Idempotency-Key': idempotencyKey },
       }),
+    /** Inpaint, erase, outpaint or upscale an image from history or an upload: a task like a generation. */
+    edit: (operation: EditOperation, body: EditRequest, idempotencyKey: string) =>
+      request<TaskCreated>('POST', `/api/v1/edit/${operation}`, {
+        json: body,
+        headers: { 'Idempotency-Key': idempotencyKey },
+      }),
+    /** What an edit result was made from: its parent first, back to the first image. */
+    lineage: (imageId: string, signal?: AbortSignal) =>
+      request<Lineage>('GET', `/api/v1/images/${encodeURIComponent(imageId)}/lineage`, { signal }),
     upload: (file: Blob, signal?: AbortSignal) =>
       request<Upload>('POST', '/api/v1/uploads', { form: fileForm(file), signal }),
     task: (id: string, signal?: AbortSignal) =>

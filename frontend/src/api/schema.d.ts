@@ -107,6 +107,51 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/edit/{operation}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Edit
+         * @description Queue an edit of a history image (`source.image_id`) or an upload (`source.upload_id`).
+         *
+         *     Fields per operation: inpaint takes `mask` and `prompt`; erase takes `mask`; outpaint takes
+         *     `expand` (per-edge ratios or a target `aspect`) and an optional `prompt`; upscale takes
+         *     `resolution` ("4k" / "8k"). Checked against the model's edit rules before anything is spent;
+         *     answers like the generation routes (the task then runs, streams and settles the same way).
+         */
+        post: operations["edit-edit"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/edit/{operation}/estimate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Estimate
+         * @description What one edit may cost at most (an edit makes one image, priced by its operation's req_key).
+         */
+        get: operations["edit-estimate"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/events": {
         parameters: {
             query?: never;
@@ -245,6 +290,26 @@ export interface paths {
          * @description Read back the generation parameters embedded in an image made by this studio.
          */
         post: operations["images-inspect_image"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/images/{image_id}/lineage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Lineage
+         * @description The chain of images an edit result was made from (parent first).
+         */
+        get: operations["edit-lineage"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -920,15 +985,123 @@ export interface components {
             /** Ids */
             ids: string[];
         };
-        /** EditOperationPublic */
+        /** EditIn */
+        EditIn: {
+            /** @description outpaint only */
+            expand?: components["schemas"]["ExpandIn"] | null;
+            /** @description inpaint and erase only */
+            mask?: components["schemas"]["EditMask"] | null;
+            /**
+             * Model
+             * @description Model id; when omitted, the default model if it has the operation
+             */
+            model?: string | null;
+            /**
+             * Prompt
+             * @description inpaint: what to paint (required); outpaint: optional
+             */
+            prompt?: string | null;
+            /**
+             * Resolution
+             * @description upscale only; 4k when omitted
+             */
+            resolution?: ("4k" | "8k") | null;
+            /** Seed */
+            seed?: number | null;
+            source: components["schemas"]["EditSource"];
+        };
+        /** EditMask */
+        EditMask: {
+            /**
+             * Upload Id
+             * @description The mask, uploaded like a reference image: a PNG whose opaque (or, without transparency, white) pixels mark what to redraw. Same size as the source, or the same aspect ratio (then scaled to it).
+             */
+            upload_id: string;
+        };
+        /**
+         * EditOperationPublic
+         * @description One edit a model offers (POST /api/v1/edit/{operation}) and the rules its form follows.
+         */
         EditOperationPublic: {
+            /**
+             * Formats
+             * @description Source types sent as they are; others are re-encoded as JPEG
+             */
+            formats: string[];
+            /**
+             * Mask
+             * @description Takes a mask (inpaint, erase)
+             */
+            mask: boolean;
+            /**
+             * Max Aspect
+             * @description Outpaint: the widest canvas (W/H)
+             */
+            max_aspect: number | null;
+            /**
+             * Max Bytes
+             * @description Largest source the upstream takes (bigger ones are sent as JPEG)
+             */
+            max_bytes: number | null;
+            /**
+             * Max Expand
+             * @description Outpaint: the most one edge grows, as a ratio of the source's side
+             */
+            max_expand: number | null;
+            /**
+             * Max Side
+             * @description Largest source side in pixels; null = not checked here
+             */
+            max_side: number | null;
+            /**
+             * Min Aspect
+             * @description Outpaint: the narrowest canvas (W/H)
+             */
+            min_aspect: number | null;
+            /** Min Side */
+            min_side: number;
+            /**
+             * Notes
+             * @default
+             */
+            notes?: string;
             /**
              * Operation
              * @enum {string}
              */
             operation: "inpaint" | "erase" | "outpaint" | "upscale";
+            /**
+             * Prompt
+             * @description required (inpaint), optional (outpaint) or none (erase, upscale)
+             * @enum {string}
+             */
+            prompt: "required" | "optional" | "none";
+            /** Prompt Max Length */
+            prompt_max_length: number;
+            provenance: components["schemas"]["ProvenancePublic"];
             /** Req Key */
             req_key: string;
+            /**
+             * Resolutions
+             * @description Upscale: the targets and their long side
+             */
+            resolutions: components["schemas"]["UpscaleTargetPublic"][];
+        };
+        /**
+         * EditSource
+         * @description The image to edit: one from history (``image_id``, an output's id) or an upload.
+         */
+        EditSource: {
+            /**
+             * Image Id
+             * @description An output id from a task (history)
+             */
+            image_id?: string | null;
+            /**
+             * Upload Id
+             * @description An id from POST /api/v1/uploads
+             */
+            upload_id?: string | null;
         };
         /** ErrorBody */
         ErrorBody: {
@@ -960,6 +1133,37 @@ export interface components {
             unit: "image" | "call";
             /** Unit Price Cny */
             unit_price_cny: number;
+        };
+        /**
+         * ExpandIn
+         * @description Outpaint: grow each edge by a ratio of the source's side, or grow to a target aspect.
+         */
+        ExpandIn: {
+            /**
+             * Aspect
+             * @description Target aspect "W:H" (e.g. "16:9"): the canvas grows evenly on the sides it must; not together with per-edge ratios
+             */
+            aspect?: string | null;
+            /**
+             * Bottom
+             * @default 0
+             */
+            bottom?: number;
+            /**
+             * Left
+             * @default 0
+             */
+            left?: number;
+            /**
+             * Right
+             * @default 0
+             */
+            right?: number;
+            /**
+             * Top
+             * @default 0
+             */
+            top?: number;
         };
         /** FailurePublic */
         FailurePublic: {
@@ -1199,6 +1403,66 @@ export interface components {
             models: components["schemas"]["ModelLimitPublic"][];
             /** Providers */
             providers: components["schemas"]["ProviderLimitPublic"][];
+        };
+        /** LineagePublic */
+        LineagePublic: {
+            /**
+             * Ancestors
+             * @description What the image was made from: its parent first, back to the first image of the chain
+             */
+            ancestors: components["schemas"]["LineageStep"][];
+            /**
+             * Broken At
+             * @description An ancestor that is no longer in history (deleted, or not yours): the chain stops there
+             */
+            broken_at?: string | null;
+            /**
+             * From Upload
+             * @description The first edit of the chain was made from an uploaded image, not from history
+             * @default false
+             */
+            from_upload?: boolean;
+            /** Image Id */
+            image_id: string;
+        };
+        /**
+         * LineageStep
+         * @description One image of an edit chain.
+         */
+        LineageStep: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Height */
+            height: number;
+            /** Image Id */
+            image_id: string;
+            /**
+             * Missing
+             * @description The stored file is gone
+             * @default false
+             */
+            missing?: boolean;
+            /** Model */
+            model: string;
+            /**
+             * Operation
+             * @description The edit that made it; null for a generation
+             */
+            operation: ("inpaint" | "erase" | "outpaint" | "upscale") | null;
+            /** Prompt */
+            prompt: string;
+            /** Task Id */
+            task_id: string;
+            /** Thumbnail Url */
+            thumbnail_url: string | null;
+            type: components["schemas"]["TaskType"];
+            /** Url */
+            url: string;
+            /** Width */
+            width: number;
         };
         /** Localized */
         Localized: {
@@ -1689,12 +1953,22 @@ export interface components {
             model: string;
             /** Negative Prompt */
             negative_prompt: string | null;
+            /**
+             * Operation
+             * @description For an edit (type "edit"): inpaint, erase, outpaint or upscale
+             */
+            operation?: ("inpaint" | "erase" | "outpaint" | "upscale") | null;
             /** Outputs */
             outputs: components["schemas"]["OutputPublic"][];
             /** Parameters */
             parameters: {
                 [key: string]: unknown;
             };
+            /**
+             * Parent Image Id
+             * @description For an edit: the history image (output id) it was made from; null when the source was an upload. The whole chain: GET /api/v1/images/{image_id}/lineage
+             */
+            parent_image_id?: string | null;
             /** Progress */
             progress: number;
             /** Prompt */
@@ -1736,7 +2010,7 @@ export interface components {
          * TaskType
          * @enum {string}
          */
-        TaskType: "text2image" | "image2image";
+        TaskType: "text2image" | "image2image" | "edit";
         /** TokenCreate */
         TokenCreate: {
             /** Name */
@@ -1798,6 +2072,16 @@ export interface components {
             id: string;
             /** Width */
             width: number;
+        };
+        /** UpscaleTargetPublic */
+        UpscaleTargetPublic: {
+            /** Long Side */
+            long_side: number;
+            /**
+             * Resolution
+             * @enum {string}
+             */
+            resolution: "4k" | "8k";
         };
         /** UsageReport */
         UsageReport: {
@@ -2139,6 +2423,106 @@ export interface operations {
             };
         };
     };
+    "edit-edit": {
+        parameters: {
+            query?: never;
+            header?: {
+                "Idempotency-Key"?: string | null;
+            };
+            path: {
+                /** @description inpaint (mask + prompt), erase (mask), outpaint (expand), upscale (resolution) */
+                operation: "inpaint" | "erase" | "outpaint" | "upscale";
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EditIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskCreated"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Insufficient Storage */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    "edit-estimate": {
+        parameters: {
+            query?: {
+                /** @description Model id; as for the edit itself when omitted */
+                model?: string | null;
+            };
+            header?: never;
+            path: {
+                /** @description inpaint (mask + prompt), erase (mask), outpaint (expand), upscale (resolution) */
+                operation: "inpaint" | "erase" | "outpaint" | "upscale";
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EstimatePublic"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     "events-events": {
         parameters: {
             query?: {
@@ -2331,6 +2715,8 @@ export interface operations {
                 model?: string | null;
                 type?: components["schemas"]["TaskType"] | null;
                 favorite?: boolean | null;
+                /** @description Only edits of this operation */
+                operation?: ("inpaint" | "erase" | "outpaint" | "upscale") | null;
                 since?: string | null;
                 until?: string | null;
                 /** @description next_cursor of the previous page: the page after it (page is then not used) */
@@ -2547,6 +2933,46 @@ export interface operations {
             };
         };
     };
+    "edit-lineage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                image_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LineagePublic"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     "limits-get_limits": {
         parameters: {
             query?: never;
@@ -2648,6 +3074,8 @@ export interface operations {
                 model?: string | null;
                 type?: components["schemas"]["TaskType"] | null;
                 favorite?: boolean | null;
+                /** @description Only edits of this operation */
+                operation?: ("inpaint" | "erase" | "outpaint" | "upscale") | null;
                 since?: string | null;
                 until?: string | null;
                 /** @description next_cursor of the previous page: the page after it (page is then not used) */
@@ -3589,6 +4017,15 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookCreated"];
                 };
             };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Not Found */
             404: {
                 headers: {
@@ -3626,6 +4063,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
             };
             /** @description Not Found */
             404: {
@@ -3671,6 +4117,15 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookPublic"];
                 };
             };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Not Found */
             404: {
                 headers: {
@@ -3711,6 +4166,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["DeliveryList"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
             /** @description Not Found */

@@ -75,3 +75,10 @@ export type UserUpdate = Schemas['UserUpdate']
 export type TokenPublic = Schemas['TokenPublic']
 export type TokenList = Schemas['TokenList']
 export type TokenCreated = Schemas['TokenCreated']
+
+// ---- edits (issue 17: inpaint, erase, outpaint, upscale) ----
+export type EditRules = Schemas['EditOperationPublic']
+export type EditOperation = EditRules['operation']
+export type EditRequest = Schemas['EditIn']
+export type Lineage = Schemas['LineagePublic']
+export type LineageStep = Schemas['LineageStep']

@@ -6,15 +6,20 @@ import { computed } from 'vue'
 import { useI18n } from 'vue-i18n'
 import { useGenerateFormStore } from '@/stores/generateForm'
 import { usePricesStore } from '@/stores/prices'
-import type { Estimate } from '@/utils/cost'
+import type { CostRequest, Estimate } from '@/utils/cost'
 import { formatCny } from '@/utils/money'
 
-export function useEstimate() {
+/** The Generate form's estimate by default; `request` prices anything else (an edit). */
+export function useEstimate(request?: () => CostRequest | null) {
   const { t, locale } = useI18n()
-  const form = useGenerateFormStore()
   const prices = usePricesStore()
+  const form = request ? null : useGenerateFormStore()
+  const asked = request ?? (() => form?.costRequest ?? null)
 
-  const estimate = computed<Estimate | null>(() => (form.costRequest ? prices.estimate(form.costRequest) : null))
+  const estimate = computed<Estimate | null>(() => {
+    const r = asked()
+    return r ? prices.estimate(r) : null
+  })
 
   /** What the button says after "Generate"; empty while the prices are unknown. */
   const label = computed(() => {

@@ -7,13 +7,15 @@
  */
 import { computed, reactive, ref, shallowRef, watch } from 'vue'
 import { api, isAbortError } from '@/api/client'
-import type { HistoryPage, HistoryQuery, Task, TaskType } from '@/api/types'
+import type { EditOperation, HistoryPage, HistoryQuery, Task, TaskType } from '@/api/types'
 import { handleError } from '@/utils/handleError'
 
 export interface GalleryFilters {
   model: string
   type: '' | TaskType
   favorite: boolean
+  /** Only edits of this operation ('' = everything). */
+  operation: '' | EditOperation
   /** YYYY-MM-DD from a date input, local time */
   since: string
   until: string
@@ -35,7 +37,7 @@ export function dayToIso(day: string, endOfDay = false): string | undefined {
 export function useGallery(search: { value: string }, options: GalleryOptions = {}) {
   const pageSize = options.pageSize ?? 60
   const fetchPage = options.fetchPage ?? api.history
-  const filters = reactive<GalleryFilters>({ model: '', type: '', favorite: false, since: '', until: '' })
+  const filters = reactive<GalleryFilters>({ model: '', type: '', favorite: false, operation: '', since: '', until: '' })
   const items = shallowRef<Task[]>([])
   const total = ref<number | null>(null)
   const loading = ref(false)
@@ -58,6 +60,7 @@ export function useGallery(search: { value: string }, options: GalleryOptions = 
     if (filters.model) q.model = filters.model
     if (filters.type) q.type = filters.type
     if (filters.favorite) q.favorite = true
+    if (filters.operation) q.operation = filters.operation
     const since = dayToIso(filters.since)
     const until = dayToIso(filters.until, true)
     if (since) q.since = since
@@ -128,7 +131,7 @@ export function useGallery(search: { value: string }, options: GalleryOptions = 
   }
 
   watch(
-    () => [search.value, filters.model, filters.type, filters.favorite, filters.since, filters.until],
+    () => [search.value, filters.model, filters.type, filters.favorite, filters.operation, filters.since, filters.until],
     () => void reset(),
   )
 

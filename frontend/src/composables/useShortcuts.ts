@@ -8,7 +8,15 @@ import { useRouter } from 'vue-router'
 import { usePreferencesStore } from '@/stores/preferences'
 
 /** The second key after "g", and where it goes. */
-export const GO_KEYS: Record<string, string> = { g: '/', h: '/history', q: '/queue', i: '/inspect', u: '/usage', s: '/settings' }
+export const GO_KEYS: Record<string, string> = {
+  g: '/',
+  h: '/history',
+  e: '/edit',
+  q: '/queue',
+  i: '/inspect',
+  u: '/usage',
+  s: '/settings',
+}
 const SEQUENCE_MS = 1500
 
 export function isTyping(target: EventTarget | null): boolean {

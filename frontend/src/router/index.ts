@@ -10,6 +10,13 @@ export const routes: RouteRecordRaw[] = [
     component: () => import('@/pages/HistoryPage.vue'),
     meta: { title: 'nav.history' },
   },
+  {
+    // the mask brush, outpaint preview and compare slider load with this page only
+    path: '/edit/:taskId?/:index?',
+    name: 'edit',
+    component: () => import('@/pages/EditPage.vue'),
+    meta: { title: 'nav.edit' },
+  },
   { path: '/queue', name: 'queue', component: () => import('@/pages/QueuePage.vue'), meta: { title: 'nav.queue' } },
   {
     path: '/inspect',

@@ -1,10 +1,14 @@
 /**
- * History's search and filters in the URL (?q=&model=&type=&favorite=1&since=&until=): a
+ * History's search and filters in the URL (?q=&model=&type=&favorite=1&operation=&since=&until=): a
  * filtered view survives a reload and can be bookmarked or shared.
  */
 import type { LocationQuery, LocationQueryRaw } from 'vue-router'
+import type { TaskType } from '@/api/types'
 import type { GalleryFilters } from '@/composables/useGallery'
+import { isEditOperation } from '@/utils/edit'
 
+/** The task types History can filter on (an edit's result is type "edit"). */
+const TYPES: readonly string[] = ['text2image', 'image2image', 'edit']
 const DAY = /^\d{4}-\d{2}-\d{2}$/
 
 function one(value: LocationQuery[string] | undefined): string {
@@ -13,19 +17,21 @@ function one(value: LocationQuery[string] | undefined): string {
 }
 
 export function emptyFilters(): GalleryFilters {
-  return { model: '', type: '', favorite: false, since: '', until: '' }
+  return { model: '', type: '', favorite: false, operation: '', since: '', until: '' }
 }
 
 export function readHistoryQuery(query: LocationQuery): { q: string; filters: GalleryFilters } {
   const type = one(query.type)
+  const operation = one(query.operation)
   const since = one(query.since)
   const until = one(query.until)
   return {
     q: one(query.q),
     filters: {
       model: one(query.model),
-      type: type === 'text2image' || type === 'image2image' ? type : '',
+      type: TYPES.includes(type) ? (type as TaskType) : '',
       favorite: one(query.favorite) === '1',
+      operation: isEditOperation(operation) ? operation : '',
       since: DAY.test(since) ? since : '',
       until: DAY.test(until) ? until : '',
     },
@@ -39,6 +45,7 @@ export function writeHistoryQuery(q: string, filters: GalleryFilters): LocationQ
   if (filters.model) out.model = filters.model
   if (filters.type) out.type = filters.type
   if (filters.favorite) out.favorite = '1'
+  if (filters.operation) out.operation = filters.operation
   if (filters.since) out.since = filters.since
   if (filters.until) out.until = filters.until
   return out

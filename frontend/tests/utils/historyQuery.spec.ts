@@ -3,9 +3,24 @@ import { emptyFilters, isFiltered, readHistoryQuery, writeHistoryQuery } from '@
 
 describe('history filters in the URL', () => {
   it('round-trips every filter and leaves out what is unset', () => {
-    const filters = { model: 'demo', type: 'image2image' as const, favorite: true, since: '2026-01-01', until: '2026-01-31' }
+    const filters = {
+      model: 'demo',
+      type: 'image2image' as const,
+      favorite: true,
+      operation: 'outpaint' as const,
+      since: '2026-01-01',
+      until: '2026-01-31',
+    }
     const query = writeHistoryQuery(' fox ', filters)
-    expect(query).toEqual({ q: 'fox', model: 'demo', type: 'image2image', favorite: '1', since: '2026-01-01', until: '2026-01-31' })
+    expect(query).toEqual({
+      q: 'fox',
+      model: 'demo',
+      type: 'image2image',
+      favorite: '1',
+      operation: 'outpaint',
+      since: '2026-01-01',
+      until: '2026-01-31',
+    })
     expect(readHistoryQuery(query as never)).toEqual({ q: 'fox', filters })
     expect(writeHistoryQuery('', emptyFilters())).toEqual({})
     expect(isFiltered('', emptyFilters())).toBe(false)
@@ -13,7 +28,8 @@ describe('history filters in the URL', () => {
   })
 
   it('ignores values a hand-edited URL gets wrong', () => {
-    expect(readHistoryQuery({ type: 'video', since: 'yesterday', favorite: 'yes', q: ['a', 'b'] })).toEqual({
+    expect(readHistoryQuery({ type: 'edit', operation: 'inpaint' }).filters).toMatchObject({ type: 'edit', operation: 'inpaint' })
+    expect(readHistoryQuery({ type: 'video', operation: 'crop', since: 'yesterday', favorite: 'yes', q: ['a', 'b'] })).toEqual({
       q: 'a',
       filters: emptyFilters(),
     })

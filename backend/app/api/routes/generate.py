@@ -10,7 +10,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from app.api.deps import PrincipalDep, ServicesDep, ZhDep
 from app.api.requests import check_content_length, invalid_body, json_body, rate_limit
-from app.api.responses import task_created
+from app.api.responses import task_submitted
 from app.core.errors import InvalidRequest
 from app.models.task import Task
 from app.schemas.errors import ErrorResponse
@@ -25,11 +25,7 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_lengt
 
 
 def _created(task: Task, fresh: bool, zh: bool) -> JSONResponse:
-    if fresh:
-        message = "任务已创建，正在排队。" if zh else "Task created and queued."
-    else:
-        message = "该 Idempotency-Key 已提交过，返回原任务。" if zh else "Same Idempotency-Key as an earlier request: returning that task."
-    return task_created(task, message)
+    return task_submitted(task, fresh, zh)
 
 
 @router.post("/text2image", status_code=202, response_model=TaskCreated, responses=ERRORS)

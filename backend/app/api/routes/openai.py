@@ -24,6 +24,7 @@ from app.api.errors import openai_error_response
 from app.api.requests import check_content_length, invalid_body, json_body, rate_limit
 from app.core.errors import InvalidRequest
 from app.models.task import Task, TaskStatus
+from app.providers.catalog.edits import EditInput
 from app.schemas.generation import Image2ImageIn
 from app.services.container import Services
 from app.services.users import Principal
@@ -127,7 +128,8 @@ async def generations(services: ServicesDep, request: Request, who: PrincipalDep
                     "schema": {
                         "type": "object",
                         "description": "OpenAI's images.edit: `image` (or repeated `image[]`) files, optional `mask` "
-                        "(refused: no model here paints inside a mask), and the fields of /v1/images/generations.",
+                        "(a PNG whose transparent pixels mark what to redraw: the edit is then an inpaint of the "
+                        "one image, n = 1, at its own size), and the fields of /v1/images/generations.",
                         "properties": {
                             "image": {"type": "string", "format": "binary"},
                             "image[]": {"type": "array", "items": {"type": "string", "format": "binary"}},
@@ -158,15 +160,9 @@ async def edits(services: ServicesDep, request: Request, who: PrincipalDep) -> A
     settings = services.settings
     check_content_length(request, settings.max_upload_bytes * (MAX_REFERENCES + 1) + 1024 * 1024)
     uploaded: list[str] = []
+    mask_id: str | None = None
     async with request.form(max_files=MAX_REFERENCES + 1, max_fields=50) as form:
         mask = form.get("mask")
-        if mask is not None and not (isinstance(mask, str) and mask == ""):
-            raise InvalidRequest(
-                "`mask` is not supported: no model of this studio repaints inside a mask. Describe the change "
-                "in the prompt instead.",
-                message_zh="不支持 `mask`：本工作室的模型不支持蒙版局部重绘，请在提示词中描述要修改的内容。",
-                details={"field": "mask"},
-            )
         files = [v for key in ("image", "image[]") for v in form.getlist(key) if isinstance(v, UploadFile)]
         if not files:
             raise InvalidRequest(
@@ -180,10 +176,46 @@ async def edits(services: ServicesDep, request: Request, who: PrincipalDep) -> A
             )
         fields = {k: v for k, v in form.multi_items() if isinstance(v, str) and k not in ("image", "image[]", "mask")}
         body = _parse(fields)
+        if isinstance(mask, UploadFile):
+            _check_inpaint(body, len(files))
+            mask_id = (await services.tasks.receive_upload(mask.file, who.user_id)).id
+        elif mask is not None and mask != "":
+            raise InvalidRequest(
+                "`mask` must be a PNG file.", message_zh="`mask` 必须是 PNG 文件。", details={"field": "mask"}
+            )
         for file in files:
             uploaded.append((await services.tasks.receive_upload(file.file, who.user_id)).id)
-    task, _ = await services.tasks.submit(body.to_generate(), mode="image2image", who=who, uploaded=uploaded)
+    if mask_id is not None:
+        # A mask means inpaint: OpenAI's mask marks with transparency what to edit.
+        task, _ = await services.edits.submit(
+            "inpaint",
+            body.model,
+            EditInput(prompt=body.prompt, has_mask=True),
+            source_image_id=None,
+            source_upload_id=uploaded[0],
+            mask_upload_id=mask_id,
+            who=who,
+            transparent_edits=True,
+        )
+    else:
+        task, _ = await services.tasks.submit(body.to_generate(), mode="image2image", who=who, uploaded=uploaded)
     return await _answer(services, request, who, task, body.response_format)
+
+
+def _check_inpaint(body: OpenAIImagesIn, images: int) -> None:
+    """What a masked edit (one inpaint of one image) cannot honour is refused, not ignored."""
+    if images > 1:
+        raise InvalidRequest(
+            "With a `mask`, send exactly one `image`: the mask edits that image.",
+            message_zh="带 `mask` 时只能发送一张 `image`：蒙版用于编辑这张图片。",
+            details={"field": "image"},
+        )
+    if body.n != 1:
+        raise InvalidRequest(
+            "With a `mask`, `n` must be 1: an inpaint makes one image.",
+            message_zh="带 `mask` 时 `n` 必须为 1：局部重绘只生成一张图片。",
+            details={"field": "n"},
+        )
 
 
 async def _answer(

@@ -11,7 +11,7 @@ from datetime import date
 from fractions import Fraction
 from typing import Annotated, Literal, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
 from app.providers.catalog.specs import (
     ARK_REF_FORMATS,
@@ -27,10 +27,12 @@ from app.providers.catalog.specs import (
     OutputFormat,
     ParamRange,
     PriceUnit,
+    PromptRule,
     ProviderName,
     ReferenceRules,
     SizePreset,
     SizeRules,
+    UpscaleResolution,
     VisualCall,
 )
 
@@ -49,6 +51,17 @@ def _check_ratio(value: str) -> str:
 
 # "W:H", exact: "1:16", "16:1".
 Ratio = Annotated[str, AfterValidator(_check_ratio)]
+
+
+def _check_formats(value: list[str] | None) -> list[str] | None:
+    unknown = sorted(set(value or ()) - _FORMATS)
+    if unknown:
+        raise ValueError(f"unknown image formats {unknown}; use {sorted(_FORMATS)}")
+    return value
+
+
+# Image formats by short name ("jpeg", "png", ...); None = the provider's defaults.
+Formats = Annotated[list[str] | None, AfterValidator(_check_formats)]
 
 
 class _Strict(BaseModel):
@@ -125,7 +138,7 @@ class SizesEntry(_Strict):
 class ReferencesEntry(_Strict):
     min: int = Field(default=0, ge=0)
     max: int = Field(default=0, ge=0, le=15)
-    formats: list[str] | None = None
+    formats: Formats = None
     min_side: Positive = 15
     # Upper limits: absent or 0 = none (TOML has no null, and an override may lift a limit).
     max_side: int | None = Field(default=None, ge=0)
@@ -134,13 +147,6 @@ class ReferencesEntry(_Strict):
     min_aspect: Ratio | None = None
     max_aspect: Ratio | None = None
 
-    @field_validator("formats")
-    @classmethod
-    def _formats(cls, value: list[str] | None) -> list[str] | None:
-        unknown = sorted(set(value or ()) - _FORMATS)
-        if unknown:
-            raise ValueError(f"unknown image formats {unknown}; use {sorted(_FORMATS)}")
-        return value
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:
@@ -185,6 +191,60 @@ class VisualEntry(_Strict):
 class EditEntry(_Strict):
     operation: EditOperationName
     req_key: str = Field(min_length=1)
+    checked_on: date | None = None
+    source: HttpUrl | Literal["reported", "builtin"] | None = None
+    notes: str = ""
+    prompt: PromptRule | None = None
+    fixed_prompt: str | None = Field(default=None, min_length=1, max_length=200)
+    prompt_max_length: int = Field(default=800, ge=1, le=100_000)
+    formats: Formats = None
+    min_side: Positive = 15
+    # Upper limits: absent or 0 = none.
+    max_side: int | None = Field(default=None, ge=0)
+    max_mb: float | None = Field(default=None, ge=0)
+    max_expand: float = Field(default=1.0, gt=0, le=10)
+    min_aspect: Ratio | None = None
+    max_aspect: Ratio | None = None
+    # Upscale: {"4k" = 4096, "8k" = 8192}: the long side of each target.
+    resolutions: dict[UpscaleResolution, Positive] = {}
+
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.operation == "upscale" and not self.resolutions:
+            raise ValueError("an upscale needs resolutions (e.g. {\"4k\" = 4096})")
+        if self.operation != "upscale" and self.resolutions:
+            raise ValueError("resolutions only apply to upscale")
+        if self.operation == "upscale" and self.prompt not in (None, "none"):
+            raise ValueError("an upscale takes no prompt")
+        if self.operation == "inpaint" and self.prompt == "none":
+            raise ValueError("an inpaint needs its prompt")
+        lo, hi = _ratio(self.min_aspect), _ratio(self.max_aspect)
+        if lo is not None and hi is not None and lo > hi:
+            raise ValueError("min_aspect is wider than max_aspect")
+        return self
+
+    def to_operation(self, model: ModelEntry) -> EditOperation:
+        """The frozen rules; an entry without its own date or source has its model's."""
+        default_prompt: PromptRule = {"inpaint": "required", "upscale": "none"}.get(self.operation, "optional")  # type: ignore[assignment]
+        return EditOperation(
+            name=self.operation,
+            req_key=self.req_key,
+            prompt=self.prompt or default_prompt,
+            fixed_prompt=self.fixed_prompt,
+            prompt_max_length=self.prompt_max_length,
+            content_types=tuple(f"image/{fmt}" for fmt in self.formats) if self.formats is not None else JPEG_PNG,
+            min_side=self.min_side,
+            max_side=self.max_side or None,
+            max_bytes=int(self.max_mb * 1024 * 1024) if self.max_mb else None,
+            max_expand=self.max_expand,
+            min_aspect=_ratio(self.min_aspect),
+            max_aspect=_ratio(self.max_aspect),
+            resolutions=tuple(sorted(self.resolutions.items(), key=lambda item: item[1])),
+            checked_on=(self.checked_on or model.checked_on).isoformat(),
+            source=str(self.source or model.source),
+            notes=self.notes,
+        )
 
 
 class ModelEntry(_Strict):
@@ -196,7 +256,8 @@ class ModelEntry(_Strict):
     notes: str = ""
     label: Localized
     description: Localized
-    capabilities: list[Capability] = Field(min_length=1)
+    # Empty only for a model that does nothing but edits.
+    capabilities: list[Capability] = []
     prompt_max_length: int = Field(default=4000, ge=1, le=100_000)
     price_unit: PriceUnit = "image"
     sizes: SizesEntry
@@ -209,6 +270,11 @@ class ModelEntry(_Strict):
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         caps = set(self.capabilities)
+        if not caps and not self.edit:
+            raise ValueError("a model needs capabilities or [[edit]] operations")
+        operations = [e.operation for e in self.edit]
+        if len(set(operations)) != len(operations):
+            raise ValueError("an edit operation is listed twice")
         if "image2image" in caps and self.references.max < 1:
             raise ValueError("image2image needs references.max of at least 1")
         if ("group" in caps) != (self.group is not None):
@@ -217,8 +283,8 @@ class ModelEntry(_Strict):
             raise ValueError("a [visual] table only applies to provider \"visual\"")
         if self.provider == "visual" and self.visual is None:
             raise ValueError("a Visual model needs a [visual] table (at least sync = true/false)")
-        if self.edit and self.provider != "visual":
-            raise ValueError("edit operations are Visual req_keys: provider must be \"visual\"")
+        if self.edit and self.provider == "ark":
+            raise ValueError("edit operations are Visual req_keys (or the demo's): provider must not be \"ark\"")
         if self.options.web_search and self.provider != "ark":
             raise ValueError("web_search is an Ark tool: provider must be \"ark\"")
         return self
@@ -310,7 +376,7 @@ def to_spec(entry: ModelEntry, preset_sets: dict[str, list[PresetEntry]], *, use
         output_formats=tuple(opts.output_formats),
         web_search=opts.web_search,
         layer_decomposition=opts.layer_decomposition,
-        edit_operations=tuple(EditOperation(e.operation, e.req_key) for e in entry.edit),
+        edit_operations=tuple(e.to_operation(entry) for e in entry.edit),
         price_unit=entry.price_unit,
         user_defined=user_defined,
     )

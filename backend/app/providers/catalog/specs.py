@@ -115,10 +115,43 @@ class VisualCall:
     fixed: tuple[tuple[str, FixedValue], ...] = ()
 
 
+# Every edit operation, in the order the UI lists them.
+EDIT_OPERATIONS: tuple[EditOperationName, ...] = ("inpaint", "erase", "outpaint", "upscale")
+# Whether an operation takes a prompt: inpaint needs one (what to paint), erase sends the
+# upstream's fixed removal prompt, outpaint may describe the new area, upscale takes none.
+PromptRule = Literal["required", "optional", "none"]
+UpscaleResolution = Literal["4k", "8k"]
+
+
 @dataclass(frozen=True, slots=True)
 class EditOperation:
+    """One edit of an existing image, as its own upstream call, with that call's input limits."""
+
     name: EditOperationName
     req_key: str
+    prompt: PromptRule = "optional"
+    # Sent instead of the user's prompt (erase: the documented "删除").
+    fixed_prompt: str | None = None
+    prompt_max_length: int = 800
+    # Source (and mask) limits; None = not checked here.
+    content_types: tuple[str, ...] = JPEG_PNG
+    max_side: int | None = None
+    max_bytes: int | None = None
+    min_side: int = 15
+    # Outpaint: the largest ratio of the source's side one edge may grow by.
+    max_expand: float = 1.0
+    # Outpaint: the widest / tallest canvas, as W/H.
+    min_aspect: Fraction | None = None
+    max_aspect: Fraction | None = None
+    # Upscale: target resolutions, and the long side each stands for.
+    resolutions: tuple[tuple[UpscaleResolution, int], ...] = ()
+    checked_on: str = ""
+    source: str = ""
+    notes: str = ""
+
+    @property
+    def takes_mask(self) -> bool:
+        return self.name in ("inpaint", "erase")
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,4 +196,7 @@ class ModelSpec:
 
     def supports(self, capability: Capability) -> bool:
         return capability in self.modes
+
+    def edit_operation(self, name: str) -> EditOperation | None:
+        return next((op for op in self.edit_operations if op.name == name), None)
 

@@ -14,7 +14,8 @@ from fractions import Fraction
 from typing import Any
 
 from app.core.errors import InvalidRequest, ModelUnavailable
-from app.providers.base import GenerationRequest, Mode, ReferenceImage
+from app.providers.base import GenerationMode as Mode
+from app.providers.base import GenerationRequest, ReferenceImage
 from app.providers.catalog.specs import ModelSpec, ParamRange
 
 
