@@ -75,3 +75,14 @@ export type UserUpdate = Schemas['UserUpdate']
 export type TokenPublic = Schemas['TokenPublic']
 export type TokenList = Schemas['TokenList']
 export type TokenCreated = Schemas['TokenCreated']
+
+// ---- library: collections, prompts, reference sets ----
+export type Collection = Schemas['CollectionPublic']
+export type CollectionItemsResult = Schemas['CollectionItemsResult']
+export type PromptUse = Schemas['PromptUse']
+export type PromptOrder = NonNullable<NonNullable<operations['prompts-prompt_history']['parameters']['query']>['order']>
+export type PromptTemplate = Schemas['TemplatePublic']
+export type TemplateIn = Schemas['TemplateIn']
+export type TemplateKind = TemplateIn['kind']
+export type ReferenceSet = Schemas['ReferenceSetPublic']
+export type ReferenceSetImage = Schemas['ReferenceImagePublic']

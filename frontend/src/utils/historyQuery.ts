@@ -1,11 +1,13 @@
 /**
- * History's search and filters in the URL (?q=&model=&type=&favorite=1&since=&until=): a
+ * History's search and filters in the URL (?q=&model=&type=&favorite=1&since=&until=&collection=
+ * &rating=): a
  * filtered view survives a reload and can be bookmarked or shared.
  */
 import type { LocationQuery, LocationQueryRaw } from 'vue-router'
 import type { GalleryFilters } from '@/composables/useGallery'
 
 const DAY = /^\d{4}-\d{2}-\d{2}$/
+const COLLECTION_ID = /^[0-9a-f]{32}$/
 
 function one(value: LocationQuery[string] | undefined): string {
   const first = Array.isArray(value) ? value[0] : value
@@ -13,13 +15,15 @@ function one(value: LocationQuery[string] | undefined): string {
 }
 
 export function emptyFilters(): GalleryFilters {
-  return { model: '', type: '', favorite: false, since: '', until: '' }
+  return { model: '', type: '', favorite: false, since: '', until: '', collection: '', minRating: 0 }
 }
 
 export function readHistoryQuery(query: LocationQuery): { q: string; filters: GalleryFilters } {
   const type = one(query.type)
   const since = one(query.since)
   const until = one(query.until)
+  const collection = one(query.collection)
+  const rating = Number(one(query.rating))
   return {
     q: one(query.q),
     filters: {
@@ -28,6 +32,8 @@ export function readHistoryQuery(query: LocationQuery): { q: string; filters: Ga
       favorite: one(query.favorite) === '1',
       since: DAY.test(since) ? since : '',
       until: DAY.test(until) ? until : '',
+      collection: COLLECTION_ID.test(collection) ? collection : '',
+      minRating: Number.isInteger(rating) && rating >= 1 && rating <= 5 ? rating : 0,
     },
   }
 }
@@ -41,6 +47,8 @@ export function writeHistoryQuery(q: string, filters: GalleryFilters): LocationQ
   if (filters.favorite) out.favorite = '1'
   if (filters.since) out.since = filters.since
   if (filters.until) out.until = filters.until
+  if (filters.collection) out.collection = filters.collection
+  if (filters.minRating) out.rating = String(filters.minRating)
   return out
 }
 

@@ -3,9 +3,27 @@ import { emptyFilters, isFiltered, readHistoryQuery, writeHistoryQuery } from '@
 
 describe('history filters in the URL', () => {
   it('round-trips every filter and leaves out what is unset', () => {
-    const filters = { model: 'demo', type: 'image2image' as const, favorite: true, since: '2026-01-01', until: '2026-01-31' }
+    const collection = 'a'.repeat(32)
+    const filters = {
+      model: 'demo',
+      type: 'image2image' as const,
+      favorite: true,
+      since: '2026-01-01',
+      until: '2026-01-31',
+      collection,
+      minRating: 4,
+    }
     const query = writeHistoryQuery(' fox ', filters)
-    expect(query).toEqual({ q: 'fox', model: 'demo', type: 'image2image', favorite: '1', since: '2026-01-01', until: '2026-01-31' })
+    expect(query).toEqual({
+      q: 'fox',
+      model: 'demo',
+      type: 'image2image',
+      favorite: '1',
+      since: '2026-01-01',
+      until: '2026-01-31',
+      collection,
+      rating: '4',
+    })
     expect(readHistoryQuery(query as never)).toEqual({ q: 'fox', filters })
     expect(writeHistoryQuery('', emptyFilters())).toEqual({})
     expect(isFiltered('', emptyFilters())).toBe(false)
@@ -13,7 +31,9 @@ describe('history filters in the URL', () => {
   })
 
   it('ignores values a hand-edited URL gets wrong', () => {
-    expect(readHistoryQuery({ type: 'video', since: 'yesterday', favorite: 'yes', q: ['a', 'b'] })).toEqual({
+    expect(
+      readHistoryQuery({ type: 'video', since: 'yesterday', favorite: 'yes', q: ['a', 'b'], rating: '9', collection: '../x' }),
+    ).toEqual({
       q: 'a',
       filters: emptyFilters(),
     })
