@@ -502,6 +502,8 @@ const en: MessageSchema = {
     added: 'Added {n} to “{name}”',
     alreadyIn: 'The selection is already in “{name}”',
     removed: 'Removed from “{name}”',
+    removeFrom: 'Remove from “{name}”',
+    removedN: 'Removed {n} from “{name}”',
     downloadCollection: 'Download the whole collection',
     manageCollections: 'Manage collections',
     noCollections: 'No collections yet.',

@@ -500,6 +500,8 @@ const zhCN = {
     added: '已将 {n} 项加入“{name}”',
     alreadyIn: '所选项目已在“{name}”中',
     removed: '已从“{name}”移除',
+    removeFrom: '从“{name}”移除',
+    removedN: '已从“{name}”移除 {n} 项',
     downloadCollection: '下载整个收藏夹',
     manageCollections: '管理收藏夹',
     noCollections: '还没有收藏夹。',
