@@ -17,6 +17,7 @@ from app.api.access import AccessControl, ForwardedClient
 from app.api.errors import install_error_handlers
 from app.api.routes import (
     auth,
+    collections,
     edit,
     events,
     generate,
@@ -26,6 +27,8 @@ from app.api.routes import (
     limits,
     models,
     openai,
+    prompts,
+    reference_sets,
     tasks,
     tokens,
     uploads,
@@ -95,7 +98,8 @@ def create_app(settings: Settings | None = None, *, start_worker: bool | None = 
 
     for router in (
         health.router, models.router, generate.router, edit.router, tasks.router, events.router, history.router, uploads.router,
-        usage.router, auth.router, webhooks.router, limits.router, users.router, tokens.router, openai.router,
+        usage.router, auth.router, webhooks.router, collections.router, prompts.router, reference_sets.router, limits.router,
+        users.router, tokens.router, openai.router,
     ):
         app.include_router(router)
     if settings.serve_images:

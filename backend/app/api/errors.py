@@ -83,6 +83,37 @@ def _openai(request: Request) -> bool:
     return request.url.path.startswith("/v1/")
 
 
+# Pydantic's messages for the Chinese UI, by error type (its own are English only); a type not
+# listed keeps pydantic's wording.
+_VALIDATION_ZH = {
+    "missing": "必填。",
+    "extra_forbidden": "不是可接受的字段。",
+    "greater_than": "须大于 {gt}。",
+    "greater_than_equal": "须大于或等于 {ge}。",
+    "less_than": "须小于 {lt}。",
+    "less_than_equal": "须小于或等于 {le}。",
+    "int_parsing": "须为整数。",
+    "int_type": "须为整数。",
+    "int_from_float": "须为整数。",
+    "bool_parsing": "须为 true 或 false。",
+    "bool_type": "须为 true 或 false。",
+    "string_type": "须为文本。",
+    "string_too_short": "至少 {min_length} 个字符。",
+    "string_too_long": "最多 {max_length} 个字符。",
+    "string_pattern_mismatch": "含有不允许的字符。",
+    "list_type": "须为列表。",
+    "too_short": "至少 {min_length} 项。",
+    "too_long": "最多 {max_length} 项。",
+    "literal_error": "须为以下之一：{expected}。",
+    "enum": "须为以下之一：{expected}。",
+    "value_error": "取值无效。",
+    "datetime_parsing": "须为 ISO 8601 时间。",
+    "datetime_from_date_parsing": "须为 ISO 8601 时间。",
+    "model_attributes_type": "须为对象。",
+    "dict_type": "须为对象。",
+}
+
+
 def _field_name(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "form")]
     name = ""
@@ -110,6 +141,9 @@ def install_error_handlers(app: FastAPI) -> None:
             kind = err.get("type", "")
             if kind == "json_invalid":
                 msg = "请求体不是有效的 JSON。" if zh else "The request body is not valid JSON."
+            elif zh and kind in _VALIDATION_ZH:
+                ctx = {k: str(v).replace(" or ", "、").replace(", ", "、") for k, v in (err.get("ctx") or {}).items()}
+                msg = f"{field}：" + _VALIDATION_ZH[kind].format(**ctx)
             else:
                 msg = f"{field}: {err.get('msg', 'invalid value')}"
             problems.append({"field": field, "type": kind, "message": msg})

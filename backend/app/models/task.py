@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -76,6 +77,8 @@ class Task(Base):
     operation: Mapped[str | None] = mapped_column(String(20), nullable=True)
     parent_image_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     favorite: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The owner's rating, 1-5 stars; NULL until rated.
+    rating: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     # Money, in integer micro-yuan: the unit price accepted at submission, the maximum this task

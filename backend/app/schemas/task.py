@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from app.models.task import TaskStatus, TaskType
 from app.providers.catalog.specs import EditOperationName
@@ -67,6 +67,12 @@ class TaskPublic(BaseModel):
     expected_images: int
     error: TaskError | None
     favorite: bool
+    rating: int | None = Field(default=None, ge=1, le=5, description="1-5 stars; null when not rated")
+    collection_ids: list[str] | None = Field(
+        default=None,
+        description="Ids of the caller's collections holding this item (history pages and the task read; "
+        "null where not looked up)",
+    )
     unit_price_cny: float = Field(description="Price per billing unit accepted when the task was submitted")
     cost_max_cny: float = Field(description="The most this task may cost (reserved against the budgets while it runs)")
     billed_images: int | None = Field(description="Images the upstream billed; null until the task ends")
@@ -104,7 +110,20 @@ class HistoryPage(BaseModel):
 
 
 class HistoryUpdate(BaseModel):
-    favorite: bool
+    """Marks of a history item; a field left out keeps its value."""
+
+    model_config = {"extra": "forbid"}
+
+    favorite: bool | None = None
+    rating: int | None = Field(default=None, ge=1, le=5, description="1-5 stars; null clears the rating")
+
+    @model_validator(mode="after")
+    def _something(self) -> HistoryUpdate:
+        if not self.model_fields_set:
+            raise ValueError("give favorite and/or rating")
+        if "favorite" in self.model_fields_set and self.favorite is None:
+            raise ValueError("favorite is true or false")
+        return self
 
 
 class DownloadRequest(BaseModel):
@@ -138,6 +157,8 @@ class HistoryQuery(BaseModel):
     operation: EditOperationName | None = Field(default=None, description="Only edits of this operation")
     since: datetime | None = None
     until: datetime | None = None
+    collection: str | None = Field(default=None, max_length=32, description="Only items in this collection of yours")
+    min_rating: int | None = Field(default=None, ge=1, le=5, description="Only items rated at least this")
     cursor: str | None = Field(
         default=None,
         max_length=200,

@@ -27,13 +27,17 @@ from app.providers.download import ResultFetcher
 from app.providers.limits import Limits
 from app.providers.registry import ProviderRegistry
 from app.services.auth import AuthService, FailureCounter, FailureLedger, SlidingWindow
+from app.services.collections import CollectionService
 from app.services.edits import EditService
 from app.services.health import HealthService
 from app.services.housekeeping import Housekeeper
 from app.services.image_access import ImageAccess, load_signing_key
 from app.services.lineage import LineageService
+from app.services.prompt_history import PromptHistoryService
+from app.services.prompt_templates import PromptTemplateService
 from app.services.ratelimit import LocalWindow, RateWindow, SharedFailureCounter, SharedWindow
 from app.services.rebuild import ensure_history_present
+from app.services.reference_sets import ReferenceSetService
 from app.services.sessions import SessionStore, password_fingerprint
 from app.services.tasks import TaskService
 from app.services.tokens import TokenService
@@ -62,6 +66,10 @@ class Services:
     registry: ProviderRegistry
     limits: Limits
     tasks: TaskService
+    collections: CollectionService
+    prompt_history: PromptHistoryService
+    templates: PromptTemplateService
+    reference_sets: ReferenceSetService
     usage: UsageService
     auth: AuthService
     users: UserService
@@ -152,6 +160,7 @@ async def build_services(settings: Settings) -> Services:
         max_concurrent=settings.max_concurrent_jobs,
         provider_caps=settings.provider_concurrency,
     )
+    collections = CollectionService(db, store)
     tasks = TaskService(
         db=db,
         store=store,
@@ -162,6 +171,7 @@ async def build_services(settings: Settings) -> Services:
         max_upload_bytes=settings.max_upload_bytes,
         max_image_pixels=settings.max_image_pixels,
         usage=usage,
+        collections=collections,
         reserve=reserve,
     )
     password = settings.app_password
@@ -193,6 +203,10 @@ async def build_services(settings: Settings) -> Services:
         registry=registry,
         limits=limits,
         tasks=tasks,
+        collections=collections,
+        prompt_history=PromptHistoryService(db),
+        templates=PromptTemplateService(db),
+        reference_sets=ReferenceSetService(db, store, catalog),
         usage=usage,
         auth=auth,
         users=users,

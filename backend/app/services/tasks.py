@@ -36,6 +36,7 @@ from app.jobs.codec import public_parameters, request_to_parameters
 from app.jobs.events import TaskEvents
 from app.jobs.handlers import CANCELLED
 from app.models.base import utcnow
+from app.models.library import CollectionItem
 from app.models.task import ACTIVE_STATUSES, Image, Task, TaskStatus, TaskType, Upload
 from app.models.user import UploadOwner
 from app.providers.base import GenerationMode as Mode
@@ -52,6 +53,7 @@ from app.schemas.task import (
     TaskPublic,
     UpstreamState,
 )
+from app.services.collections import CollectionService
 from app.services.history_search import Cursor, completed_total, prompt_condition
 from app.services.usage import UsageService
 from app.services.users import Principal
@@ -108,6 +110,12 @@ def _missing_listing(names: list[str], stored_as: dict[str, str]) -> bytes:
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
+def _entry_comment(rating: int | None, collections: list[str]) -> str:
+    """The zip entry's comment (shown by unzip -l -z and most archive tools): rating, collections."""
+    stars = f"rating {rating}/5" if rating else "not rated"
+    return f"{stars}; collections: {', '.join(collections)}" if collections else stars
+
+
 def _upstream_state(task: Task) -> UpstreamState | None:
     """Read from the job's checkpoint: result URLs not yet stored mean the images are being
     downloaded; an async model's last polled status says whether it is queued or generating."""
@@ -151,9 +159,11 @@ class TaskService:
         max_upload_bytes: int,
         max_image_pixels: int,
         usage: UsageService,
+        collections: CollectionService,
         reserve: DiskReserve | None = None,
     ) -> None:
         self.db = db
+        self.collections = collections
         self.usage = usage
         self.store = store
         self.catalog = catalog
@@ -472,6 +482,8 @@ class TaskService:
         until: datetime | None,
         who: Principal,
         operation: str | None = None,
+        collection: str | None = None,
+        min_rating: int | None = None,
         for_page: bool = False,
     ) -> Select[Any]:
         stmt = _mine(select(Task).where(Task.status == TaskStatus.COMPLETED), who)
@@ -489,6 +501,12 @@ class TaskService:
             stmt = stmt.where(Task.created_at >= since)
         if until:
             stmt = stmt.where(Task.created_at < until)
+        if min_rating is not None:
+            stmt = stmt.where(Task.rating >= min_rating)
+        if collection:
+            stmt = stmt.where(
+                Task.id.in_(select(CollectionItem.task_id).where(CollectionItem.collection_id == collection))
+            )
         return stmt
 
     async def history_page(self, query: HistoryQuery, who: Principal) -> HistoryPage:
@@ -503,13 +521,15 @@ class TaskService:
             operation=query.operation,
             since=query.since,
             until=query.until,
+            collection=query.collection,
+            min_rating=query.min_rating,
             cursor=Cursor.decode(query.cursor) if query.cursor else None,
         )
         more = len(items) > query.page_size
         items = items[: query.page_size]
         return HistoryPage(
             total=total,
-            items=[self.to_public(t) for t in items],
+            items=await self.to_public_with_collections(items, who),
             page=query.page,
             page_size=query.page_size,
             next_cursor=Cursor.of(items[-1]).encode() if more else None,
@@ -527,14 +547,19 @@ class TaskService:
         favorite: bool | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        collection: str | None = None,
+        min_rating: int | None = None,
         cursor: Cursor | None = None,
         operation: str | None = None,
     ) -> tuple[int, list[Task]]:
         """The total of the filtered history and up to ``page_size + 1`` of its items, newest first
         (one more than a page tells whether another follows). With a ``cursor`` the items are
         those after it, and ``page`` is not used."""
+        if collection:
+            await self.collections.get(collection, who)  # another member's collection: 404
         filters: dict[str, Any] = dict(
-            q=q, model=model, type_=type_, favorite=favorite, since=since, until=until, operation=operation
+            q=q, model=model, type_=type_, favorite=favorite, since=since, until=until, operation=operation,
+            collection=collection, min_rating=min_rating,
         )
         # The install-wide count table holds for whoever sees everything; a member's is counted.
         if self.db.is_sqlite and who.scope is None and all(value is None for value in filters.values()):
@@ -560,14 +585,19 @@ class TaskService:
         return await write()
 
     async def set_favorite(self, task_id: str, favorite: bool, who: Principal) -> Task:
+        return await self.mark(task_id, {"favorite": favorite}, who)
+
+    async def mark(self, task_id: str, values: dict[str, Any], who: Principal) -> Task:
+        """Set the favourite flag and/or the rating (None: not rated) of a history item."""
         await self.get(task_id, who)  # another member's task: 404 before anything is written
+        marks = {key: values[key] for key in ("favorite", "rating") if key in values}
 
         async def write() -> Result[Any]:
             async with self.db.write() as session:
                 return await session.execute(
                     update(Task)
                     .where(Task.id == task_id)
-                    .values(favorite=favorite, updated_at=utcnow())
+                    .values(**marks, updated_at=utcnow())
                     .execution_options(synchronize_session=False)
                 )
 
@@ -609,9 +639,12 @@ class TaskService:
         entries = []
         metadata: list[dict[str, Any]] = []
         stored_as: dict[str, str] = {}
+        comments: dict[str, str] = {}
         names = ArcnameAllocator()
+        held = await self.collections.memberships(unique, who)
         for task_id in unique:
             task = found[task_id]
+            in_collections = [c.name for c in held.get(task_id, ())]
             for img in task.images:
                 path = self.store.output_dir / img.rel_path
                 # Same name as a single download; two that would clash (same second, same prompt)
@@ -619,6 +652,7 @@ class TaskService:
                 name = names.allocate(download_name(task.created_at, task.prompt, task.id, img.index, img.rel_path.rsplit(".", 1)[-1]))
                 entries.append((name, path))
                 stored_as[name] = self.store.url_for(img.rel_path)
+                comments[name] = _entry_comment(task.rating, in_collections)
                 metadata.append(
                     {
                         "file": name,
@@ -632,6 +666,9 @@ class TaskService:
                         "height": img.height,
                         "parameters": public_parameters(task.parameters),
                         "created_at": task.created_at.isoformat(),
+                        "favorite": task.favorite,
+                        "rating": task.rating,
+                        "collections": in_collections,
                     }
                 )
 
@@ -646,9 +683,16 @@ class TaskService:
                 extra["MISSING.txt"] = _missing_listing(missing, stored_as)
             return extra
 
-        return stream_zip(entries, trailer)
+        return stream_zip(entries, trailer, comments=comments)
 
     # --- presentation -----------------------------------------------------------------------------
+    async def to_public_with_collections(self, tasks: Sequence[Task], who: Principal) -> list[TaskPublic]:
+        """As ``to_public``, with the ids of ``who``'s collections holding each task."""
+        held = await self.collections.memberships([t.id for t in tasks], who)
+        return [
+            self.to_public(t).model_copy(update={"collection_ids": [c.id for c in held.get(t.id, ())]}) for t in tasks
+        ]
+
     def to_public(self, task: Task) -> TaskPublic:
         outputs = [
             OutputPublic(
@@ -683,6 +727,7 @@ class TaskService:
             expected_images=task.expected_images,
             error=TaskError.model_validate(_bilingual(task.error)) if task.error else None,
             favorite=task.favorite,
+            rating=task.rating,
             unit_price_cny=cny_float(task.unit_price_micro or 0),
             cost_max_cny=cny_float((task.unit_price_micro or 0) * max(task.expected_images, 1)),
             billed_images=task.billed_images,

@@ -46,6 +46,7 @@ class _Written:
     offset: int
     dos_time: int
     dos_date: int
+    comment: bytes = b""
 
 
 class ArcnameAllocator:
@@ -93,13 +94,15 @@ async def stream_zip(
     extra: Trailer | None = None,
     *,
     chunk_size: int = CHUNK_SIZE,
+    comments: Mapping[str, str] | None = None,
 ) -> AsyncIterator[bytes]:
     """Yield a ZIP of ``entries`` (arcname, file) followed by ``extra`` (arcname, bytes).
 
     A file that is gone when it is reached (deleted behind the app's back, or meanwhile) is left
     out and logged: the response has already started, so failing the whole download would be
     worse. ``extra`` may be a function of the arcnames so left out, called after the last file, so
-    the trailing entries can say what is missing.
+    the trailing entries can say what is missing. ``comments`` (by arcname) become the entries'
+    comments in the central directory, where archive tools show them beside the file.
     """
     names = ArcnameAllocator()
     written: list[_Written] = []
@@ -115,7 +118,7 @@ async def stream_zip(
             continue
         fh, size, crc, mtime = opened
         try:
-            entry = _entry(names.allocate(arcname), crc, size, offset, mtime)
+            entry = _entry(names.allocate(arcname), crc, size, offset, mtime, (comments or {}).get(arcname, ""))
             header = _local_header(entry)
             pending += header
             offset += len(header)
@@ -173,11 +176,13 @@ def _open_with_crc(path: Path) -> tuple[BinaryIO, int, int, float] | None:
         raise
 
 
-def _entry(name: str, crc: int, size: int, offset: int, mtime: float) -> _Written:
+def _entry(name: str, crc: int, size: int, offset: int, mtime: float, comment: str = "") -> _Written:
     encoded = name.encode("utf-8")
-    flags = 0 if encoded.isascii() else _UTF8_FLAG
+    # The UTF-8 flag covers the comment too (APPNOTE 4.4.4, bit 11).
+    note = comment.encode("utf-8")[:0xFFFF].decode("utf-8", "ignore").encode("utf-8")
+    flags = 0 if encoded.isascii() and note.isascii() else _UTF8_FLAG
     dos_time, dos_date = _dos_datetime(mtime)
-    return _Written(encoded, flags, crc, size, offset, dos_time, dos_date)
+    return _Written(encoded, flags, crc, size, offset, dos_time, dos_date, note)
 
 
 def _dos_datetime(timestamp: float) -> tuple[int, int]:
@@ -235,7 +240,7 @@ def _central_directory(entries: list[_Written], cd_offset: int) -> bytes:
                 0xFFFFFFFF if big_size else entry.size,
                 len(entry.name),
                 len(extra),
-                0,  # comment length
+                len(entry.comment),
                 0,  # disk number
                 0,  # internal attributes
                 _UNIX_FILE_ATTRS,
@@ -243,6 +248,7 @@ def _central_directory(entries: list[_Written], cd_offset: int) -> bytes:
             )
             + entry.name
             + extra
+            + entry.comment
         )
     directory = b"".join(records)
     count, cd_size = len(entries), len(directory)

@@ -31,3 +31,8 @@ def download_name(created_at: datetime, prompt: str, task_id: str, index: int, e
     characters, the image number from 1."""
     stamp = created_at.astimezone(UTC).strftime("%Y%m%d-%H%M%S")
     return f"{stamp}_{prompt_slug(prompt)}_{task_id[:8]}_{index + 1}.{ext.lstrip('.').lower()}"
+
+
+def archive_name(title: str, when: datetime) -> str:
+    """A zip of a named set (a collection): the day it was made and a slug of the name."""
+    return f"{when.astimezone(UTC).strftime('%Y%m%d')}_{prompt_slug(title)}.zip"

@@ -7,6 +7,13 @@
  */
 import type {
   AuthStatus,
+  Collection,
+  CollectionItemsResult,
+  PromptOrder,
+  PromptTemplate,
+  PromptUse,
+  ReferenceSet,
+  TemplateIn,
   Budgets,
   BudgetsUpdate,
   EditOperation,
@@ -246,6 +253,39 @@ export function createApiClient(options: ClientOptions = {}) {
       request<HistoryPage>('GET', '/api/v1/history', { query: { ...query }, signal }),
     setFavorite: (id: string, favorite: boolean) =>
       request<Task>('PATCH', `/api/v1/history/${encodeURIComponent(id)}`, { json: { favorite } }),
+    /** Favourite and/or rating (1-5; null clears it). */
+    markHistory: (id: string, marks: { favorite?: boolean; rating?: number | null }) =>
+      request<Task>('PATCH', `/api/v1/history/${encodeURIComponent(id)}`, { json: marks }),
+    collections: (signal?: AbortSignal) => request<{ items: Collection[] }>('GET', '/api/v1/collections', { signal }),
+    createCollection: (name: string) => request<Collection>('POST', '/api/v1/collections', { json: { name } }),
+    renameCollection: (id: string, name: string) =>
+      request<Collection>('PATCH', `/api/v1/collections/${encodeURIComponent(id)}`, { json: { name } }),
+    deleteCollection: (id: string) => request<void>('DELETE', `/api/v1/collections/${encodeURIComponent(id)}`),
+    addToCollection: (id: string, taskIds: string[]) =>
+      request<CollectionItemsResult>('POST', `/api/v1/collections/${encodeURIComponent(id)}/items`, {
+        json: { task_ids: taskIds },
+      }),
+    removeFromCollection: (id: string, taskIds: string[]) =>
+      request<CollectionItemsResult>('POST', `/api/v1/collections/${encodeURIComponent(id)}/items/remove`, {
+        json: { task_ids: taskIds },
+      }),
+    downloadCollection: (id: string) =>
+      request<Blob>('GET', `/api/v1/collections/${encodeURIComponent(id)}/download`, { blob: true }),
+    promptHistory: (query: { q?: string; order?: PromptOrder; limit?: number }, signal?: AbortSignal) =>
+      request<{ items: PromptUse[] }>('GET', '/api/v1/prompts/history', { query, signal }),
+    templates: () => request<{ items: PromptTemplate[] }>('GET', '/api/v1/prompts/templates'),
+    createTemplate: (body: TemplateIn) => request<PromptTemplate>('POST', '/api/v1/prompts/templates', { json: body }),
+    updateTemplate: (id: string, body: TemplateIn) =>
+      request<PromptTemplate>('PUT', `/api/v1/prompts/templates/${encodeURIComponent(id)}`, { json: body }),
+    deleteTemplate: (id: string) => request<void>('DELETE', `/api/v1/prompts/templates/${encodeURIComponent(id)}`),
+    referenceSets: () => request<{ items: ReferenceSet[] }>('GET', '/api/v1/reference-sets'),
+    createReferenceSet: (name: string, uploadIds: string[]) =>
+      request<ReferenceSet>('POST', '/api/v1/reference-sets', { json: { name, upload_ids: uploadIds } }),
+    deleteReferenceSet: (id: string) => request<void>('DELETE', `/api/v1/reference-sets/${encodeURIComponent(id)}`),
+    useReferenceSet: (id: string, model: string, already: number) =>
+      request<ReferenceSet>('POST', `/api/v1/reference-sets/${encodeURIComponent(id)}/use`, {
+        json: { model, already },
+      }),
     deleteHistory: (id: string) => request<void>('DELETE', `/api/v1/history/${encodeURIComponent(id)}`),
     downloadZip: (ids: string[]) =>
       request<Blob>('POST', '/api/v1/history/download', { json: { ids }, blob: true }),

@@ -107,6 +107,109 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/collections": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Collections
+         * @description Your collections by name, with their item counts.
+         */
+        get: operations["collections-list_collections"];
+        put?: never;
+        /** Create Collection */
+        post: operations["collections-create_collection"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/collections/{collection_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete Collection
+         * @description Delete the collection; its items stay in the history.
+         */
+        delete: operations["collections-delete_collection"];
+        options?: never;
+        head?: never;
+        /** Rename Collection */
+        patch: operations["collections-rename_collection"];
+        trace?: never;
+    };
+    "/api/v1/collections/{collection_id}/download": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download Collection
+         * @description The whole collection as one streamed zip (the images, and metadata.json with each one's
+         *     rating and collections).
+         */
+        get: operations["collections-download_collection"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/collections/{collection_id}/items": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Add Collection Items
+         * @description Add history items (already there: left as they are).
+         */
+        post: operations["collections-add_collection_items"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/collections/{collection_id}/items/remove": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Remove Collection Items
+         * @description Take items out of the collection (they stay in the history).
+         */
+        post: operations["collections-remove_collection_items"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/edit/{operation}": {
         parameters: {
             query?: never;
@@ -272,7 +375,10 @@ export interface paths {
         delete: operations["history-delete_history_item"];
         options?: never;
         head?: never;
-        /** Update History Item */
+        /**
+         * Update History Item
+         * @description Favourite and/or rate (1-5 stars; null clears) an item.
+         */
         patch: operations["history-update_history_item"];
         trace?: never;
     };
@@ -371,6 +477,129 @@ export interface paths {
         get: operations["models-model_durations"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/prompts/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Prompt History
+         * @description Distinct prompts of your tasks (an admin: all tasks), each once with how often and when last used.
+         */
+        get: operations["prompts-prompt_history"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/prompts/templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Templates
+         * @description The shipped templates and styles (zh + en), then your own.
+         */
+        get: operations["prompts-list_templates"];
+        put?: never;
+        /** Create Template */
+        post: operations["prompts-create_template"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/prompts/templates/{template_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Update Template */
+        put: operations["prompts-update_template"];
+        post?: never;
+        /** Delete Template */
+        delete: operations["prompts-delete_template"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/reference-sets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Reference Sets */
+        get: operations["reference-sets-list_reference_sets"];
+        put?: never;
+        /**
+         * Create Reference Set
+         * @description Save uploads (yours, by id, in order) as a named set.
+         */
+        post: operations["reference-sets-create_reference_set"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/reference-sets/{set_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Reference Set */
+        get: operations["reference-sets-get_reference_set"];
+        put?: never;
+        post?: never;
+        /** Delete Reference Set */
+        delete: operations["reference-sets-delete_reference_set"];
+        options?: never;
+        head?: never;
+        /**
+         * Update Reference Set
+         * @description Rename the set and/or replace its images.
+         */
+        patch: operations["reference-sets-update_reference_set"];
+        trace?: never;
+    };
+    "/api/v1/reference-sets/{set_id}/use": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Use Reference Set
+         * @description The set's images for a job on `model`: 422 `too_many_references` (with the limit) when they
+         *     do not fit beside the `already` references of the form.
+         */
+        post: operations["reference-sets-use_reference_set"];
         delete?: never;
         options?: never;
         head?: never;
@@ -549,6 +778,26 @@ export interface paths {
          * @description Store a reference image after checking its real type, size and pixel count.
          */
         post: operations["uploads-upload_image"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/uploads/{upload_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Upload
+         * @description A reference image you uploaded (reference sets show them).
+         */
+        get: operations["uploads-get_upload"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -943,6 +1192,57 @@ export interface components {
             /** Monthly Cny */
             monthly_cny: number | null;
         };
+        /** CollectionIn */
+        CollectionIn: {
+            /** Name */
+            name: string;
+        };
+        /** CollectionItemsIn */
+        CollectionItemsIn: {
+            /** Task Ids */
+            task_ids: string[];
+        };
+        /** CollectionItemsResult */
+        CollectionItemsResult: {
+            /**
+             * Changed
+             * @description Items added (or removed) by this request; the others already were (or were not)
+             */
+            changed: number;
+            collection: components["schemas"]["CollectionPublic"];
+        };
+        /** CollectionList */
+        CollectionList: {
+            /** Items */
+            items: components["schemas"]["CollectionPublic"][];
+        };
+        /** CollectionPublic */
+        CollectionPublic: {
+            /**
+             * Count
+             * @description History items in it
+             */
+            count: number;
+            /**
+             * Cover Url
+             * @description Thumbnail of its most recently added item
+             */
+            cover_url: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
         /** DeliveryList */
         DeliveryList: {
             /** Items */
@@ -1315,10 +1615,18 @@ export interface components {
             /** Total */
             total: number;
         };
-        /** HistoryUpdate */
+        /**
+         * HistoryUpdate
+         * @description Marks of a history item; a field left out keeps its value.
+         */
         HistoryUpdate: {
             /** Favorite */
-            favorite: boolean;
+            favorite?: boolean | null;
+            /**
+             * Rating
+             * @description 1-5 stars; null clears the rating
+             */
+            rating?: number | null;
         };
         /** Image2ImageIn */
         Image2ImageIn: {
@@ -1768,6 +2076,26 @@ export interface components {
              */
             unit: "image" | "call";
         };
+        /** PromptHistory */
+        PromptHistory: {
+            /** Items */
+            items: components["schemas"]["PromptUse"][];
+        };
+        /** PromptUse */
+        PromptUse: {
+            /**
+             * Last Used At
+             * Format: date-time
+             */
+            last_used_at: string;
+            /** Prompt */
+            prompt: string;
+            /**
+             * Uses
+             * @description Tasks submitted with exactly this prompt
+             */
+            uses: number;
+        };
         /** ProvenancePublic */
         ProvenancePublic: {
             /** Checked On */
@@ -1809,6 +2137,24 @@ export interface components {
             /** Min */
             min: number;
         };
+        /** ReferenceImagePublic */
+        ReferenceImagePublic: {
+            /** Bytes */
+            bytes: number;
+            /** Content Type */
+            content_type: string;
+            /** Height */
+            height: number;
+            /** Upload Id */
+            upload_id: string;
+            /**
+             * Url
+             * @description The stored image (the member's own uploads only)
+             */
+            url: string;
+            /** Width */
+            width: number;
+        };
         /** ReferenceRulesPublic */
         ReferenceRulesPublic: {
             /** Content Types */
@@ -1829,6 +2175,58 @@ export interface components {
             min_aspect: number | null;
             /** Min Side */
             min_side: number | null;
+        };
+        /** ReferenceSetIn */
+        ReferenceSetIn: {
+            /** Name */
+            name: string;
+            /**
+             * Upload Ids
+             * @description Upload ids, in order (at most 14)
+             */
+            upload_ids: string[];
+        };
+        /** ReferenceSetList */
+        ReferenceSetList: {
+            /** Items */
+            items: components["schemas"]["ReferenceSetPublic"][];
+        };
+        /** ReferenceSetPublic */
+        ReferenceSetPublic: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Id */
+            id: string;
+            /** Images */
+            images: components["schemas"]["ReferenceImagePublic"][];
+            /** Name */
+            name: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /** ReferenceSetUpdate */
+        ReferenceSetUpdate: {
+            /** Name */
+            name?: string | null;
+            /** Upload Ids */
+            upload_ids?: string[] | null;
+        };
+        /** ReferenceSetUse */
+        ReferenceSetUse: {
+            /**
+             * Already
+             * @description References already in the form, counted in the limit
+             * @default 0
+             */
+            already?: number;
+            /** Model */
+            model: string;
         };
         /**
          * Role
@@ -1918,6 +2316,11 @@ export interface components {
              * @description Images the upstream billed; null until the task ends
              */
             billed_images: number | null;
+            /**
+             * Collection Ids
+             * @description Ids of the caller's collections holding this item (history pages and the task read; null where not looked up)
+             */
+            collection_ids?: string[] | null;
             /** Completed At */
             completed_at: string | null;
             /**
@@ -1975,6 +2378,11 @@ export interface components {
             prompt: string;
             /** Provider */
             provider: string;
+            /**
+             * Rating
+             * @description 1-5 stars; null when not rated
+             */
+            rating?: number | null;
             /** Retry Of */
             retry_of: string | null;
             /** Started At */
@@ -2011,6 +2419,63 @@ export interface components {
          * @enum {string}
          */
         TaskType: "text2image" | "image2image" | "edit";
+        /** TemplateIn */
+        TemplateIn: {
+            /**
+             * Kind
+             * @description template: a prompt with {placeholders}; style: a fragment appended
+             * @enum {string}
+             */
+            kind: "template" | "style";
+            /** Name */
+            name: string;
+            /** Text */
+            text: string;
+        };
+        /** TemplateList */
+        TemplateList: {
+            /**
+             * Items
+             * @description Shipped ones first (as shipped), then the member's by name
+             */
+            items: components["schemas"]["TemplatePublic"][];
+        };
+        /** TemplatePublic */
+        TemplatePublic: {
+            /** Builtin */
+            builtin: boolean;
+            /**
+             * Id
+             * @description A member's template id, or builtin:<key> for a shipped one
+             */
+            id: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "template" | "style";
+            /**
+             * Name
+             * @description In the member's words; for a shipped one, in English
+             */
+            name: string;
+            /** Name Zh */
+            name_zh: string;
+            /**
+             * Placeholders
+             * @description Names of the {placeholders} in text, in order, once each
+             */
+            placeholders: string[];
+            /**
+             * Text
+             * @description English text (a shipped one) or the member's own
+             */
+            text: string;
+            /** Text Zh */
+            text_zh: string;
+            /** Updated At */
+            updated_at: string | null;
+        };
         /** TokenCreate */
         TokenCreate: {
             /** Name */
@@ -2423,6 +2888,333 @@ export interface operations {
             };
         };
     };
+    "collections-list_collections": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CollectionList"];
+                };
+            };
+        };
+    };
+    "collections-create_collection": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CollectionIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CollectionPublic"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    "collections-delete_collection": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                collection_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    "collections-rename_collection": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                collection_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CollectionIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CollectionPublic"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    "collections-download_collection": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                collection_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description zip of images + metadata.json */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                    "application/zip": unknown;
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    "collections-add_collection_items": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                collection_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CollectionItemsIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CollectionItemsResult"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    "collections-remove_collection_items": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                collection_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CollectionItemsIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CollectionItemsResult"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     "edit-edit": {
         parameters: {
             query?: never;
@@ -2719,6 +3511,10 @@ export interface operations {
                 operation?: ("inpaint" | "erase" | "outpaint" | "upscale") | null;
                 since?: string | null;
                 until?: string | null;
+                /** @description Only items in this collection of yours */
+                collection?: string | null;
+                /** @description Only items rated at least this */
+                min_rating?: number | null;
                 /** @description next_cursor of the previous page: the page after it (page is then not used) */
                 cursor?: string | null;
             };
@@ -3033,6 +3829,485 @@ export interface operations {
             };
         };
     };
+    "prompts-prompt_history": {
+        parameters: {
+            query?: {
+                /** @description Substring of the prompt */
+                q?: string | null;
+                /** @description recent: last used first; uses: most used first */
+                order?: "recent" | "uses";
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PromptHistory"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "prompts-list_templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TemplateList"];
+                };
+            };
+        };
+    };
+    "prompts-create_template": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TemplateIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TemplatePublic"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    "prompts-update_template": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                template_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TemplateIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TemplatePublic"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    "prompts-delete_template": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                template_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    "reference-sets-list_reference_sets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReferenceSetList"];
+                };
+            };
+        };
+    };
+    "reference-sets-create_reference_set": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReferenceSetIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReferenceSetPublic"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    "reference-sets-get_reference_set": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                set_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReferenceSetPublic"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    "reference-sets-delete_reference_set": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                set_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    "reference-sets-update_reference_set": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                set_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReferenceSetUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReferenceSetPublic"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    "reference-sets-use_reference_set": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                set_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReferenceSetUse"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReferenceSetPublic"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     "tasks-list_tasks": {
         parameters: {
             query?: {
@@ -3078,6 +4353,10 @@ export interface operations {
                 operation?: ("inpaint" | "erase" | "outpaint" | "upscale") | null;
                 since?: string | null;
                 until?: string | null;
+                /** @description Only items in this collection of yours */
+                collection?: string | null;
+                /** @description Only items rated at least this */
+                min_rating?: number | null;
                 /** @description next_cursor of the previous page: the page after it (page is then not used) */
                 cursor?: string | null;
             };
@@ -3490,6 +4769,46 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    "uploads-get_upload": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                upload_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the stored image */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/*": unknown;
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };

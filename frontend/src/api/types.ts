@@ -82,3 +82,13 @@ export type EditOperation = EditRules['operation']
 export type EditRequest = Schemas['EditIn']
 export type Lineage = Schemas['LineagePublic']
 export type LineageStep = Schemas['LineageStep']
+// ---- library: collections, prompts, reference sets ----
+export type Collection = Schemas['CollectionPublic']
+export type CollectionItemsResult = Schemas['CollectionItemsResult']
+export type PromptUse = Schemas['PromptUse']
+export type PromptOrder = NonNullable<NonNullable<operations['prompts-prompt_history']['parameters']['query']>['order']>
+export type PromptTemplate = Schemas['TemplatePublic']
+export type TemplateIn = Schemas['TemplateIn']
+export type TemplateKind = TemplateIn['kind']
+export type ReferenceSet = Schemas['ReferenceSetPublic']
+export type ReferenceSetImage = Schemas['ReferenceImagePublic']

@@ -1,5 +1,7 @@
-/** Files from drag-and-drop, the clipboard and a hidden file input, all delivered the same way. */
+/** Files from drag-and-drop, the clipboard and a hidden file input, all delivered the same way;
+ * with `onImage`, stored images dragged from the studio (results, History) too. */
 import { onBeforeUnmount, onMounted, ref, toValue, type MaybeRefOrGetter } from 'vue'
+import { carriesImage, droppedImageUrl } from '@/utils/dragImage'
 
 export function imageFilesOf(list: FileList | DataTransferItemList | null | undefined): File[] {
   if (!list) return []
@@ -16,6 +18,8 @@ export function imageFilesOf(list: FileList | DataTransferItemList | null | unde
 export interface FileDropOptions {
   /** Listen to paste anywhere on the page while this is true. */
   paste?: MaybeRefOrGetter<boolean>
+  /** A stored image of this studio was dropped (its /images/ path). */
+  onImage?: (url: string) => void
 }
 
 export function useFileDrop(onFiles: (files: File[]) => void, options: FileDropOptions = {}) {
@@ -23,7 +27,8 @@ export function useFileDrop(onFiles: (files: File[]) => void, options: FileDropO
   let depth = 0
 
   function hasFiles(event: DragEvent): boolean {
-    return Array.from(event.dataTransfer?.types ?? []).includes('Files')
+    const types = Array.from(event.dataTransfer?.types ?? [])
+    return types.includes('Files') || (!!options.onImage && carriesImage(types))
   }
 
   function onDragEnter(event: DragEvent): void {
@@ -50,7 +55,12 @@ export function useFileDrop(onFiles: (files: File[]) => void, options: FileDropO
     depth = 0
     dragging.value = false
     const files = imageFilesOf(event.dataTransfer?.files)
-    if (files.length) onFiles(files)
+    if (files.length) {
+      onFiles(files)
+      return
+    }
+    const url = options.onImage ? droppedImageUrl(event.dataTransfer) : null
+    if (url) options.onImage?.(url)
   }
 
   function onInputChange(event: Event): void {

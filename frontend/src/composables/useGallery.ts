@@ -19,6 +19,10 @@ export interface GalleryFilters {
   /** YYYY-MM-DD from a date input, local time */
   since: string
   until: string
+  /** a collection id ('' = any) */
+  collection: string
+  /** at least this many stars (0 = any) */
+  minRating: number
 }
 
 export interface GalleryOptions {
@@ -37,7 +41,16 @@ export function dayToIso(day: string, endOfDay = false): string | undefined {
 export function useGallery(search: { value: string }, options: GalleryOptions = {}) {
   const pageSize = options.pageSize ?? 60
   const fetchPage = options.fetchPage ?? api.history
-  const filters = reactive<GalleryFilters>({ model: '', type: '', favorite: false, operation: '', since: '', until: '' })
+  const filters = reactive<GalleryFilters>({
+    model: '',
+    type: '',
+    favorite: false,
+    operation: '',
+    since: '',
+    until: '',
+    collection: '',
+    minRating: 0,
+  })
   const items = shallowRef<Task[]>([])
   const total = ref<number | null>(null)
   const loading = ref(false)
@@ -65,6 +78,8 @@ export function useGallery(search: { value: string }, options: GalleryOptions = 
     const until = dayToIso(filters.until, true)
     if (since) q.since = since
     if (until) q.until = until
+    if (filters.collection) q.collection = filters.collection
+    if (filters.minRating) q.min_rating = filters.minRating
     return q
   }
 
@@ -131,7 +146,17 @@ export function useGallery(search: { value: string }, options: GalleryOptions = 
   }
 
   watch(
-    () => [search.value, filters.model, filters.type, filters.favorite, filters.operation, filters.since, filters.until],
+    () => [
+      search.value,
+      filters.model,
+      filters.type,
+      filters.favorite,
+      filters.operation,
+      filters.since,
+      filters.until,
+      filters.collection,
+      filters.minRating,
+    ],
     () => void reset(),
   )
 

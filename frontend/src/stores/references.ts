@@ -238,5 +238,13 @@ export const useReferencesStore = defineStore('references', () => {
     for (const item of [...items.value]) remove(item.key)
   }
 
-  return { items, addFiles, addFromUrl, addUploaded, restore, forDraft, remove, move, clear, rejectionFor }
+  /** A saved reference set's images (already on the server), after those in the form. */
+  function addSaved(saved: DraftReference[], caps: Capabilities | null): Rejection[] {
+    if (!caps || caps.refMax === 0) return saved.map((r) => ({ name: r.name, reason: t('references.errors.notSupported') }))
+    const room = caps.refMax - items.value.length
+    for (const ref of saved.slice(0, Math.max(room, 0))) pushReady(ref)
+    return saved.slice(Math.max(room, 0)).map((r) => ({ name: r.name, reason: t('references.errors.tooMany', { max: caps.refMax }) }))
+  }
+
+  return { items, addFiles, addFromUrl, addUploaded, addSaved, restore, forDraft, remove, move, clear, rejectionFor }
 })

@@ -1,5 +1,6 @@
 /**
- * History's search and filters in the URL (?q=&model=&type=&favorite=1&operation=&since=&until=): a
+ * History's search and filters in the URL (?q=&model=&type=&favorite=1&operation=&since=&until=
+ * &collection=&rating=): a
  * filtered view survives a reload and can be bookmarked or shared.
  */
 import type { LocationQuery, LocationQueryRaw } from 'vue-router'
@@ -10,6 +11,7 @@ import { isEditOperation } from '@/utils/edit'
 /** The task types History can filter on (an edit's result is type "edit"). */
 const TYPES: readonly string[] = ['text2image', 'image2image', 'edit']
 const DAY = /^\d{4}-\d{2}-\d{2}$/
+const COLLECTION_ID = /^[0-9a-f]{32}$/
 
 function one(value: LocationQuery[string] | undefined): string {
   const first = Array.isArray(value) ? value[0] : value
@@ -17,7 +19,7 @@ function one(value: LocationQuery[string] | undefined): string {
 }
 
 export function emptyFilters(): GalleryFilters {
-  return { model: '', type: '', favorite: false, operation: '', since: '', until: '' }
+  return { model: '', type: '', favorite: false, operation: '', since: '', until: '', collection: '', minRating: 0 }
 }
 
 export function readHistoryQuery(query: LocationQuery): { q: string; filters: GalleryFilters } {
@@ -25,6 +27,8 @@ export function readHistoryQuery(query: LocationQuery): { q: string; filters: Ga
   const operation = one(query.operation)
   const since = one(query.since)
   const until = one(query.until)
+  const collection = one(query.collection)
+  const rating = Number(one(query.rating))
   return {
     q: one(query.q),
     filters: {
@@ -34,6 +38,8 @@ export function readHistoryQuery(query: LocationQuery): { q: string; filters: Ga
       operation: isEditOperation(operation) ? operation : '',
       since: DAY.test(since) ? since : '',
       until: DAY.test(until) ? until : '',
+      collection: COLLECTION_ID.test(collection) ? collection : '',
+      minRating: Number.isInteger(rating) && rating >= 1 && rating <= 5 ? rating : 0,
     },
   }
 }
@@ -48,6 +54,8 @@ export function writeHistoryQuery(q: string, filters: GalleryFilters): LocationQ
   if (filters.operation) out.operation = filters.operation
   if (filters.since) out.since = filters.since
   if (filters.until) out.until = filters.until
+  if (filters.collection) out.collection = filters.collection
+  if (filters.minRating) out.rating = String(filters.minRating)
   return out
 }
 

@@ -3,6 +3,7 @@ import { emptyFilters, isFiltered, readHistoryQuery, writeHistoryQuery } from '@
 
 describe('history filters in the URL', () => {
   it('round-trips every filter and leaves out what is unset', () => {
+    const collection = 'a'.repeat(32)
     const filters = {
       model: 'demo',
       type: 'image2image' as const,
@@ -10,6 +11,8 @@ describe('history filters in the URL', () => {
       operation: 'outpaint' as const,
       since: '2026-01-01',
       until: '2026-01-31',
+      collection,
+      minRating: 4,
     }
     const query = writeHistoryQuery(' fox ', filters)
     expect(query).toEqual({
@@ -20,6 +23,8 @@ describe('history filters in the URL', () => {
       operation: 'outpaint',
       since: '2026-01-01',
       until: '2026-01-31',
+      collection,
+      rating: '4',
     })
     expect(readHistoryQuery(query as never)).toEqual({ q: 'fox', filters })
     expect(writeHistoryQuery('', emptyFilters())).toEqual({})
@@ -29,7 +34,17 @@ describe('history filters in the URL', () => {
 
   it('ignores values a hand-edited URL gets wrong', () => {
     expect(readHistoryQuery({ type: 'edit', operation: 'inpaint' }).filters).toMatchObject({ type: 'edit', operation: 'inpaint' })
-    expect(readHistoryQuery({ type: 'video', operation: 'crop', since: 'yesterday', favorite: 'yes', q: ['a', 'b'] })).toEqual({
+    expect(
+      readHistoryQuery({
+        type: 'video',
+        operation: 'crop',
+        since: 'yesterday',
+        favorite: 'yes',
+        q: ['a', 'b'],
+        rating: '9',
+        collection: '../x',
+      }),
+    ).toEqual({
       q: 'a',
       filters: emptyFilters(),
     })

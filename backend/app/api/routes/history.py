@@ -27,7 +27,9 @@ async def list_history(tasks: TasksDep, who: PrincipalDep, query: Annotated[Hist
 
 @router.patch("/{task_id}", response_model=TaskPublic, responses=NOT_FOUND)
 async def update_history_item(task_id: str, body: HistoryUpdate, tasks: TasksDep, who: PrincipalDep) -> TaskPublic:
-    return tasks.to_public(await tasks.set_favorite(task_id, body.favorite, who))
+    """Favourite and/or rate (1-5 stars; null clears) an item."""
+    task = await tasks.mark(task_id, body.model_dump(exclude_unset=True), who)
+    return (await tasks.to_public_with_collections([task], who))[0]
 
 
 @router.delete("/{task_id}", status_code=204, responses={**NOT_FOUND, 409: {"model": ErrorResponse}})

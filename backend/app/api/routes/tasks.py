@@ -37,7 +37,7 @@ async def tasks_history(tasks: TasksDep, who: PrincipalDep, query: Annotated[His
 
 @router.get("/{task_id}", response_model=TaskPublic, responses=NOT_FOUND)
 async def get_task(task_id: str, tasks: TasksDep, who: PrincipalDep) -> TaskPublic:
-    return tasks.to_public(await tasks.get(task_id, who))
+    return (await tasks.to_public_with_collections([await tasks.get(task_id, who)], who))[0]
 
 
 @router.get(

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, File, Request, UploadFile
+from fastapi.responses import FileResponse
 
 from app.api.deps import PrincipalDep, ServicesDep
 from app.api.requests import check_content_length
@@ -24,3 +25,15 @@ async def upload_image(
     return UploadPublic(
         id=record.id, width=record.width, height=record.height, bytes=record.bytes, content_type=record.content_type
     )
+
+
+@router.get(
+    "/{upload_id}",
+    response_class=FileResponse,
+    responses={200: {"content": {"image/*": {}}, "description": "the stored image"}, 404: {"model": ErrorResponse}},
+)
+async def get_upload(upload_id: str, services: ServicesDep, who: PrincipalDep) -> FileResponse:
+    """A reference image you uploaded (reference sets show them)."""
+    path, content_type = await services.reference_sets.upload_file(upload_id, who)
+    # Content-addressed: the bytes behind an id never change.
+    return FileResponse(path, media_type=content_type, headers={"Cache-Control": "private, max-age=31536000, immutable"})
