@@ -1,4 +1,5 @@
 from app.models.base import Base
+from app.models.layers import ImageLayer
 from app.models.ratelimit import RateCounter
 from app.models.session import LoginSession
 from app.models.task import AppSetting, Image, Task, Upload
@@ -6,6 +7,6 @@ from app.models.user import ApiToken, Role, UploadOwner, User
 from app.models.webhook import Webhook, WebhookDelivery
 
 __all__ = [
-    "ApiToken", "AppSetting", "Base", "Image", "LoginSession", "RateCounter", "Role", "Task", "Upload", "UploadOwner",
+    "ApiToken", "AppSetting", "Base", "Image", "ImageLayer", "LoginSession", "RateCounter", "Role", "Task", "Upload", "UploadOwner",
     "User", "Webhook", "WebhookDelivery",
 ]

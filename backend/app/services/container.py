@@ -28,6 +28,7 @@ from app.services.auth import AuthService, FailureCounter, SlidingWindow
 from app.services.health import HealthService
 from app.services.housekeeping import Housekeeper
 from app.services.image_access import ImageAccess, load_signing_key
+from app.services.layers import LayersService
 from app.services.ratelimit import LocalWindow, RateWindow, SharedWindow
 from app.services.rebuild import ensure_history_present
 from app.services.sessions import SessionStore, password_fingerprint
@@ -69,6 +70,7 @@ class Services:
     worker: Worker
     runner: JobRunner
     webhooks: WebhookService
+    layers: LayersService
     # PostgreSQL: task events cross replicas by LISTEN/NOTIFY (None on SQLite).
     relay: PgRelay | None = None
     started: bool = field(default=False)
@@ -197,6 +199,7 @@ async def build_services(settings: Settings) -> Services:
         runner=runner,
         webhooks=WebhookService(db, settings, session, tasks, events),
         relay=relay,
+        layers=LayersService(db, store),
     )
 
 
