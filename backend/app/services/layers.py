@@ -4,6 +4,14 @@ A member sees the layers of their own images only (an admin: all); another membe
 as missing, exactly like its task. The ZIP holds the base image and every layer as stored (PNG,
 alpha kept) plus ``manifest.json``: the canvas size and, per layer, its file, z-index, bounding
 box in both forms, name and description - enough to rebuild the picture in any editor.
+
+No PSD. Measured 2026-11-30 with psd-tools 1.26.0 (the maintained writer; pytoshop's last release
+is from 2018): it cannot write a non-Latin layer name (UnicodeEncodeError: the legacy name is
+Mac Roman, and the upstream names layers in Chinese); read back, each layer's pixels come out right
+only through its compositor (alpha exact, RGB within 1 level) while ``topil()`` reports alpha 255
+everywhere because of an extra user-mask channel; and Pillow's independent PSD reader finds no
+layers in the file at all. That is not faithful enough to hand to a designer, and it would add
+numpy to the image; the ZIP and its manifest carry the same information losslessly.
 """
 
 from __future__ import annotations

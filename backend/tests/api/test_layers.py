@@ -122,6 +122,21 @@ async def test_the_zip_holds_png_layers_with_their_alpha_and_a_manifest(studio: 
                                                  *(e["file"] for e in manifest["layers"])])
 
 
+async def test_a_layer_file_gone_from_disk_is_marked_in_the_list_and_the_manifest(studio: Studio) -> None:
+    task = await _completed(studio, DEMO)
+    image_id = task["outputs"][0]["id"]
+    layered = await _layers(studio, image_id)
+    gone = layered["layers"][1]
+    (studio.services.store.output_dir / gone["url"].removeprefix("/images/")).unlink()
+    layered = await _layers(studio, image_id)
+    assert [layer["missing"] for layer in layered["layers"]] == [False, True, False]
+    archive = zipfile.ZipFile(io.BytesIO((await studio.client.get(layered["zip_url"])).content))
+    manifest = json.loads(archive.read("manifest.json"))
+    assert [entry.get("missing", False) for entry in manifest["layers"]] == [False, True, False]
+    assert manifest["layers"][1]["file"] not in archive.namelist()
+    assert manifest["layers"][0]["file"] in archive.namelist()
+
+
 async def test_an_image_without_layers_has_an_empty_set_and_no_zip(studio: Studio) -> None:
     task = await _completed(studio, {**DEMO, "layer_decomposition": False})
     image_id = task["outputs"][0]["id"]
