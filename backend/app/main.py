@@ -24,6 +24,7 @@ from app.api.routes import (
     health,
     history,
     images,
+    layers,
     limits,
     models,
     openai,
@@ -99,7 +100,7 @@ def create_app(settings: Settings | None = None, *, start_worker: bool | None = 
     for router in (
         health.router, models.router, generate.router, edit.router, tasks.router, events.router, history.router, uploads.router,
         usage.router, auth.router, webhooks.router, collections.router, prompts.router, reference_sets.router, limits.router,
-        users.router, tokens.router, openai.router,
+        users.router, tokens.router, openai.router, layers.router,
     ):
         app.include_router(router)
     if settings.serve_images:

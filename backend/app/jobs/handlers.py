@@ -33,12 +33,13 @@ from app.core.errors import (
     UpstreamBadResponse,
     UpstreamTimeout,
 )
+from app.jobs import layers as layer_store
 from app.jobs.codec import parameters_to_request, public_parameters
 from app.jobs.events import TaskEvents
 from app.jobs.queue import ClaimedJob
 from app.models.base import utcnow
 from app.models.task import Image, Task, TaskStatus
-from app.providers.base import GenerationRequest, ImageResult, Provider
+from app.providers.base import GenerationRequest, ImageResult, LayerResult, Provider
 from app.providers.partial import JobFailure, fail_remaining
 from app.storage.files import ImageStore, StoredImage
 from app.storage.offload import ImageWorkers
@@ -172,11 +173,20 @@ class TaskJobContext:
                     message_zh="上游返回的图片既没有链接也没有数据。",
                 )
             urls = self.checkpoint.setdefault("urls", {})
-            if urls.get(str(result.index)) != result.url:
+            saved_layers = layer_store.to_checkpoint(result.layers) if result.layers else None
+            # A set whose layers came as bytes cannot be fetched again: its base URL alone would
+            # resume as an image without layers, so nothing is checkpointed for it.
+            resumable = not result.layers or saved_layers is not None
+            if resumable and (urls.get(str(result.index)) != result.url or (
+                saved_layers is not None and self.checkpoint.get("layers", {}).get(str(result.index)) != saved_layers
+            )):
                 urls[str(result.index)] = result.url
+                if saved_layers is not None:
+                    self.checkpoint.setdefault("layers", {})[str(result.index)] = saved_layers
                 await self._update(checkpoint=dict(self.checkpoint))
             data, _ = await self.s.fetch(result.url)
-        await self._store(result.index, data, result.seed)
+        layers = await layer_store.fetch_layers(self.s.fetch, result.layers) if result.layers else []
+        await self._store(result.index, data, result.seed, result.layers, layers)
 
     # --- internals -----------------------------------------------------------------------------
     def _progress(self) -> int:
@@ -190,7 +200,13 @@ class TaskJobContext:
         await self.s.db.run_write(lambda session: session.execute(stmt))
         self.s.events.publish(self.task_id)
 
-    async def _store(self, index: int, data: bytes, seed: int | None) -> None:
+    async def _delete_files(self, rel_path: str, thumb: str | None) -> None:
+        await asyncio.to_thread(self.s.store.delete_output, rel_path, thumb)
+
+    async def _store(
+        self, index: int, data: bytes, seed: int | None,
+        layers: tuple[LayerResult, ...] = (), layer_data: list[bytes] | None = None,
+    ) -> None:
         # Derived from (task, index), not random: a re-run after a crash writes the same path,
         # so a file whose row never landed is replaced, not left behind as an orphan.
         image_id = image_id_for(self.task_id, index)
@@ -221,8 +237,22 @@ class TaskJobContext:
         except ImageUnreadable as exc:
             # The store refused bytes the upstream sent: to the job, that is the upstream's garbage.
             raise UpstreamBadResponse(exc.message, message_zh=exc.message_zh, retryable=exc.retryable) from None
+        stored_layers: list[layer_store.StoredLayer] = []
+        if layers:
+            try:
+                stored_layers = await layer_store.store_layer_files(
+                    self.s.images.store_output, image_id, layers, layer_data or [],
+                    created=self.created_at, metadata=metadata, delete=self._delete_files,
+                )
+            except BaseException as exc:
+                if not isinstance(exc, asyncio.CancelledError) or self.cancel.is_set():
+                    await self._drop_unreferenced(index, stored.rel_path, stored.thumb_rel_path)
+                if isinstance(exc, ImageUnreadable):
+                    raise UpstreamBadResponse(exc.message, message_zh=exc.message_zh, retryable=exc.retryable) from None
+                raise
         urls = self.checkpoint.get("urls", {})
         urls.pop(str(index), None)
+        self.checkpoint.get("layers", {}).pop(str(index), None)
         self.done.add(index)
         image = Image(
             id=image_id,
@@ -244,8 +274,15 @@ class TaskJobContext:
             .values(progress=self._progress(), checkpoint=dict(self.checkpoint), updated_at=utcnow())
         )
 
+        layer_rows = layer_store.layer_rows(image_id, stored.width, stored.height, stored_layers)
+
         def record(session: Session) -> None:
             session.add(image)
+            if layer_rows:
+                # The image row first (the layers' foreign key); one transaction: a re-run finds
+                # the whole set or none of it.
+                session.flush()
+                session.add_all(layer_rows)
             session.execute(progress)
 
         try:
@@ -260,11 +297,15 @@ class TaskJobContext:
             raise
         except Exception:
             self.done.discard(index)
-            await self._drop_unreferenced(index, stored.rel_path, stored.thumb_rel_path)
+            if await self._drop_unreferenced(index, stored.rel_path, stored.thumb_rel_path):
+                await layer_store.delete_layer_files(self._delete_files, stored_layers)
             raise
         if stored.thumbnail_pending:
             # Off the job's path; until it is there the first view of it makes it.
             self.s.images.thumbnail_soon(stored.rel_path, stored.thumb_rel_path)
+        for item in stored_layers:
+            if item.stored.thumbnail_pending:
+                self.s.images.thumbnail_soon(item.stored.rel_path, item.stored.thumb_rel_path)
         self.s.events.publish(self.task_id)
 
 
@@ -275,14 +316,17 @@ class TaskJobContext:
             return  # the write failed: nothing was left
         await asyncio.to_thread(self.s.store.delete_output, stored.rel_path, stored.thumb_rel_path)
 
-    async def _drop_unreferenced(self, index: int, rel_path: str, thumb: str | None) -> None:
-        """Remove files whose row did not land, unless another run's row points at them."""
+    async def _drop_unreferenced(self, index: int, rel_path: str, thumb: str | None) -> bool:
+        """Remove files whose row did not land, unless another run's row points at them; True
+        when they were removed."""
         async with self.s.db.read() as session:
             row = (
                 await session.execute(select(Image.id).where(Image.task_id == self.task_id, Image.index == index))
             ).first()
         if row is None:
             await asyncio.to_thread(self.s.store.delete_output, rel_path, thumb)
+            return True
+        return False
 
 
 # Telling the upstream to stop (Visual CVCancelTask) is a courtesy: never longer than this.
@@ -374,9 +418,11 @@ class JobRunner:
 
     async def _run(self, request: GenerationRequest, job: ClaimedJob, ctx: TaskJobContext) -> dict[str, Any]:
         # Downloads that were checkpointed but not finished: fetch, don't generate again.
+        saved_layers = ctx.checkpoint.get("layers", {})
         for index, url in sorted(ctx.checkpoint.get("urls", {}).items()):
             ctx.check_cancelled()
-            await ctx.deliver(ImageResult(index=int(index), url=url))
+            layers = layer_store.from_checkpoint(saved_layers.get(index))
+            await ctx.deliver(ImageResult(index=int(index), url=url, layers=layers))
         if request.is_group and job.attempts > 1 and ctx.done:
             for index in range(request.expected_images):
                 if not ctx.is_done(index):

@@ -13,7 +13,8 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -31,6 +32,7 @@ from app.providers.http_errors import (
     bad_response,
     transport_error,
 )
+from app.providers.layers import parse_layered
 from app.providers.limits import Limits
 from app.providers.partial import generate_each
 from app.providers.retry import ARK_BACKOFF, Retrier, should_retry
@@ -60,6 +62,7 @@ class ArkShape:
     single_image: bool  # SeedEdit takes `image` as one string
     sequential: bool  # 4.x: takes sequential_image_generation (and stream)
     default_size: str | None  # sent when the request names none ("adaptive" for SeedEdit)
+    streams: bool = False  # takes "stream": true outside groups (a layered answer as frames)
 
 
 def ark_shape(model: str, spec: ModelSpec | None = None) -> ArkShape:
@@ -71,6 +74,7 @@ def ark_shape(model: str, spec: ModelSpec | None = None) -> ArkShape:
         single_image=spec.refs.max_count == 1,
         sequential=spec.group is not None,
         default_size="adaptive" if spec.sizes.default == "adaptive" else None,
+        streams=spec.streaming,
     )
 
 
@@ -103,6 +107,11 @@ def build_body(request: GenerationRequest, *, stream: bool = False, spec: ModelS
         body["output_format"] = request.output_format
     if request.web_search:
         body["tools"] = [{"type": "web_search"}]
+    if request.layer_decomposition:
+        body["layer_decomposition"] = True
+        # A layered answer arrives as frames (base, then each layer) when the model streams.
+        if shape.streams:
+            body["stream"] = stream
     if request.is_group:
         body["sequential_image_generation"] = "auto"
         body["sequential_image_generation_options"] = {"max_images": request.group_max_images}
@@ -149,6 +158,37 @@ def _web_searches(usage: Any) -> int:
 def _record_usage(ctx: JobContext, usage: Any) -> None:
     ctx.add_billed(_generated_images(usage))
     ctx.add_web_searches(_web_searches(usage))
+
+
+def _payload(raw: bytes) -> dict[str, Any]:
+    """A JSON answer holding a ``data`` list, else the (billed) unusable-answer error."""
+    try:
+        payload = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        payload = None
+    if not isinstance(payload, dict) or not isinstance(payload.get("data"), list):
+        raise bad_response(SERVICE, "not the expected JSON", "不是预期的 JSON", billed=True)
+    return payload
+
+
+def _frame(data: str) -> dict[str, Any]:
+    try:
+        frame = json.loads(data)
+    except ValueError:
+        frame = None
+    if not isinstance(frame, dict):
+        raise bad_response(SERVICE, "an unreadable stream frame", "无法解析的流式数据帧", billed=True)
+    return frame
+
+
+def _check_stream_type(response: aiohttp.ClientResponse) -> None:
+    if response.content_type != "text/event-stream":
+        raise bad_response(
+            SERVICE,
+            f"unexpected content type {response.content_type}",
+            f"意外的内容类型 {response.content_type}",
+            billed=True,
+        )
 
 
 class ArkProvider(Provider):
@@ -207,14 +247,34 @@ class ArkProvider(Provider):
         limiter = self._limits.get(self.name, model)
         return await self._retry.run(fn, policy=policy, limiter=limiter, images=images)
 
+    @asynccontextmanager
+    async def _streaming_post(self, body: bytes, key: str, client_request_id: str) -> AsyncIterator[aiohttp.ClientResponse]:
+        """A 200 answer to a streamed request (JSON or SSE); transport trouble, also while the
+        caller reads it, becomes the provider's errors."""
+        try:
+            async with self._session.post(
+                self._url, data=body, headers=self._headers(key, client_request_id, stream=True),
+                timeout=self._timeout,
+            ) as response:
+                if response.status != 200:
+                    raise await self._read_error(response, key)
+                yield response
+        except SSEEventTooLarge as exc:
+            raise bad_response(SERVICE, "an oversized stream event", "流式事件过大", billed=True) from exc
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise transport_error(exc, service=SERVICE, billed=True) from exc
+
     async def _read_error(self, response: aiohttp.ClientResponse, key: str) -> ProviderError:
         body = await read_error_body(response)
         return ark_error(response.status, body, response.headers, secrets=[key])
 
-    def _body(self, request: GenerationRequest, *, stream: bool = False) -> bytes:
-        spec = None
+    def _spec(self, model: str) -> ModelSpec | None:
         if self._catalog is not None:
-            spec = next((s for s in self._catalog.all() if s.id == request.model), None)
+            return next((s for s in self._catalog.all() if s.id == model), None)
+        return None
+
+    def _body(self, request: GenerationRequest, *, stream: bool = False) -> bytes:
+        spec = self._spec(request.model)
         return json.dumps(build_body(request, stream=stream, spec=spec), ensure_ascii=False).encode("utf-8")
 
     # -- generate ----------------------------------------------------------------------------------
@@ -226,10 +286,14 @@ class ArkProvider(Provider):
             await self._generate_independent(request, ctx)
 
     async def _generate_independent(self, request: GenerationRequest, ctx: JobContext) -> None:
-        body = self._body(request)
+        layered_stream = request.layer_decomposition and ark_shape(request.model, self._spec(request.model)).streams
+        body = self._body(request, stream=layered_stream)
 
         async def one(index: int) -> None:
-            await self._one_image(request, ctx, body, index)
+            if layered_stream:
+                await self._one_layered_stream(request, ctx, body, index)
+            else:
+                await self._one_image(request, ctx, body, index)
 
         # Ark limits images per minute, not connections: every image of the job at once.
         await generate_each(ctx, request.num_images, one, concurrent=True)
@@ -258,17 +322,14 @@ class ArkProvider(Provider):
                 extra={"model": request.model, "index": index, "status": 200,
                        "elapsed": round(time.monotonic() - started, 3)},
             )
-            try:
-                payload = json.loads(raw)
-            except (ValueError, UnicodeDecodeError):
-                payload = None
-            if not isinstance(payload, dict) or not isinstance(payload.get("data"), list):
-                raise bad_response(SERVICE, "not the expected JSON", "不是预期的 JSON", billed=True)
-            return payload
+            return _payload(raw)
 
         payload = await self._retrying(attempt, model=request.model)
         _record_usage(ctx, payload.get("usage"))
         items = payload["data"]
+        if request.layer_decomposition and items:
+            await ctx.deliver(parse_layered(index, items, seed=request.seed, service=SERVICE))
+            return
         item = items[0] if items and isinstance(items[0], dict) else {}
         result = _item_result(index, item, request.seed)
         if result is None:
@@ -277,6 +338,55 @@ class ArkProvider(Provider):
                 raise ark_error_from_object(error_obj, status=None, secrets=[key])
             raise bad_response(SERVICE, "no image in the answer", "响应中没有图片")
         await ctx.deliver(result)
+
+    async def _one_layered_stream(self, request: GenerationRequest, ctx: JobContext, body: bytes, index: int) -> None:
+        """One layered image sent as frames (``image_index`` 0 = base, then the layers): gathered
+        until the stream ends, then stored as one set (a set missing layers is not the set)."""
+        ctx.check_cancelled()
+        key = self._key()
+        client_request_id = uuid.uuid4().hex
+        progressed = [False]
+
+        async def attempt(number: int) -> list[dict[str, Any]]:
+            ctx.check_cancelled()
+            logger.info("ark.request", extra={"model": request.model, "index": index, "layers": True,
+                                              "attempt": number})
+            async with self._streaming_post(body, key, client_request_id) as response:
+                if response.content_type == "application/json":
+                    payload = _payload(await read_limited(response, self._max_json, service=SERVICE))
+                    progressed[0] = True
+                    _record_usage(ctx, payload.get("usage"))
+                    return [item for item in payload["data"] if isinstance(item, dict)]
+                _check_stream_type(response)
+                return await self._layer_frames(response, ctx, key, progressed)
+
+        frames = await self._retrying(attempt, model=request.model, progressed=progressed)
+        await ctx.deliver(parse_layered(index, frames, seed=request.seed, service=SERVICE))
+
+    async def _layer_frames(
+        self, response: aiohttp.ClientResponse, ctx: JobContext, key: str, progressed: list[bool]
+    ) -> list[dict[str, Any]]:
+        frames: dict[int, dict[str, Any]] = {}
+        async for event in iter_sse(response.content):
+            if event.data.strip() == "[DONE]":
+                return [frames[i] for i in sorted(frames)]
+            frame = _frame(event.data)
+            kind = frame.get("type") or event.event
+            progressed[0] = True
+            if kind == "image_generation.partial_succeeded":
+                position = frame.get("image_index")
+                if isinstance(position, bool) or not isinstance(position, int) or position < 0:
+                    position = max(frames, default=-1) + 1
+                frames[position] = frame
+            elif kind == "image_generation.partial_failed":
+                # One layer lost is a set that no longer adds up to the image: the set fails.
+                error_obj = frame.get("error")
+                raise ark_error_from_object(error_obj if isinstance(error_obj, dict) else {}, status=None, secrets=[key])
+            elif kind == "image_generation.completed":
+                _record_usage(ctx, frame.get("usage"))
+            elif isinstance(frame.get("error"), dict):
+                raise ark_error_from_object(frame["error"], status=None, secrets=[key])
+        raise bad_response(SERVICE, "the stream ended before the layered image was complete", "分层图片尚未全部生成，流就结束了", billed=True)
 
     # -- groups ------------------------------------------------------------------------------------
     async def _generate_group(self, request: GenerationRequest, ctx: JobContext) -> None:
@@ -298,30 +408,14 @@ class ArkProvider(Provider):
             ctx.check_cancelled()
             logger.info("ark.request", extra={"model": request.model, "group": request.group_max_images,
                                               "attempt": number})
-            try:
-                async with self._session.post(
-                    self._url, data=body, headers=self._headers(key, client_request_id, stream=True),
-                    timeout=self._timeout,
-                ) as response:
-                    if response.status != 200:
-                        raise await self._read_error(response, key)
-                    if response.content_type == "application/json":
-                        # Validation passed but the service answered without streaming.
-                        raw = await read_limited(response, self._max_json, service=SERVICE)
-                        await self._group_from_json(raw, request, ctx, key, progressed, seen)
-                        return
-                    if response.content_type != "text/event-stream":
-                        raise bad_response(
-                            SERVICE,
-                            f"unexpected content type {response.content_type}",
-                            f"意外的内容类型 {response.content_type}",
-                            billed=True,
-                        )
-                    finished = await self._consume_stream(response, request, ctx, key, progressed, seen)
-            except SSEEventTooLarge as exc:
-                raise bad_response(SERVICE, "an oversized stream event", "流式事件过大", billed=True) from exc
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                raise transport_error(exc, service=SERVICE, billed=True) from exc
+            async with self._streaming_post(body, key, client_request_id) as response:
+                if response.content_type == "application/json":
+                    # Validation passed but the service answered without streaming.
+                    raw = await read_limited(response, self._max_json, service=SERVICE)
+                    await self._group_from_json(raw, request, ctx, key, progressed, seen)
+                    return
+                _check_stream_type(response)
+                finished = await self._consume_stream(response, request, ctx, key, progressed, seen)
             if not finished:
                 raise bad_response(SERVICE, "the stream ended before the group was complete", "组图尚未全部生成，流就结束了", billed=True)
 
@@ -343,12 +437,7 @@ class ArkProvider(Provider):
         async for event in iter_sse(response.content):
             if event.data.strip() == "[DONE]":
                 return True
-            try:
-                frame = json.loads(event.data)
-            except ValueError:
-                raise bad_response(SERVICE, "an unreadable stream frame", "无法解析的流式数据帧", billed=True) from None
-            if not isinstance(frame, dict):
-                raise bad_response(SERVICE, "an unreadable stream frame", "无法解析的流式数据帧", billed=True)
+            frame = _frame(event.data)
             kind = frame.get("type") or event.event
             if kind in _IMAGE_FRAMES and self._beyond_group(frame, seen, request):
                 continue
@@ -388,12 +477,7 @@ class ArkProvider(Provider):
         progressed: list[bool],
         seen: set[int],
     ) -> None:
-        try:
-            payload = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            payload = None
-        if not isinstance(payload, dict) or not isinstance(payload.get("data"), list):
-            raise bad_response(SERVICE, "not the expected JSON", "不是预期的 JSON", billed=True)
+        payload = _payload(raw)
         progressed[0] = True
         _record_usage(ctx, payload.get("usage"))
         asked = request.group_max_images or 1

@@ -64,6 +64,9 @@ class GenerationRequest:
     output_format: str | None = None
     # Let the model search the web before it draws (Ark tools: [{"type": "web_search"}]).
     web_search: bool = False
+    # Ask for the image as a layered set: a base image plus transparent layers (Ark
+    # layer_decomposition); each result then carries its layers (``ImageResult.layers``).
+    layer_decomposition: bool = False
     references: tuple[ReferenceImage, ...] = ()
     # Edits (mode "edit"): the operation, its upstream req_key, and its inputs. The source is
     # references[0]; inpaint and erase carry the normalised mask (single channel, 255 = redraw)
@@ -103,6 +106,24 @@ class GenerationRequest:
         return self.group_max_images if self.group_max_images is not None else self.num_images
 
 
+@dataclass(frozen=True, slots=True)
+class LayerResult:
+    """One transparent layer of a layered image, as the upstream described it.
+
+    Boxes are ``(x0, y0, x1, y1)``: ``box`` in the base image's pixels, ``box_normalized`` on the
+    upstream's 0-1000 scale; either may be missing (the upstream calls both optional).
+    """
+
+    z_index: int
+    url: str | None = None
+    data: bytes | None = None
+    box: tuple[int, int, int, int] | None = None
+    box_normalized: tuple[int, int, int, int] | None = None
+    name: str | None = None
+    description: str | None = None
+    output_format: str | None = None
+
+
 @dataclass(slots=True)
 class ImageResult:
     """One output image as the upstream delivered it: a URL to fetch or the bytes themselves."""
@@ -113,6 +134,8 @@ class ImageResult:
     size: str | None = None  # "WxH" as reported upstream, informational
     seed: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # Layer decomposition: the transparent layers above this (base) image, bottom first.
+    layers: tuple[LayerResult, ...] = ()
 
 
 class JobContext(Protocol):
@@ -129,7 +152,8 @@ class JobContext(Protocol):
         """True when the image at ``index`` is already stored or recorded as failed."""
 
     async def deliver(self, result: ImageResult) -> None:
-        """Store one image (download it when ``result.url``), checkpointed before returning.
+        """Store one image (download it when ``result.url``), checkpointed before returning; a
+        layered image is stored whole (base and every layer) or not at all.
 
         Raises ``ProviderError`` when the download fails for good (or the bytes are not an
         image) and ``StorageError`` when the store cannot keep it.

@@ -12,6 +12,8 @@ Prompt markers, for trying the UI's other paths offline:
 - ``[demo:fail]`` fails the job with ``UpstreamBadRequest`` before any image is made.
 - ``[demo:slow]`` waits 3 seconds (cancellable) before rendering.
 
+With ``layer_decomposition`` each image comes with transparent layers (``app.providers.demo_layers``).
+
 Speed: the background is drawn as a palette ("P") image, one byte per pixel, from a small canvas
 scaled up, and saved with zlib level 1; 512x512 renders in a few milliseconds.
 """
@@ -38,6 +40,7 @@ from app.providers.base import (
     Provider,
     ReferenceImage,
 )
+from app.providers.demo_layers import render_layers
 
 FAIL_MARKER = "[demo:fail]"
 SLOW_MARKER = "[demo:slow]"
@@ -256,7 +259,10 @@ class DemoProvider(Provider):
                 strength=0.5 if request.strength is None else request.strength,
             )
             data = await asyncio.to_thread(render_png, scene)
-            await ctx.deliver(ImageResult(index=index, data=data, size=f"{width}x{height}", seed=seed))
+            layers = (
+                tuple(await asyncio.to_thread(render_layers, width, height, seed)) if request.layer_decomposition else ()
+            )
+            await ctx.deliver(ImageResult(index=index, data=data, size=f"{width}x{height}", seed=seed, layers=layers))
 
     async def _edit(self, request: GenerationRequest, ctx: JobContext) -> None:
         if ctx.is_done(0):

@@ -60,6 +60,11 @@ class GenerateIn(BaseModel):
     web_search: bool = Field(
         default=False, description="Let the model search the web first (models with params.web_search); searches are billed"
     )
+    layer_decomposition: bool = Field(
+        default=False,
+        description="Return each image as a layered set: the base image plus transparent PNG layers with "
+        "z-index, bounding box, name and description (models with params.layer_decomposition)",
+    )
 
     @field_validator("prompt", "negative_prompt")
     @classmethod
@@ -82,6 +87,7 @@ class GenerateIn(BaseModel):
             style_preset=self.style_preset,
             output_format=self.output_format,
             web_search=self.web_search,
+            layer_decomposition=self.layer_decomposition,
         )
 
 

@@ -32,6 +32,7 @@ from app.services.edits import EditService
 from app.services.health import HealthService
 from app.services.housekeeping import Housekeeper
 from app.services.image_access import ImageAccess, load_signing_key
+from app.services.layers import LayersService
 from app.services.lineage import LineageService
 from app.services.prompt_history import PromptHistoryService
 from app.services.prompt_templates import PromptTemplateService
@@ -83,6 +84,7 @@ class Services:
     webhooks: WebhookService
     edits: EditService
     lineage: LineageService
+    layers: LayersService
     # PostgreSQL: task events cross replicas by LISTEN/NOTIFY (None on SQLite).
     relay: PgRelay | None = None
     started: bool = field(default=False)
@@ -224,6 +226,7 @@ async def build_services(settings: Settings) -> Services:
         edits=EditService(tasks),
         lineage=LineageService(db, store),
         relay=relay,
+        layers=LayersService(db, store),
     )
 
 

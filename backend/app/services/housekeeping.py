@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from app.core.background import BackgroundTask
 from app.core.db import Database
+from app.models.layers import ImageLayer
 from app.models.task import Image
 from app.services.rebuild import REBUILD_COMMAND
 from app.storage.files import TMP_SUFFIX, ImageStore
@@ -66,7 +67,10 @@ class Housekeeper:
     async def find_orphans(self) -> list[str]:
         """Stored files no history row references (tmp files aside), logged when there are any."""
         async with self.db.read() as session:
-            rows = (await session.execute(select(Image.rel_path, Image.thumb_rel_path))).all()
+            rows = [
+                *(await session.execute(select(Image.rel_path, Image.thumb_rel_path))).all(),
+                *(await session.execute(select(ImageLayer.rel_path, ImageLayer.thumb_rel_path))).all(),
+            ]
         known = {path for row in rows for path in row if path}
         found = await asyncio.to_thread(self.store.find_orphans, known)
         orphans = [rel for rel in found if not rel.endswith(TMP_SUFFIX)]

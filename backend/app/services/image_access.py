@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.core.db import Database
+from app.models.layers import ImageLayer
 from app.models.task import AppSetting, Image, Task
 from app.services.users import Principal
 
@@ -75,6 +76,16 @@ class ImageAccess:
                     .where(Image.id == match.group(1))
                 )
             ).one_or_none()
+            if row is None:
+                # A layer of a layered image belongs to whoever owns the image.
+                row = (
+                    await session.execute(
+                        select(Task.owner_id, ImageLayer.rel_path, ImageLayer.thumb_rel_path)
+                        .join(Image, Image.id == ImageLayer.image_id)
+                        .join(Task, Task.id == Image.task_id)
+                        .where(ImageLayer.id == match.group(1))
+                    )
+                ).one_or_none()
         if row is None or rel_path not in (row.rel_path, row.thumb_rel_path):
             return None
         return row.owner_id or ""

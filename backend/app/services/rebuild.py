@@ -27,6 +27,7 @@ from app.core.db import Database
 from app.core.errors import AppError, StartupRefused, StorageError
 from app.jobs.handlers import image_id_for
 from app.models.base import utcnow
+from app.models.layers import ImageLayer
 from app.models.task import Image, Task, TaskStatus, TaskType, Upload
 from app.providers.catalog.lookup import Catalog
 from app.storage import inventory
@@ -84,6 +85,7 @@ async def rebuild_history(
     report = RebuildReport()
     async with db.read() as session:
         known_images = set((await session.execute(select(Image.id))).scalars())
+        known_images |= set((await session.execute(select(ImageLayer.id))).scalars())
         known_tasks = set((await session.execute(select(Task.id))).scalars())
         known_uploads = set((await session.execute(select(Upload.id))).scalars())
 
@@ -150,6 +152,9 @@ def _unusable(recovered: inventory.RecoveredImage) -> str | None:
     task_id, index = meta.get("task_id"), meta.get("index")
     if not isinstance(task_id, str) or not TASK_ID_RE.fullmatch(task_id) or not isinstance(index, int):
         return "the embedded parameters name no task"
+    if "layer_of" in meta:
+        # Its base image comes back as an image; its place in a set (box, name) is not rebuilt.
+        return "a layer of a layered image (layers are not rebuilt from files)"
     if image_id_for(task_id, index) != recovered.image_id:
         return "the file name does not match the task its parameters name"
     if not isinstance(meta.get("model"), str):

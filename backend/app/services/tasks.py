@@ -36,6 +36,7 @@ from app.jobs.codec import public_parameters, request_to_parameters
 from app.jobs.events import TaskEvents
 from app.jobs.handlers import CANCELLED
 from app.models.base import utcnow
+from app.models.layers import ImageLayer
 from app.models.library import CollectionItem
 from app.models.task import ACTIVE_STATUSES, Image, Task, TaskStatus, TaskType, Upload
 from app.models.user import UploadOwner
@@ -612,9 +613,18 @@ class TaskService:
         if not task.is_terminal:
             raise _still_active(task, "cancel it before deleting it", "请先取消再删除")
         files = [(img.rel_path, img.thumb_rel_path) for img in task.images]
+        image_ids = [img.id for img in task.images]
+        async with self.db.read() as session:
+            layer_files = (
+                await session.execute(
+                    select(ImageLayer.rel_path, ImageLayer.thumb_rel_path).where(ImageLayer.image_id.in_(image_ids))
+                )
+            ).all()
+        files += [(row.rel_path, row.thumb_rel_path) for row in layer_files]
 
         async def write() -> None:
             async with self.db.write() as session:
+                await session.execute(delete(ImageLayer).where(ImageLayer.image_id.in_(image_ids)))
                 await session.execute(delete(Image).where(Image.task_id == task_id))
                 await session.execute(delete(Task).where(Task.id == task_id))
 

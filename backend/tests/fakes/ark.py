@@ -17,6 +17,9 @@ images): ``output_format`` (jpeg | png, echoed per image), ``tools: [{"type": "w
 (5.0 Lite only; the answer's ``usage.tool_usage.web_search`` counts the searches: one per image, or
 ``web_searches`` when a test sets it) and ``usage.input_images``.
 
+Seedream 5.0 Pro takes ``layer_decomposition`` (see ``tests.fakes.ark_layers`` for the answer and
+its markers; ``layer_count`` sets how many layers, default 3).
+
 ``[fault:url-403]``, ``[fault:url-404]``, ``[fault:url-html]``, ``[fault:url-drip]`` (the image
 one byte every ``drip_interval`` s), ``[fault:drip]`` (the JSON answer the same way; option
 ``interval``), ``[fault:huge:mb=N]`` (an N MB answer), ``[fault:extra:K]`` (K images more than
@@ -35,6 +38,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.ark_layers import LAYER_FAMILIES, layer_items
 from tests.fakes.common import (
     FakeServer,
     Fault,
@@ -109,6 +113,7 @@ class _Plan:
     output_format: str | None = None
     web_search: bool = False
     input_images: int = 0
+    layers: bool = False
 
 
 class FakeArkServer(FakeServer):
@@ -125,6 +130,8 @@ class FakeArkServer(FakeServer):
         self.frame_delay = 0.0
         # Searches one answer reports when the web-search tool is on; None = one per image.
         self.web_searches: int | None = None
+        # Layers in a layered answer (layer_decomposition).
+        self.layer_count = 3
 
     @property
     def base_url(self) -> str:
@@ -217,6 +224,8 @@ class FakeArkServer(FakeServer):
             failed = set(range(plan.count))
         url_fault = next((k for k in kinds if k.startswith("url-")), None)
         searches = self.web_searches
+        if plan.layers:
+            return await self._layered(request, body, plan, set(kinds), url_fault)
         if plan.stream:
             return await self._stream(request, body, plan, failed, url_fault, truncated="truncated" in kinds,
                                       searches=searches)
@@ -301,8 +310,16 @@ class FakeArkServer(FakeServer):
         stream = body.get("stream")
         if stream is not None and not isinstance(stream, bool):
             raise ArkValidationError("InvalidParameter", "stream must be a boolean.", param="stream")
+        layers = body.get("layer_decomposition")
+        if layers is not None:
+            if family not in LAYER_FAMILIES:
+                raise ArkValidationError("InvalidParameter", f"The parameter layer_decomposition is not supported by model {model}.",
+                                         param="layer_decomposition")
+            if not isinstance(layers, bool):
+                raise ArkValidationError("InvalidParameter", "layer_decomposition must be a boolean.", param="layer_decomposition")
         sequential = body.get("sequential_image_generation")
-        if family not in _SEQUENTIAL and (stream or sequential is not None or body.get("sequential_image_generation_options")):
+        # A layered answer may stream (its images as frames); groups stay with the 4.x / 5.0 Lite families.
+        if family not in _SEQUENTIAL and ((stream and not layers) or sequential is not None or body.get("sequential_image_generation_options")):
             raise ArkValidationError(
                 "InvalidParameter.UnsupportedModel", f"Streaming and group generation are not supported by model {model}."
             )
@@ -341,7 +358,8 @@ class FakeArkServer(FakeServer):
         width, height = self._size(body.get("size"), family, model)
         return _Plan(family=family, count=count, width=width, height=height,
                      b64=body.get("response_format") == "b64_json", stream=bool(stream), group=group,
-                     output_format=output_format, web_search=web_search, input_images=len(images))
+                     output_format=output_format, web_search=web_search, input_images=len(images),
+                     layers=bool(layers))
 
     @staticmethod
     def _tools(value: Any, family: str, model: str) -> bool:
@@ -455,6 +473,38 @@ class FakeArkServer(FakeServer):
             "data": data,
             "usage": self._usage(plan, generated, searches),
         }
+
+    async def _layered(self, request: web.Request, body: dict[str, Any], plan: _Plan, faults: set[str],
+                       url_fault: str | None) -> web.StreamResponse:
+        """One layered image: the base, then its transparent layers (JSON, or frames when streamed)."""
+        plan.output_format = plan.output_format or "png"
+        base = self._image_item(plan, url_fault)
+        base_width, base_height = fit_size(plan.width, plan.height, self.max_image_side)
+        items = layer_items(base_width, base_height, self.layer_count, faults=faults, b64=plan.b64, add_file=self.add_file)
+        if "layers-nobase" not in faults:
+            items.insert(0, base)
+        usage = self._usage(plan, 1, None)
+        if not plan.stream:
+            payload = {"model": body["model"], "created": int(time.time()), "data": items, "usage": usage}
+            return web.Response(body=json.dumps(payload).encode(), content_type="application/json")
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+        await response.prepare(request)
+        writer = SSEWriter(response, pretty=self.sse_pretty, crlf=self.sse_crlf)
+        for index, item in enumerate(items):
+            frame = {"model": body["model"], "created": int(time.time()), "image_index": index}
+            if "layer-failed" in faults and index == len(items) - 1:
+                await writer.send("image_generation.partial_failed", frame | {
+                    "type": "image_generation.partial_failed",
+                    "error": {"code": "OutputImageSensitiveContentDetected",
+                              "message": "The output image may contain sensitive information."}})
+                continue
+            await writer.send("image_generation.partial_succeeded", frame | {"type": "image_generation.partial_succeeded"} | item)
+        await writer.send("image_generation.completed", {
+            "type": "image_generation.completed", "model": body["model"], "created": int(time.time()), "usage": usage,
+        })
+        await writer.send(None, "[DONE]")
+        await response.write_eof()
+        return response
 
     async def _stream(self, request: web.Request, body: dict[str, Any], plan: _Plan, failed: set[int],
                       url_fault: str | None, *, truncated: bool, searches: int | None = None) -> web.StreamResponse:

@@ -25,6 +25,7 @@ import type {
   HistoryQuery,
   Image2ImageRequest,
   InspectResult,
+  LayeredSet,
   Lineage,
   LimitsReport,
   ModelCatalog,
@@ -313,6 +314,8 @@ export function createApiClient(options: ClientOptions = {}) {
         json: username ? { username, password } : { password },
         quiet401: true,
       }),
+    /** A stored image with its transparent layers (none for an image that was not layered). */
+    layers: (imageId: string) => request<LayeredSet>('GET', `/api/v1/images/${encodeURIComponent(imageId)}/layers`),
     users: () => request<UserList>('GET', '/api/v1/users'),
     createUser: (body: UserCreate) => request<UserPublic>('POST', '/api/v1/users', { json: body }),
     updateUser: (id: string, body: UserUpdate) =>

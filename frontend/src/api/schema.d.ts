@@ -402,6 +402,47 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/images/{image_id}/layers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Layered Set
+         * @description A stored image with its transparent layers (empty for an image that was not layered).
+         */
+        get: operations["layers-get_layered_set"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/images/{image_id}/layers.zip": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download Layers
+         * @description A streamed ZIP of the base image and its PNG layers with `manifest.json` (canvas size, per
+         *     layer: file, z-index, bounding boxes, name, description).
+         */
+        get: operations["layers-download_layers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/images/{image_id}/lineage": {
         parameters: {
             query?: never;
@@ -1490,6 +1531,12 @@ export interface components {
             /** Height */
             height?: number | null;
             /**
+             * Layer Decomposition
+             * @description Return each image as a layered set: the base image plus transparent PNG layers with z-index, bounding box, name and description (models with params.layer_decomposition)
+             * @default false
+             */
+            layer_decomposition?: boolean;
+            /**
              * Model
              * @description Model id; the default model when omitted
              */
@@ -1641,6 +1688,12 @@ export interface components {
              */
             images?: string[];
             /**
+             * Layer Decomposition
+             * @description Return each image as a layered set: the base image plus transparent PNG layers with z-index, bounding box, name and description (models with params.layer_decomposition)
+             * @default false
+             */
+            layer_decomposition?: boolean;
+            /**
              * Model
              * @description Model id; the default model when omitted
              */
@@ -1699,6 +1752,100 @@ export interface components {
             metadata: {
                 [key: string]: unknown;
             } | null;
+        };
+        /** LayerPublic */
+        LayerPublic: {
+            /**
+             * Box
+             * @description [x0, y0, x1, y1] in base-image pixels where the layer's content is; null when unknown
+             */
+            box: [
+                number,
+                number,
+                number,
+                number
+            ] | null;
+            /**
+             * Box Normalized
+             * @description The same box on a 0-1000 scale of the base image
+             */
+            box_normalized: [
+                number,
+                number,
+                number,
+                number
+            ] | null;
+            /** Bytes */
+            bytes: number;
+            /** Content Type */
+            content_type: string;
+            /** Description */
+            description: string | null;
+            /**
+             * Full Canvas
+             * @description The layer's PNG is the size of the base image (draw it at 0,0); otherwise draw it into box
+             */
+            full_canvas: boolean;
+            /** Height */
+            height: number;
+            /** Id */
+            id: string;
+            /**
+             * Missing
+             * @default false
+             */
+            missing?: boolean;
+            /** Name */
+            name: string | null;
+            /**
+             * Position
+             * @description Place in the stack from 1 (bottom) up; the base image is 0
+             */
+            position: number;
+            /** Thumbnail Url */
+            thumbnail_url: string | null;
+            /** Url */
+            url: string;
+            /**
+             * Width
+             * @description Pixel size of the layer's PNG
+             */
+            width: number;
+            /**
+             * Z Index
+             * @description Stacking order as the upstream gave it (the base image is 0)
+             */
+            z_index: number;
+        };
+        /** LayeredSetPublic */
+        LayeredSetPublic: {
+            /** Base Thumbnail Url */
+            base_thumbnail_url: string | null;
+            /** Base Url */
+            base_url: string;
+            /** Height */
+            height: number;
+            /** Image Id */
+            image_id: string;
+            /** Is Demo */
+            is_demo: boolean;
+            /**
+             * Layers
+             * @description Bottom first
+             */
+            layers: components["schemas"]["LayerPublic"][];
+            /** Task Id */
+            task_id: string;
+            /**
+             * Width
+             * @description Canvas (base image) width
+             */
+            width: number;
+            /**
+             * Zip Url
+             * @description A ZIP of the PNG layers with manifest.json
+             */
+            zip_url: string;
         };
         /** LimitsReport */
         LimitsReport: {
@@ -3725,6 +3872,87 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    "layers-get_layered_set": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                image_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LayeredSetPublic"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "layers-download_layers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                image_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description PNG layers + manifest.json */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                    "application/zip": unknown;
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };

@@ -80,6 +80,7 @@ export const useGenerateFormStore = defineStore('generateForm', () => {
   // '' = the model's default format (JPEG).
   const outputFormat = ref<'' | 'jpeg' | 'png'>('')
   const webSearch = ref(false)
+  const layers = ref(false)
   const outputMode = ref<OutputMode>('single')
   const numImages = ref(1)
   const groupMax = ref(4)
@@ -168,6 +169,7 @@ export const useGenerateFormStore = defineStore('generateForm', () => {
     if (!c.watermark) watermark.value = false
     if (outputFormat.value && !c.outputFormats.includes(outputFormat.value)) outputFormat.value = ''
     if (!c.webSearch) webSearch.value = false
+    if (!c.layers) layers.value = false
     numImages.value = clamp(numImages.value, 1, c.numImagesMax)
     if (!c.group) outputMode.value = 'single'
     if (c.groupMax !== null) groupMax.value = clamp(groupMax.value, 2, c.groupMax)
@@ -220,8 +222,13 @@ export const useGenerateFormStore = defineStore('generateForm', () => {
     if (optimize.value !== 'off' && c.optimizeChoices.includes(optimize.value)) {
       body.optimize_prompt = optimize.value === 'on' ? true : optimize.value
     }
-    if (outputFormat.value && c.outputFormats.includes(outputFormat.value)) body.output_format = outputFormat.value
+    // Layers are transparent PNGs: a JPEG choice does not apply to a layered set.
+    const layered = layers.value && c.layers && outputMode.value !== 'group'
+    if (outputFormat.value && c.outputFormats.includes(outputFormat.value) && !(layered && outputFormat.value === 'jpeg')) {
+      body.output_format = outputFormat.value
+    }
     if (webSearch.value && c.webSearch) body.web_search = true
+    if (layered) body.layer_decomposition = true
     if (outputMode.value === 'group' && c.group) body.group = { max_images: groupMax.value }
     else body.num_images = numImages.value
     const type = mode.value
@@ -270,6 +277,7 @@ export const useGenerateFormStore = defineStore('generateForm', () => {
     else optimize.value = opt === true ? (choices.includes('on') ? 'on' : 'standard') : 'off'
     outputFormat.value = p.output_format === 'png' || p.output_format === 'jpeg' ? p.output_format : ''
     webSearch.value = p.web_search === true
+    layers.value = p.layer_decomposition === true
     const groupSize = num(p.group_max_images) ?? num((p.group as { max_images?: unknown } | null)?.max_images)
     if (groupSize) {
       outputMode.value = 'group'
@@ -348,6 +356,7 @@ export const useGenerateFormStore = defineStore('generateForm', () => {
     optimize,
     outputFormat,
     webSearch,
+    layers,
     outputMode,
     numImages,
     groupMax,

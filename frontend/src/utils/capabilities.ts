@@ -36,6 +36,8 @@ export interface Capabilities {
   outputFormats: Array<'jpeg' | 'png'>
   /** The model can search the web before drawing (Seedream 5.0 Lite); searches are billed. */
   webSearch: boolean
+  /** The model can return each image as a layered set (base + transparent layers). */
+  layers: boolean
   groupMax: number | null
   /** Cap on references + group images, when the model has one. */
   groupMaxTotal: number | null
@@ -81,6 +83,7 @@ export function capabilitiesOf(model: ModelPublic): Capabilities {
     numImagesMax: Math.max(1, params.num_images_max),
     outputFormats: params.output_formats ?? [],
     webSearch: params.web_search ?? false,
+    layers: params.layer_decomposition ?? false,
     groupMax: params.group?.max_images ?? null,
     groupMaxTotal: params.group?.max_total ?? null,
     promptMaxLength: model.prompt_max_length,

@@ -112,6 +112,22 @@ describe('GenerateForm adapts to the model', () => {
     expect(has(wrapper, 'group-mode')).toBe(false)
   })
 
+  it('Seedream 5.0 Pro and the demo: a layers switch, off while a group is chosen; 5.0 Lite has none', async () => {
+    const { wrapper, form } = mountForm('doubao-seedream-5-0-pro-260628')
+    expect(wrapper.get('[data-testid="layers-field"]').text()).toContain('分层')
+    await wrapper.get('[data-testid="layers-switch"]').trigger('click')
+    expect(form.layers).toBe(true)
+    form.selectModel('demo')
+    await nextTick()
+    form.outputMode = 'group'
+    await nextTick()
+    expect(wrapper.get('[data-testid="layers-switch"]').classes()).toContain('is-disabled')
+    expect(wrapper.get('[data-testid="layers-field"]').text()).toContain('不能与组图同时使用')
+    form.selectModel('doubao-seedream-5-0-260128')
+    await nextTick()
+    expect(has(wrapper, 'layers-field')).toBe(false)
+  })
+
   it('a retired model carries a "即将下线" badge and still submits', async () => {
     const { wrapper } = mountForm('doubao-seedream-3-0-t2i-250415')
     expect(wrapper.get('[data-testid="model-retiring"]').text()).toContain('即将下线')

@@ -69,6 +69,31 @@ describe('generate form store', () => {
     expect(form.outputFormat).toBe('jpeg')
   })
 
+  it('sends layer_decomposition for single images of a model that takes it, never JPEG with it', () => {
+    const form = useGenerateFormStore()
+    form.selectModel('doubao-seedream-5-0-pro-260628')
+    form.prompt = 'a poster'
+    form.layers = true
+    form.outputFormat = 'jpeg'
+    const { body } = form.buildSubmission()
+    expect(body.layer_decomposition).toBe(true)
+    expect(body.output_format).toBeUndefined() // layers are transparent PNGs
+    form.outputFormat = 'png'
+    expect(form.buildSubmission().body.output_format).toBe('png')
+    // The demo takes layers but not with a group.
+    form.selectModel('demo')
+    expect(form.layers).toBe(true)
+    form.outputMode = 'group'
+    expect(form.buildSubmission().body.layer_decomposition).toBeUndefined()
+    form.outputMode = 'single'
+    expect(form.buildSubmission().body.layer_decomposition).toBe(true)
+    form.selectModel('doubao-seedream-4-0-250828')
+    expect(form.layers).toBe(false)
+    expect(form.buildSubmission().body.layer_decomposition).toBeUndefined()
+    form.remix({ model: 'doubao-seedream-5-0-pro-260628', prompt: 'again', parameters: { layer_decomposition: true } })
+    expect(form.layers).toBe(true)
+  })
+
   it('uses a fresh random seed unless locked', () => {
     const form = useGenerateFormStore()
     form.selectModel('demo')

@@ -287,6 +287,8 @@ class ModelEntry(_Strict):
             raise ValueError("edit operations are Visual req_keys (or the demo's): provider must not be \"ark\"")
         if self.options.web_search and self.provider != "ark":
             raise ValueError("web_search is an Ark tool: provider must be \"ark\"")
+        if self.options.layer_decomposition and self.provider not in ("ark", "demo"):
+            raise ValueError("layer_decomposition is an Ark option: provider must be \"ark\" (or \"demo\")")
         return self
 
 

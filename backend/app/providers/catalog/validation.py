@@ -41,6 +41,7 @@ class GenerationInput:
     scale: float | None = None
     output_format: str | None = None
     web_search: bool = False
+    layer_decomposition: bool = False
 
 
 _WXH_RE = re.compile(r"^\s*(\d{1,6})\s*[xX×*]\s*(\d{1,6})\s*$")
@@ -323,6 +324,25 @@ def _resolve_optimize(spec: ModelSpec, value: bool | str | None) -> str | None:
     return mode
 
 
+def _resolve_layers(spec: ModelSpec, output_format: str | None, group_max: int | None) -> str | None:
+    """The output format of a layered request: PNG, since its layers are transparent."""
+    if not spec.layer_decomposition:
+        raise _not_taken(spec, "layer_decomposition", "layer separation", "分层（layer_decomposition）")
+    if group_max is not None:
+        raise _invalid(
+            "layer_decomposition",
+            "Layer separation makes one layered set per image; it cannot be combined with an image group.",
+            "分层会为每张图片生成一组图层，不能与组图同时使用。",
+        )
+    if output_format == "jpeg":
+        raise _invalid(
+            "output_format",
+            "Layers are transparent PNGs: choose PNG output (or leave the format unset) for layer separation.",
+            "图层是透明 PNG：分层时请选择 PNG 输出（或不指定格式）。",
+        )
+    return "png" if "png" in spec.output_formats else output_format
+
+
 def _resolve_output_format(spec: ModelSpec, value: str | None) -> str | None:
     if value is None:
         return None
@@ -449,6 +469,8 @@ def validate_request(
     strength = _resolve_strength(spec, body, mode)
     optimize = _resolve_optimize(spec, body.optimize_prompt)
     group_max, num_images = _resolve_group(spec, body, references)
+    if body.layer_decomposition:
+        output_format = _resolve_layers(spec, output_format, group_max)
 
     return GenerationRequest(
         model=spec.id,
@@ -468,6 +490,7 @@ def validate_request(
         style_preset=body.style_preset,
         output_format=output_format,
         web_search=body.web_search,
+        layer_decomposition=body.layer_decomposition,
         references=tuple(references),
     )
 
