@@ -594,7 +594,7 @@ class TaskService:
         for task_id in unique:
             task = found[task_id]
             for img in task.images:
-                path = self.store.output_dir / img.rel_path
+                path = self.store.zip_source(img.rel_path)
                 # Same name as a single download; two that would clash (same second, same prompt)
                 # are numbered here, so metadata.json names the member the zip really holds.
                 name = names.allocate(download_name(task.created_at, task.prompt, task.id, img.index, img.rel_path.rsplit(".", 1)[-1]))
@@ -642,7 +642,7 @@ class TaskService:
                 seed=img.seed,
                 bytes=img.bytes,
                 content_type=img.content_type,
-                missing=not self.store.output_exists(img.rel_path),
+                missing=not self.store.presumed_present(img.rel_path),
             )
             for img in task.images
         ]
