@@ -133,7 +133,9 @@ class ObjectImageStore(ImageStore):
         try:
             found = self.client.head(name)
             if found is None or found.size != incoming.size:
-                self.client.put(name, incoming.path.read_bytes(), info.content_type)
+                self.client.put_file(
+                    name, incoming.path, size=incoming.size, sha256=incoming.sha256, content_type=info.content_type
+                )
         finally:
             self.discard_upload(incoming)
         return Path(name)

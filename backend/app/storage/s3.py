@@ -17,13 +17,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import logging
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Literal
+from functools import partial
+from pathlib import Path
+from typing import BinaryIO, Literal
 from urllib.parse import quote, urlsplit
 
 import httpx
@@ -209,10 +212,16 @@ class S3Client:
         headers: dict[str, str] | None = None,
         stream: bool = False,
         ok: tuple[int, ...] = (200,),
+        upload: tuple[BinaryIO, int, str] | None = None,
     ) -> httpx.Response:
+        """``upload``: (file, size, sha256) sent from the file in chunks instead of ``body``."""
         query = query or []
         path = self._path(key)
-        payload_hash = hashlib.sha256(body).hexdigest() if body else _EMPTY_SHA256
+        if upload is not None:
+            payload_hash = upload[2]
+            headers = {**(headers or {}), "content-length": str(upload[1])}
+        else:
+            payload_hash = hashlib.sha256(body).hexdigest() if body else _EMPTY_SHA256
         date = amz_date(datetime.now(UTC))
         signed = {"x-amz-content-sha256": payload_hash, "x-amz-date": date, **(headers or {})}
         names, signature = self._signer.signature(
@@ -224,7 +233,10 @@ class S3Client:
         url = f"{self._scheme}://{self._host}{quote(path, safe='/~')}"
         if query:
             url += "?" + canonical_query(query)
-        request = self._http.build_request(method, url, content=body or None, headers=signed)
+        content: bytes | Iterator[bytes] | None = body or None
+        if upload is not None:
+            content = iter(partial(upload[0].read, STREAM_CHUNK), b"")
+        request = self._http.build_request(method, url, content=content, headers=signed)
         try:
             response = self._http.send(request, stream=stream)
         except httpx.HTTPError as exc:
@@ -243,16 +255,27 @@ class S3Client:
         if len(data) <= self.config.multipart_threshold:
             self._request("PUT", key, body=data, headers={"content-type": content_type})
             return
-        self._put_multipart(key, data, content_type)
+        self._put_multipart(key, io.BytesIO(data), content_type)
 
-    def _put_multipart(self, key: str, data: bytes, content_type: str) -> None:
+    def put_file(self, name: str, path: Path, *, size: int, sha256: str, content_type: str) -> None:
+        """Store a file whose hash is known, read in chunks (an upload is never held whole)."""
+        with path.open("rb") as fh:
+            if size > self.config.multipart_threshold:
+                self._put_multipart(self.config.key(name), fh, content_type)
+            else:
+                self._request(
+                    "PUT", self.config.key(name), headers={"content-type": content_type}, upload=(fh, size, sha256)
+                )
+
+    def _put_multipart(self, key: str, source: BinaryIO, content_type: str) -> None:
+        """Parts of ``part_size`` read from ``source`` one at a time; aborted on any failure."""
         created = self._request("POST", key, query=[("uploads", "")], headers={"content-type": content_type})
         upload_id = _xml_text(created.content, "UploadId")
         try:
             etags: list[str] = []
-            view = memoryview(data)
-            for number, start in enumerate(range(0, len(data), self.config.part_size), start=1):
-                part = bytes(view[start : start + self.config.part_size])
+            number = 0
+            while part := source.read(self.config.part_size):
+                number += 1
                 answer = self._request(
                     "PUT", key, query=[("partNumber", str(number)), ("uploadId", upload_id)], body=part
                 )

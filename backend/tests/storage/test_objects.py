@@ -205,6 +205,20 @@ def test_uploads_are_kept_as_objects_deduplicated(store: ObjectImageStore) -> No
         store.load_upload("0" * 64)
 
 
+def test_a_big_upload_is_put_from_its_file_in_parts(config: S3Config, tmp_path: Path) -> None:
+    store = ObjectImageStore(
+        S3Config(**{**_fields(config), "multipart_threshold": 1024, "part_size": 5 * 1024 * 1024}), tmp_path / "uploads"
+    )
+    noise = Image.frombytes("RGB", (1400, 1400), random.Random(2).randbytes(1400 * 1400 * 3))
+    data = encode(noise, "PNG")
+    incoming = store.receive_upload(io.BytesIO(data), 10**8)
+    info = validate_upload_file(incoming.path, sha256=incoming.sha256, max_pixels=10**7)
+    store.keep_upload(incoming, info)
+    assert store.load_upload(info.sha256) == (data, "image/png")
+    assert store.client.incomplete_uploads() == []
+    store.close()
+
+
 def test_inventory_reads_the_history_back_from_the_bucket(store: ObjectImageStore) -> None:
     stored = store.store_output("img_abcdefgh", encode(picture(), "PNG"), created=CREATED, metadata=PARAMS)
     store.client.put("output/2026/11/30/notes.txt", b"not ours", "text/plain")
