@@ -42,6 +42,8 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         populate_by_name=True,
+        # A model-level error would otherwise print every input, the secrets among them.
+        hide_input_in_errors=True,
     )
 
     # --- credentials (never echoed) -----------------------------------------------------------

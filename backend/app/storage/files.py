@@ -402,6 +402,11 @@ class ImageStore:
         return self.output_dir / rel_path
 
     @property
+    def location(self) -> str:
+        """Where the images are, for messages to the operator."""
+        return str(self.output_dir)
+
+    @property
     def serves_from_disk(self) -> bool:
         """nginx (or FileResponse) serves the files; False: browsers are sent presigned URLs."""
         return True

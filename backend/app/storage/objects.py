@@ -111,6 +111,10 @@ class ObjectImageStore(ImageStore):
         return None  # never a local file: see presigned_url
 
     @property
+    def location(self) -> str:
+        return f"s3://{self.config.bucket}/{self.config.key(OUTPUT)}"
+
+    @property
     def serves_from_disk(self) -> bool:
         return False
 
