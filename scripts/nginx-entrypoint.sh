@@ -76,8 +76,10 @@ if [ "${STORAGE_BACKEND:-local}" = s3 ] && [ -n "${S3_ENDPOINT:-}" ] && [ -n "${
   scheme=${S3_ENDPOINT%%://*}
   netloc=${S3_ENDPOINT#*://}
   netloc=${netloc%%/*}
-  printf '%s' "$scheme" | grep -Eq '^https?$' && printf '%s' "$netloc" | grep -Eq '^[A-Za-z0-9.:-]+$' \
-    || { echo "nginx-entrypoint: S3_ENDPOINT: '$S3_ENDPOINT' is not an http(s) URL of a host" >&2; exit 1; }
+  if ! printf '%s' "$scheme" | grep -Eq '^https?$' || ! printf '%s' "$netloc" | grep -Eq '^[A-Za-z0-9.:-]+$'; then
+    echo "nginx-entrypoint: S3_ENDPOINT: '$S3_ENDPOINT' is not an http(s) URL of a host" >&2
+    exit 1
+  fi
   if [ "${S3_ADDRESSING_STYLE:-virtual}" = virtual ]; then
     netloc="$S3_BUCKET.$netloc"
   fi
