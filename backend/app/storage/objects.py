@@ -118,10 +118,16 @@ class ObjectImageStore(ImageStore):
     def serves_from_disk(self) -> bool:
         return False
 
-    def presigned_url(self, rel_path: str) -> str | None:
+    def presigned_url(self, rel_path: str, *, now: float | None = None) -> str | None:
+        """Signed at the start of the current half-lifetime window, so one image has one URL for
+        that long and the browser's cache can answer a gallery seen again; every URL stays valid
+        for at least half of S3_PRESIGN_SECONDS after it is handed out."""
         if self._output_path(rel_path) is None:
             return None
-        return self.client.presign_get(OUTPUT + rel_path, cache_control=self.cache_control)
+        step = max(1, self.config.presign_seconds // 2)
+        moment = time.time() if now is None else now
+        signed_at = datetime.fromtimestamp(moment - moment % step, UTC)
+        return self.client.presign_get(OUTPUT + rel_path, now=signed_at, cache_control=self.cache_control)
 
     @property
     def cache_control(self) -> str:

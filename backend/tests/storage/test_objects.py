@@ -261,6 +261,16 @@ def test_presigned_urls_open_one_object_without_credentials(store: ObjectImageSt
     assert store.presigned_url("../../etc/passwd") is None
 
 
+def test_one_image_keeps_one_url_for_half_its_lifetime(store: ObjectImageStore) -> None:
+    rel = "2026/11/30/img_abcdefgh.png"
+    window = 1_800_000_000 - 1_800_000_000 % 150  # S3_PRESIGN_SECONDS=300: windows of 150 s
+    first = store.presigned_url(rel, now=window + 1)
+    assert first == store.presigned_url(rel, now=window + 149)  # the browser's cache can answer
+    assert first != store.presigned_url(rel, now=window + 150)
+    # Signed at the window's start and valid 300 s from there: >= 150 s left when handed out.
+    assert "X-Amz-Date=20270115T080000Z" in (first or "") and "X-Amz-Expires=300" in (first or "")
+
+
 def test_clean_tmp_aborts_multipart_uploads_a_killed_process_left(store: ObjectImageStore) -> None:
     created = store.client._request("POST", store.config.key("output/2026/11/30/x_abcdefgh.png"), query=[("uploads", "")])
     assert created.status_code == 200
