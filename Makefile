@@ -33,7 +33,7 @@ define pytest
 	if [ $$rc -eq 5 ]; then echo "(no tests collected in $(2))"; rc=0; fi; exit $$rc
 endef
 
-.PHONY: help run stop restart status logs test test-lint test-backend test-pg test-frontend test-config test-e2e \
+.PHONY: help run stop restart status logs test test-lint test-backend test-pg test-s3 test-frontend test-config test-e2e \
         bench client lint clean distclean venv frontend-deps frontend-build system-nginx system-e2e \
         image image-test
 
@@ -104,9 +104,9 @@ logs: ## the last lines of every log (followed when run in a terminal)
 
 # --- testing ---------------------------------------------------------------------------------------
 
-test: ## everything: lint; backend on SQLite and on PostgreSQL side by side; frontend and config checks side by side; end-to-end (a summary at the end)
+test: ## everything: lint; backend on SQLite and on PostgreSQL side by side; frontend, config checks and the storage tests on S3 side by side; end-to-end (a summary at the end)
 	@$(MAKE) --no-print-directory venv frontend-deps frontend-build system-nginx
-	@MAKE="$(MAKE)" $(ROOT)/scripts/test-suites "lint" "backend pg" "frontend config" "e2e"
+	@MAKE="$(MAKE)" $(ROOT)/scripts/test-suites "lint" "backend pg" "frontend config s3" "e2e"
 
 test-lint: lint
 
@@ -118,6 +118,18 @@ test-pg: venv ## the backend suite again, every app on a fresh database of a thr
 	@$(ROOT)/scripts/install-system-deps.sh postgresql
 	@echo "==> backend tests on PostgreSQL"
 	@cd $(ROOT)/backend && export STUDIO_TEST_DB=postgresql && $(call pytest,$(PY) -m pytest,backend/tests on PostgreSQL)
+
+# The tests of what touches stored images (storage, the image/history/upload/OpenAI routes), again with
+# every app's images in a bucket of an S3-compatible test server (moto), and the 3-replica failover on
+# PostgreSQL with STORAGE_BACKEND=s3. Not the whole suite: the rest never reads an image.
+S3_TESTS = tests/storage tests/api/test_images.py tests/api/test_tasks_history.py tests/api/test_uploads.py \
+           tests/api/test_health.py tests/api/test_openai.py tests/api/test_object_storage.py tests/services/test_history_recovery.py tests/services/test_health.py
+
+test-s3: venv ## the storage, image and archive tests with STORAGE_BACKEND=s3, and the replica failover on it
+	@echo "==> storage tests on S3 (moto)"
+	@cd $(ROOT)/backend && export STUDIO_TEST_STORAGE=s3 && $(call pytest,$(PY) -m pytest $(S3_TESTS),storage tests on S3)
+	@$(ROOT)/scripts/install-system-deps.sh postgresql
+	@cd $(ROOT) && export STUDIO_TEST_STORAGE=s3 && $(call pytest,$(PY) -m pytest e2e/test_replicas.py,replicas on S3)
 
 test-frontend: frontend-deps ## vue-tsc and vitest
 	@if [ -z "$(HAVE_FRONTEND)" ]; then echo "(no frontend yet: skipped)"; exit 0; fi; \

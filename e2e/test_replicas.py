@@ -4,6 +4,10 @@
 Every job completes exactly once, the upstream is called at most once per job plus the calls the
 killed replica had in flight, the history lists 300, and a live channel held on one replica sees
 the completions of jobs that the others ran (PostgreSQL LISTEN/NOTIFY). Prints the figures.
+
+With STUDIO_TEST_STORAGE=s3 (`make test-s3`) the same stack keeps its images in a bucket of an
+S3-compatible test server (moto) instead: the same checks, plus every image in the bucket and served
+by a redirect to a presigned URL that the page's CSP allows.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import signal
 import subprocess
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -28,11 +33,16 @@ JOBS = 300
 REPLICAS = 3
 LEASE_SECONDS = 4
 MAX_CONCURRENT_JOBS = 16
+ON_S3 = os.environ.get("STUDIO_TEST_STORAGE", "local") == "s3"
 
 
 def _load_cluster() -> Any:
-    # backend/tests/pg.py, by path: the repository's own tests/ package shadows backend's here.
-    spec = importlib.util.spec_from_file_location("studio_backend_pg", BACKEND / "tests" / "pg.py")
+    return _load("pg")
+
+
+def _load(name: str) -> Any:
+    # backend/tests/<name>.py, by path: the repository's own tests/ package shadows backend's here.
+    spec = importlib.util.spec_from_file_location(f"studio_backend_{name}", BACKEND / "tests" / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -59,8 +69,26 @@ def pg_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def replicated(pg_url: str) -> Iterator[Stack]:
+def bucket() -> Iterator[Any]:
+    """(server, config) of an empty bucket with STUDIO_TEST_STORAGE=s3, else None."""
+    if not ON_S3:
+        yield None
+        return
+    server = _load("s3server").MotoServer()
+    server.start()
+    try:
+        config = server.config(addressing="path")
+        server.create_bucket(config)
+        yield server, config
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def replicated(pg_url: str, bucket: Any) -> Iterator[Stack]:
+    storage = bucket[0].env(bucket[1]) if bucket is not None else {}
     with running_stack(
+        **storage,
         ark_latency_ms=1000,
         REPLICAS=str(REPLICAS),
         DATABASE_URL=pg_url,
@@ -127,7 +155,7 @@ def test_status_names_every_replica(replicated: Stack) -> None:
     assert "REPLICAS=3" in shown
 
 
-def test_three_replicas_lose_nothing_when_one_is_killed(replicated: Stack) -> None:
+def test_three_replicas_lose_nothing_when_one_is_killed(replicated: Stack, bucket: Any) -> None:
     calls_before = _fake_calls(replicated)
     channel = LiveChannel(f"http://127.0.0.1:{replicated.api_port}/api/v1/events")
     channel.start()
@@ -191,9 +219,52 @@ def test_three_replicas_lose_nothing_when_one_is_killed(replicated: Stack) -> No
 
     # The killed replica was restarted by supervisord.
     assert "RUNNING" in _supervisorctl(replicated, "status", f"uvicorn-{REPLICAS - 1}")
+
     print(
         f"\n[replicas] {JOBS} jobs, {REPLICAS} replicas on PostgreSQL, fake Ark 1 s: submitted in {submitted:.2f} s, "
         f"all done in {total:.2f} s ({JOBS / total:.1f} jobs/s); upstream calls {calls} "
         f"({calls - JOBS} repeated; {in_flight_at_kill} calls made when uvicorn-{REPLICAS - 1} was killed); "
         f"last job done {done_after_kill:.2f} s after the kill (lease {LEASE_SECONDS} s)"
     )
+    if bucket is not None:
+        _check_the_bucket(replicated, bucket, ids)
+
+
+def _check_the_bucket(stack: Stack, bucket: Any, ids: list[str]) -> None:
+    """Every image of the run is an object (none on disk), served through nginx by a redirect to a
+    presigned URL of the bucket, which the page's CSP allows."""
+    from app.core.images import sniff_image_type
+    from app.storage.s3 import S3Client
+
+    _server, config = bucket
+    client = S3Client(config)
+    try:
+        keys = [found.key for found in client.list_objects("output/")]
+    finally:
+        client.close()
+    images = [key for key in keys if ".thumb." not in key]
+    assert len(images) == JOBS, len(images)
+    assert not list((stack.data_dir / "output").rglob("*.png")) if (stack.data_dir / "output").exists() else True
+    _, _, raw = stack.get(f"/api/v1/tasks/{ids[0]}")
+    url = json.loads(raw)["outputs"][0]["url"]
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: Any) -> None:
+            return None
+
+    opener = urllib.request.build_opener(NoRedirect)
+    try:
+        opener.open(stack.base_url + url, timeout=10)
+        raise AssertionError("expected a redirect")
+    except urllib.error.HTTPError as answer:
+        assert answer.code == 302, answer.code
+        location = answer.headers["Location"]
+    assert location.startswith(config.endpoint + "/") and "X-Amz-Signature=" in location
+    with urllib.request.urlopen(location, timeout=10) as image:
+        assert sniff_image_type(image.read()) is not None
+    try:
+        with urllib.request.urlopen(stack.base_url + "/", timeout=10) as page:
+            csp = page.headers["Content-Security-Policy"]
+    except urllib.error.HTTPError as missing:  # no frontend/dist built: the headers are the same
+        csp = missing.headers["Content-Security-Policy"]
+    assert f"img-src 'self' data: blob: {config.endpoint};" in csp, csp

@@ -8,6 +8,8 @@
 # (`*` anywhere in the list: any name.)
 #   FRONT_PROXIES       a TLS proxy in front of nginx (addresses or networks, comma-separated):
 #                       nginx believes the client address and scheme it forwards, no one else's
+#   STORAGE_BACKEND, S3_ENDPOINT, S3_BUCKET, S3_ADDRESSING_STYLE
+#                       images on object storage: the bucket's origin joins the CSP's img-src
 #   STUDIO_HOSTS_FILE   where to write the map (default /etc/nginx/studio/hosts.conf)
 set -euf  # -f: no globbing, `*.example.com` is a name here
 
@@ -67,6 +69,23 @@ for raw in ${FRONT_PROXIES:-}; do
 done
 IFS=$old_ifs
 
+# Images on object storage (STORAGE_BACKEND=s3) reach browsers as presigned URLs of the bucket:
+# its origin joins the CSP's img-src, as Settings.image_origin says.
+image_origin=""
+if [ "${STORAGE_BACKEND:-local}" = s3 ] && [ -n "${S3_ENDPOINT:-}" ] && [ -n "${S3_BUCKET:-}" ]; then
+  scheme=${S3_ENDPOINT%%://*}
+  netloc=${S3_ENDPOINT#*://}
+  netloc=${netloc%%/*}
+  if ! printf '%s' "$scheme" | grep -Eq '^https?$' || ! printf '%s' "$netloc" | grep -Eq '^[A-Za-z0-9.:-]+$'; then
+    echo "nginx-entrypoint: S3_ENDPOINT: '$S3_ENDPOINT' is not an http(s) URL of a host" >&2
+    exit 1
+  fi
+  if [ "${S3_ADDRESSING_STYLE:-virtual}" = virtual ]; then
+    netloc="$S3_BUCKET.$netloc"
+  fi
+  image_origin="$scheme://$netloc"
+fi
+
 mkdir -p "$(dirname "$out")"
 {
   echo "# Host names nginx answers (ALLOWED_HOSTS), written when the studio starts; others get 421."
@@ -92,6 +111,16 @@ mkdir -p "$(dirname "$out")"
     done
     echo "real_ip_header X-Forwarded-For;"
     echo "real_ip_recursive on;"
+  fi
+  if [ -n "$image_origin" ]; then
+    echo "# The bucket presigned image URLs point at (STORAGE_BACKEND=s3): allowed by the CSP's img-src."
+    echo "map \$uri \$studio_image_origin {"
+    echo "    default \" $image_origin\";"
+    echo "}"
+  else
+    echo "map \$uri \$studio_image_origin {"
+    echo "    default \"\";"
+    echo "}"
   fi
 } > "$out.tmp"
 mv "$out.tmp" "$out"

@@ -16,7 +16,7 @@ from app.core.config import Settings
 from app.core.db import Database
 from app.providers.catalog.lookup import Catalog
 from app.services.rebuild import RebuildReport, rebuild_history
-from app.storage.files import ImageStore
+from app.storage.backends import build_store
 
 PROGRESS_EVERY = 1000
 
@@ -25,13 +25,16 @@ async def run(settings: Settings) -> RebuildReport:
     db = Database(settings.database_url)
     try:
         await db.migrate()
-        store = ImageStore(settings.output_dir, settings.uploads_dir, min_free_bytes=0)
+        store = build_store(settings)
 
         def progress(seen: int) -> None:
             if seen % PROGRESS_EVERY == 0:
                 print(f"  {seen} images read…", flush=True)
 
-        return await rebuild_history(db, store, Catalog.from_settings(settings), progress=progress)
+        try:
+            return await rebuild_history(db, store, Catalog.from_settings(settings), progress=progress)
+        finally:
+            store.close()
     finally:
         await db.dispose()
 

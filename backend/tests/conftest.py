@@ -26,16 +26,28 @@ from app.models.base import utcnow
 from app.models.task import Task, TaskStatus
 from app.services.container import Services
 from tests.pg import Cluster
+from tests.s3server import MotoServer
 
 # `make test-pg` sets this: every app a test builds runs on a fresh PostgreSQL database.
 ON_POSTGRES = os.environ.get("STUDIO_TEST_DB", "sqlite") == "postgresql"
+# `make test-s3` sets this: every app a test builds keeps its images in a bucket of its own on an
+# S3-compatible test server (moto), for the storage, API and archive tests (marked `storage`).
+ON_S3 = os.environ.get("STUDIO_TEST_STORAGE", "local") == "s3"
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "sqlite_only: about SQLite itself (its file, its locking); not run on PostgreSQL")
+    config.addinivalue_line(
+        "markers", "local_storage_only: about files on the data volume itself; not run with STUDIO_TEST_STORAGE=s3"
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if ON_S3:
+        on_disk = pytest.mark.skip(reason="about files on disk; the local-storage run covers it")
+        for item in items:
+            if item.get_closest_marker("local_storage_only"):
+                item.add_marker(on_disk)
     if not ON_POSTGRES:
         return
     skip = pytest.mark.skip(reason="SQLite-specific; the SQLite run covers it")
@@ -54,6 +66,38 @@ def pg_cluster() -> Iterator[Cluster]:
         yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[MotoServer]:
+    """One S3-compatible test server per session (moto, a child process on 127.0.0.1)."""
+    server = MotoServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def storage_server(request: pytest.FixtureRequest) -> MotoServer | None:
+    return request.getfixturevalue("moto_server") if ON_S3 else None
+
+
+def s3_overrides(server: MotoServer) -> dict[str, Any]:
+    """Settings for a studio whose images live in a new, empty bucket of ``server``."""
+    config = server.config(addressing="path")
+    server.create_bucket(config)
+    return {
+        "storage_backend": "s3",
+        "s3_endpoint": config.endpoint,
+        "s3_bucket": config.bucket,
+        "s3_region": config.region,
+        "s3_access_key_id": config.access_key_id.get_secret_value(),
+        "s3_secret_access_key": config.secret_access_key.get_secret_value(),
+        "s3_prefix": config.prefix,
+        "s3_addressing_style": "path",
+    }
 
 
 @pytest.fixture(scope="session")
@@ -114,11 +158,15 @@ async def running_studio(data_dir: Path, **overrides: Any) -> AsyncIterator[Stud
 
 
 @pytest.fixture
-async def studio_factory(tmp_path: Path, database_cluster: Cluster | None) -> AsyncIterator[StudioFactory]:
+async def studio_factory(
+    tmp_path: Path, database_cluster: Cluster | None, storage_server: MotoServer | None
+) -> AsyncIterator[StudioFactory]:
     stack: list[Any] = []
     databases: list[str] = []
 
     async def make(**overrides: Any) -> Studio:
+        if storage_server is not None and "storage_backend" not in overrides:
+            overrides = {**s3_overrides(storage_server), **overrides}
         if database_cluster is not None and "database_url_override" not in overrides:
             name = await database_cluster.create_database()
             databases.append(name)

@@ -82,6 +82,34 @@ def test_the_nginx_images_entrypoint_writes_what_the_backend_would(value: str, t
     assert out.read_text() == nginx_map(expected)
 
 
+@pytest.mark.parametrize(
+    ("extra", "origin"),
+    [
+        ({}, ""),
+        ({"STORAGE_BACKEND": "local", "S3_ENDPOINT": "http://127.0.0.1:9000", "S3_BUCKET": "studio"}, ""),
+        ({"S3_ENDPOINT": "https://tos-s3-cn-beijing.volces.com", "S3_ADDRESSING_STYLE": "virtual"},
+         "https://studio.tos-s3-cn-beijing.volces.com"),
+        ({"S3_ENDPOINT": "http://127.0.0.1:9000/", "S3_ADDRESSING_STYLE": "path"}, "http://127.0.0.1:9000"),
+    ],
+)
+def test_the_entrypoint_allows_the_bucket_in_the_csp_as_the_backend_would(
+    extra: dict[str, str], origin: str, tmp_path: Path
+) -> None:
+    env = {"STORAGE_BACKEND": "s3", "S3_BUCKET": "studio", "S3_ACCESS_KEY_ID": "k", "S3_SECRET_ACCESS_KEY": "s",
+           **extra} if extra.get("S3_ENDPOINT") else {}
+    out = tmp_path / "hosts.conf"
+    done = subprocess.run(
+        ["sh", str(ENTRYPOINT), "true"],
+        env={"PATH": "/usr/bin:/bin", "STUDIO_HOSTS_FILE": str(out), **env},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    settings = Settings(_env_file=None, ALLOWED_HOSTS=",".join(LOOPBACK_HOSTS), **env)  # type: ignore[arg-type]
+    assert settings.image_origin == origin
+    assert out.read_text() == nginx_map(settings.allowed_host_names, image_origin=settings.image_origin)
+
+
 @pytest.mark.parametrize("fronts", ["", "172.31.240.10", "10.0.0.0/8, 172.31.240.10,fd00::/8", "[::1]"])
 def test_the_entrypoint_writes_the_front_proxies_as_the_backend_would(fronts: str, tmp_path: Path) -> None:
     out = tmp_path / "hosts.conf"

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.core import hosts
@@ -40,6 +42,8 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         populate_by_name=True,
+        # A model-level error would otherwise print every input, the secrets among them.
+        hide_input_in_errors=True,
     )
 
     # --- credentials (never echoed) -----------------------------------------------------------
@@ -104,6 +108,26 @@ class Settings(BaseSettings):
     sqlite_read_connections: int = Field(
         default=3, ge=1, le=64, validation_alias=AliasChoices("SQLITE_READ_CONNECTIONS")
     )
+
+    # Where images live: "local" (DATA_DIR/output, served by nginx) or "s3" (any S3-compatible
+    # object storage: Volcengine TOS, MinIO, AWS S3; browsers get short-lived presigned URLs).
+    storage_backend: Literal["local", "s3"] = Field(default="local", validation_alias=AliasChoices("STORAGE_BACKEND"))
+    # e.g. https://tos-s3-cn-beijing.volces.com (TOS's S3 endpoint), http://minio:9000
+    s3_endpoint: str | None = Field(default=None, validation_alias=AliasChoices("S3_ENDPOINT"))
+    s3_bucket: str | None = Field(default=None, validation_alias=AliasChoices("S3_BUCKET"))
+    s3_region: str = Field(default="us-east-1", validation_alias=AliasChoices("S3_REGION"))
+    s3_access_key_id: SecretStr | None = Field(default=None, validation_alias=AliasChoices("S3_ACCESS_KEY_ID"))
+    s3_secret_access_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("S3_SECRET_ACCESS_KEY")
+    )
+    # Key prefix inside the bucket, so one bucket can hold several installs.
+    s3_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9_./-]*$", validation_alias=AliasChoices("S3_PREFIX"))
+    # "virtual" (bucket.endpoint-host: TOS and AWS want it) or "path" (endpoint/bucket: MinIO).
+    s3_addressing_style: Literal["path", "virtual"] = Field(
+        default="virtual", validation_alias=AliasChoices("S3_ADDRESSING_STYLE")
+    )
+    # Lifetime of the presigned URLs images are served by (a redirect after the access check).
+    s3_presign_seconds: int = Field(default=300, ge=10, le=3600, validation_alias=AliasChoices("S3_PRESIGN_SECONDS"))
 
     # --- jobs ----------------------------------------------------------------------------------
     max_concurrent_jobs: int = Field(default=16, ge=1, le=10_000, validation_alias=AliasChoices("MAX_CONCURRENT_JOBS"))
@@ -261,7 +285,10 @@ class Settings(BaseSettings):
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("ark_api_key", "volcengine_access_key", "volcengine_secret_key", "app_password", mode="before")
+    @field_validator(
+        "ark_api_key", "volcengine_access_key", "volcengine_secret_key", "app_password", "s3_access_key_id",
+        "s3_secret_access_key", "s3_endpoint", "s3_bucket", mode="before",
+    )
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         # `.env.example` ships empty assignments and placeholders; neither is a credential.
@@ -271,6 +298,31 @@ class Settings(BaseSettings):
                 return None
             return stripped
         return value
+
+    @model_validator(mode="after")
+    def _s3_complete(self) -> Settings:
+        if self.storage_backend != "s3":
+            return self
+        missing = [
+            name
+            for name, value in (
+                ("S3_ENDPOINT", self.s3_endpoint),
+                ("S3_BUCKET", self.s3_bucket),
+                ("S3_ACCESS_KEY_ID", self.s3_access_key_id),
+                ("S3_SECRET_ACCESS_KEY", self.s3_secret_access_key),
+            )
+            if value is None
+        ]
+        if missing:
+            raise ValueError(f"STORAGE_BACKEND=s3 needs {', '.join(missing)}")
+        parts = urlsplit(self.s3_endpoint or "")
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError("S3_ENDPOINT must be an http:// or https:// URL, e.g. https://tos-s3-cn-beijing.volces.com")
+        if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", self.s3_bucket or ""):
+            raise ValueError("S3_BUCKET must be a bucket name: 3-63 lower-case letters, digits, dots and hyphens")
+        if not re.fullmatch(r"[A-Za-z0-9.:\[\]-]+", parts.netloc):
+            raise ValueError("S3_ENDPOINT must name a host (and port) only, without credentials")
+        return self
 
     # --- derived ---------------------------------------------------------------------------------
     @cached_property
@@ -299,6 +351,8 @@ class Settings(BaseSettings):
     def disk_reserve_path(self) -> Path | None:
         """Where the disk reserve lives: beside the SQLite database (PostgreSQL keeps its own disk)."""
         prefix = "sqlite+aiosqlite:///"
+        if self.storage_backend == "s3":
+            return None  # images do not fill the volume; see app.storage.reserve
         if not self.database_url.startswith(prefix):
             return None
         database = self.database_url[len(prefix) :]
@@ -329,6 +383,18 @@ class Settings(BaseSettings):
     def trusted_proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
         return tuple(ipaddress.ip_network(entry) for entry in self.trusted_proxies)
 
+    @cached_property
+    def image_origin(self) -> str:
+        """scheme://host[:port] of the presigned URLs images are served by (STORAGE_BACKEND=s3),
+        else "" (images come from this origin)."""
+        if self.storage_backend != "s3" or not self.s3_endpoint or not self.s3_bucket:
+            return ""
+        parts = urlsplit(self.s3_endpoint)
+        host = parts.netloc
+        if self.s3_addressing_style == "virtual":
+            host = f"{self.s3_bucket}.{host}"
+        return f"{parts.scheme}://{host}"
+
     @property
     def ark_configured(self) -> bool:
         return self.ark_api_key is not None
@@ -347,7 +413,10 @@ class Settings(BaseSettings):
 
     def secret_values(self) -> list[str]:
         """Every configured secret, for the log filter that masks them."""
-        values = [self.ark_api_key, self.volcengine_access_key, self.volcengine_secret_key, self.app_password]
+        values = [
+            self.ark_api_key, self.volcengine_access_key, self.volcengine_secret_key, self.app_password,
+            self.s3_access_key_id, self.s3_secret_access_key,
+        ]
         return [v.get_secret_value() for v in values if v is not None]
 
     @property

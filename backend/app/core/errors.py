@@ -167,6 +167,14 @@ class StorageFull(StorageError):
     """No room (or no permission) to write: the disk, not the request, must change."""
 
 
+class StorageUnavailable(StorageError):
+    """The object store did not answer, refused our credentials or lacks the bucket: the
+    operator's configuration or the network, not the request, must change."""
+
+    status_code = 503
+    code = "storage_unavailable"
+
+
 class DatabaseFull(StorageFull):
     """The database's volume has no room to record a change (SQLite "database or disk is full")."""
 

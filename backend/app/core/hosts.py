@@ -115,9 +115,11 @@ def unique(names: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def nginx_map(entries: Sequence[str], front_proxies: Sequence[str] = ()) -> str:
-    """What nginx's site includes: ``$studio_host_allowed`` is 1 for a Host on the list, and
-    ``$studio_front_proxy`` is 1 for a peer on FRONT_PROXIES (whose forwarded headers nginx believes).
+def nginx_map(entries: Sequence[str], front_proxies: Sequence[str] = (), image_origin: str = "") -> str:
+    """What nginx's site includes: ``$studio_host_allowed`` is 1 for a Host on the list,
+    ``$studio_front_proxy`` is 1 for a peer on FRONT_PROXIES (whose forwarded headers nginx believes),
+    and ``$studio_image_origin`` the bucket's origin that presigned image URLs point at
+    (STORAGE_BACKEND=s3; the CSP's img-src must allow it), empty for images on disk.
 
     ``entries`` are normalized (``normalize_entry``) and ``front_proxies`` validated networks
     (Settings), so nothing in them can end a line.
@@ -142,6 +144,16 @@ def nginx_map(entries: Sequence[str], front_proxies: Sequence[str] = ()) -> str:
     if front_proxies:
         lines += [f"set_real_ip_from {network};" for network in front_proxies]
         lines += ["real_ip_header X-Forwarded-For;", "real_ip_recursive on;"]
+    if image_origin:
+        # Validated by Settings (scheme://host[:port], no quotes, no spaces).
+        lines += [
+            "# The bucket presigned image URLs point at (STORAGE_BACKEND=s3): allowed by the CSP's img-src.",
+            "map $uri $studio_image_origin {",
+            f'    default " {image_origin}";',
+            "}",
+        ]
+    else:
+        lines += ["map $uri $studio_image_origin {", '    default "";', "}"]
     return "\n".join([*lines, ""])
 
 
@@ -180,11 +192,11 @@ def main(argv: Sequence[str]) -> int:
         print(f"--also: {exc}", file=sys.stderr)
         return 1
     if command == "nginx-map":
-        print(nginx_map(names, settings.front_proxies), end="")
+        print(nginx_map(names, settings.front_proxies, settings.image_origin), end="")
     elif command == "list":
         print("\n".join(names))
     else:
-        print(json.dumps({"hosts": names, "given": settings.allowed_hosts_given, "nginx_map": nginx_map(names, settings.front_proxies)}))
+        print(json.dumps({"hosts": names, "given": settings.allowed_hosts_given, "nginx_map": nginx_map(names, settings.front_proxies, settings.image_origin)}))
     return 0
 
 

@@ -45,6 +45,7 @@ from app.services.tokens import TokenService
 from app.services.usage import UsageService
 from app.services.users import UserService
 from app.services.webhooks import WebhookService
+from app.storage.backends import build_store
 from app.storage.files import ImageStore
 from app.storage.offload import ImageWorkers
 from app.storage.reserve import DiskReserve
@@ -109,7 +110,7 @@ def upstream_session(settings: Settings) -> aiohttp.ClientSession:
 
 async def build_services(settings: Settings) -> Services:
     return_large_blocks_to_os()
-    store = ImageStore(settings.output_dir, settings.uploads_dir, min_free_bytes=settings.min_free_bytes)
+    store = build_store(settings)
     reserve = DiskReserve(settings.disk_reserve_path, settings.disk_reserve_bytes, min_free=settings.min_free_bytes)
     db = Database(settings.database_url, read_connections=settings.sqlite_read_connections)
     housekeeping = Housekeeper(db, store, reserve, interval=settings.housekeeping_interval_seconds)
@@ -241,6 +242,7 @@ async def close_services(services: Services) -> None:
     if services.relay is not None:
         await services.relay.stop()
     services.health.close()
+    services.store.close()  # drops idle connections: nothing to wait for
     await services.registry.aclose()
     await services.session.close()
     await services.db.dispose()

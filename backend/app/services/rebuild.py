@@ -64,11 +64,11 @@ async def ensure_history_present(db: Database, store: ImageStore) -> None:
         return
     images = f"{count} stored image{'s are' if count != 1 else ' is'}"
     message = (
-        f"The history is empty but {images} in {store.output_dir}: the database was lost, emptied or "
+        f"The history is empty but {images} in {store.location}: the database was lost, emptied or "
         f"replaced. Refusing to start so this does not pass for a fresh install. Rebuild the history "
         f"from the parameters embedded in the images with `{REBUILD_COMMAND}` (in backend/, or /app in "
         f"the image, with the same DATA_DIR / DATABASE_URL), then start again; or, to start afresh, move "
-        f"{store.output_dir} away."
+        f"{store.location} away."
     )
     logger.critical("startup.history_lost", extra={"stored_images": count, "command": REBUILD_COMMAND})
     raise StartupRefused(message)

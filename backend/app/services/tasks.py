@@ -656,7 +656,7 @@ class TaskService:
             task = found[task_id]
             in_collections = [c.name for c in held.get(task_id, ())]
             for img in task.images:
-                path = self.store.output_dir / img.rel_path
+                path = self.store.zip_source(img.rel_path)
                 # Same name as a single download; two that would clash (same second, same prompt)
                 # are numbered here, so metadata.json names the member the zip really holds.
                 name = names.allocate(download_name(task.created_at, task.prompt, task.id, img.index, img.rel_path.rsplit(".", 1)[-1]))
@@ -715,7 +715,7 @@ class TaskService:
                 seed=img.seed,
                 bytes=img.bytes,
                 content_type=img.content_type,
-                missing=not self.store.output_exists(img.rel_path),
+                missing=not self.store.presumed_present(img.rel_path),
             )
             for img in task.images
         ]

@@ -1,5 +1,6 @@
 """Streamed ZIP downloads of stored images.
 
+Files come from disk (a ``Path``) or from an object store (an opener, called twice).
 Entries are STORED (images are already compressed; deflating them burns CPU for ~1 %). Each file
 is read twice through one open descriptor: once for its CRC, once to stream it. That costs a
 second read from the page cache but lets every local header carry the real CRC and sizes, so the
@@ -19,8 +20,9 @@ import time
 import zlib
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 logger = logging.getLogger(__name__)
 
@@ -89,8 +91,22 @@ def sanitize_arcname(name: str) -> str:
 Trailer = Mapping[str, bytes] | Callable[[list[str]], Mapping[str, bytes]]
 
 
+class Readable(Protocol):
+    size: int
+    modified: datetime
+
+    def read(self, n: int = -1, /) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
+# A file on disk, or a way to open a stored object (None when it is gone), called twice: once for
+# its CRC, once to stream it.
+Source = Path | Callable[[], Readable | None]
+
+
 async def stream_zip(
-    entries: Iterable[tuple[str, Path]],
+    entries: Iterable[tuple[str, Source]],
     extra: Trailer | None = None,
     *,
     chunk_size: int = CHUNK_SIZE,
@@ -111,7 +127,7 @@ async def stream_zip(
     pending = bytearray()
 
     for arcname, path in entries:
-        opened = await asyncio.to_thread(_open_with_crc, Path(path))
+        opened = await asyncio.to_thread(_open_with_crc, path)
         if opened is None:
             logger.warning("zip_entry_missing", extra={"arcname": arcname})
             missing.append(arcname)
@@ -159,7 +175,10 @@ async def stream_zip(
     yield bytes(pending)
 
 
-def _open_with_crc(path: Path) -> tuple[BinaryIO, int, int, float] | None:
+def _open_with_crc(source: Source) -> tuple[BinaryIO | Readable, int, int, float] | None:
+    if not isinstance(source, Path):
+        return _open_object_with_crc(source)
+    path = source
     try:
         fh = path.open("rb")
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
@@ -174,6 +193,23 @@ def _open_with_crc(path: Path) -> tuple[BinaryIO, int, int, float] | None:
     except BaseException:
         fh.close()
         raise
+
+
+def _open_object_with_crc(open_object: Callable[[], Readable | None]) -> tuple[Readable, int, int, float] | None:
+    """Read an object once for its CRC, then open it again to stream: two GETs, one chunk of memory."""
+    first = open_object()
+    if first is None:
+        return None
+    try:
+        crc = 0
+        while chunk := first.read(CHUNK_SIZE):
+            crc = zlib.crc32(chunk, crc)
+    finally:
+        first.close()
+    second = open_object()
+    if second is None:
+        return None
+    return second, second.size, crc, second.modified.timestamp()
 
 
 def _entry(name: str, crc: int, size: int, offset: int, mtime: float, comment: str = "") -> _Written:

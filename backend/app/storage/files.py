@@ -30,12 +30,12 @@ import shutil
 import threading
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 from PIL import Image
 
@@ -98,6 +98,29 @@ class StoredImage:
     thumbnail_pending: bool = False
 
 
+class OutputReader(Protocol):
+    size: int
+    modified: datetime
+
+    def read(self, n: int = -1, /) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
+class _FileReader:
+    def __init__(self, fh: BinaryIO) -> None:
+        self._fh = fh
+        stat = os.fstat(fh.fileno())
+        self.size = stat.st_size
+        self.modified = datetime.fromtimestamp(stat.st_mtime, UTC)
+
+    def read(self, n: int = -1, /) -> bytes:
+        return self._fh.read(n)
+
+    def close(self) -> None:
+        self._fh.close()
+
+
 class _NoSpace(Exception):
     """ENOSPC/EDQUOT during a write; callers translate it to their layer's error."""
 
@@ -150,20 +173,18 @@ class ImageStore:
         rel_dir = created.strftime("%Y/%m/%d")
         rel_path = f"{rel_dir}/{image_id}.{image_type.ext}"
         thumb_rel_path = f"{rel_dir}/{image_id}{THUMB_SUFFIX}"
-        path = self.output_dir / rel_path
-        thumb_path = self.output_dir / thumb_rel_path
 
         stored = self._embed(data, image_type, metadata)
         digest = hashlib.sha256(stored).hexdigest()
 
         # Idempotent re-run ("every job may run twice"): the same bytes are already in place.
-        if _file_sha256(path) == digest:
-            with Image.open(path) as im:
+        if self._output_sha256(rel_path) == digest:
+            with Image.open(io.BytesIO(stored)) as im:
                 width, height = oriented_size(im)
-                pending = not thumb_path.exists()
+                pending = not self.output_exists(thumb_rel_path)
                 if pending and not _defers_thumbnail(im):
                     self.ensure_space(len(data))
-                    self._write_or_raise(thumb_path, make_thumbnail(im), durable=False)
+                    self._write(thumb_rel_path, make_thumbnail(im), durable=False)
                     pending = False
             return StoredImage(
                 rel_path, thumb_rel_path, width, height, len(stored), digest, image_type.content_type, pending
@@ -172,15 +193,15 @@ class ImageStore:
         width, height, thumbnail = self._validate_and_thumbnail(data, image_type)
         self.ensure_space(len(data))
         # One directory fsync for both renames: the thumbnail is renamed before it, unsynced.
-        self._write_or_raise(path, stored, sync_dir=False)
+        self._write(rel_path, stored, sync_dir=False)
         try:
             if thumbnail is not None:
-                self._write_or_raise(thumb_path, thumbnail, durable=False)
-            _fsync_dir(path.parent)
+                self._write(thumb_rel_path, thumbnail, durable=False)
+            self._written(rel_path)
         except BaseException:
             # A half-stored image would be an orphan the history never shows.
-            path.unlink(missing_ok=True)
-            thumb_path.unlink(missing_ok=True)
+            self._remove(rel_path)
+            self._remove(thumb_rel_path)
             raise
         return StoredImage(
             rel_path, thumb_rel_path, width, height, len(stored), digest, image_type.content_type, thumbnail is None
@@ -193,22 +214,23 @@ class ImageStore:
         not fsynced, or a restore without them). Raises ``ImageUnreadable`` for an image file
         that does not decode.
         """
-        path = self._output_path(rel_path)
-        thumb_path = self._output_path(thumb_rel_path)
-        if path is None or thumb_path is None or not thumb_rel_path.endswith(THUMB_SUFFIX):
+        if (
+            self._output_path(rel_path) is None
+            or self._output_path(thumb_rel_path) is None
+            or not thumb_rel_path.endswith(THUMB_SUFFIX)
+        ):
             raise ValueError(f"{rel_path!r} / {thumb_rel_path!r} are not a stored image and its thumbnail")
-        if thumb_path.is_file():
+        if self.output_exists(thumb_rel_path):
             return True
-        try:
-            fh = path.open("rb")
-        except FileNotFoundError:
+        fh = self._open(rel_path)
+        if fh is None:
             return False
         with fh, _decode_errors(), Image.open(fh) as im:
             thumbnail = make_thumbnail(im)
-        if not path.is_file():
+        if not self.output_exists(rel_path):
             return False  # deleted meanwhile: leave no orphan thumbnail behind
         self.ensure_space(len(thumbnail))
-        self._write_or_raise(thumb_path, thumbnail, durable=False)
+        self._write(thumb_rel_path, thumbnail, durable=False)
         return True
 
     def _embed(self, data: bytes, image_type: ImageType, params: dict[str, Any]) -> bytes:
@@ -270,21 +292,19 @@ class ImageStore:
 
     def write_thumbnail(self, thumb_rel_path: str, thumbnail: bytes) -> None:
         """(Re)write a stored image's thumbnail, e.g. one lost with a restore from backup."""
-        path = self._output_path(thumb_rel_path)
-        if path is None or not thumb_rel_path.endswith(THUMB_SUFFIX):
+        if self._output_path(thumb_rel_path) is None or not thumb_rel_path.endswith(THUMB_SUFFIX):
             raise ValueError(f"{thumb_rel_path!r} is not a thumbnail path")
         self.ensure_space(len(thumbnail))
-        self._write_or_raise(path, thumbnail, durable=False)
+        self._write(thumb_rel_path, thumbnail, durable=False)
 
     def delete_output(self, rel_path: str, thumb_rel_path: str | None) -> None:
         """Remove an image and its thumbnail; missing files are fine (deletes may be retried)."""
         for rel in (rel_path, thumb_rel_path):
             if rel is None:
                 continue
-            path = self._output_path(rel)
-            if path is None:
+            if self._output_path(rel) is None:
                 raise ValueError(f"refusing to delete {rel!r}: not a stored image path")
-            path.unlink(missing_ok=True)
+            self._remove(rel)
 
     def resolve_output(self, rel_path: str) -> Path | None:
         """The file to serve for ``/images/<rel_path>``, or None for anything but a stored image.
@@ -321,10 +341,80 @@ class ImageStore:
         path = self._output_path(rel_path)
         return path is not None and path.is_file()
 
+    def presumed_present(self, rel_path: str) -> bool:
+        """Whether to show an output as there, for pages listing many: a stat here."""
+        return self.output_exists(rel_path)
+
+    def read_output(self, rel_path: str) -> bytes | None:
+        """A stored file's bytes, or None when it is not there."""
+        path = self._output_path(rel_path)
+        if path is None:
+            raise ValueError(f"{rel_path!r} is not a stored image path")
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def open_output(self, rel_path: str) -> OutputReader | None:
+        """A stored file to read in chunks (``read(n)``, ``close()``, ``size``, ``modified``)."""
+        fh = self._open(rel_path)
+        if fh is None:
+            return None
+        return _FileReader(fh)
+
+    def zip_source(self, rel_path: str) -> Path | Callable[[], OutputReader | None]:
+        """What ``app.storage.archive.stream_zip`` reads a stored file from."""
+        if self._output_path(rel_path) is None:
+            raise ValueError(f"{rel_path!r} is not a stored image path")
+        return self.output_dir / rel_path
+
+    def list_outputs(self) -> Iterator[tuple[str, datetime]]:
+        """Every file under output/ (store-relative name, last modified), in name order."""
+        for path in sorted(_walk_files(self.output_dir)):
+            try:
+                modified = path.lstat().st_mtime
+            except FileNotFoundError:
+                continue
+            yield path.relative_to(self.output_dir).as_posix(), datetime.fromtimestamp(modified, UTC)
+
+    # --- the bytes: files here, objects in app.storage.objects --------------------------------
+    def _output_sha256(self, rel_path: str) -> str | None:
+        return _file_sha256(self.output_dir / rel_path)
+
+    def _open(self, rel_path: str) -> BinaryIO | None:
+        try:
+            return (self.output_dir / rel_path).open("rb")
+        except FileNotFoundError:
+            return None
+
+    def _write(self, rel_path: str, data: bytes, *, durable: bool = True, sync_dir: bool = True) -> None:
+        self._write_or_raise(self.output_dir / rel_path, data, durable=durable, sync_dir=sync_dir)
+
+    def _written(self, rel_path: str) -> None:
+        """Make the renames of ``_write(..., sync_dir=False)`` into this file's directory durable."""
+        _fsync_dir((self.output_dir / rel_path).parent)
+
+    def _remove(self, rel_path: str) -> None:
+        (self.output_dir / rel_path).unlink(missing_ok=True)
+
     def _output_path(self, rel_path: str) -> Path | None:
         if not isinstance(rel_path, str) or not _OUTPUT_REL_RE.fullmatch(rel_path):
             return None
         return self.output_dir / rel_path
+
+    @property
+    def location(self) -> str:
+        """Where the images are, for messages to the operator."""
+        return str(self.output_dir)
+
+    @property
+    def serves_from_disk(self) -> bool:
+        """nginx (or FileResponse) serves the files; False: browsers are sent presigned URLs."""
+        return True
+
+    def presigned_url(self, rel_path: str) -> str | None:
+        """A short-lived direct URL to the stored file, where the backend has such URLs."""
+        return None
 
     @staticmethod
     def url_for(rel_path: str) -> str:
@@ -399,6 +489,31 @@ class ImageStore:
             message_zh="找不到上传的图片，请重新上传",
         )
 
+    def list_uploads(self) -> Iterator[tuple[str, datetime]]:
+        """Every file in uploads/ (name, last modified), in name order; tmp files included."""
+        try:
+            names = sorted(os.listdir(self.uploads_dir))
+        except FileNotFoundError:
+            return
+        for name in names:
+            try:
+                modified = (self.uploads_dir / name).stat().st_mtime
+            except FileNotFoundError:
+                continue
+            yield name, datetime.fromtimestamp(modified, UTC)
+
+    def read_upload(self, name: str) -> bytes | None:
+        """The bytes of a file ``list_uploads`` named, or None when it is gone."""
+        if "/" in name or name.startswith("."):
+            raise ValueError(f"{name!r} is not an upload's name")
+        try:
+            return (self.uploads_dir / name).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def close(self) -> None:
+        """Release what the store holds open (connections of an object store; nothing on disk)."""
+
     # ----------------------------------------------------------------------------------------
     # Health and housekeeping
 
@@ -447,12 +562,7 @@ class ImageStore:
 
     def find_orphans(self, known_rel_paths: set[str]) -> list[str]:
         """Files under output/ that no record references (tmp leftovers included), sorted."""
-        orphans: list[str] = []
-        for path in _walk_files(self.output_dir):
-            rel = path.relative_to(self.output_dir).as_posix()
-            if rel not in known_rel_paths:
-                orphans.append(rel)
-        return sorted(orphans)
+        return sorted(rel for rel, _modified in self.list_outputs() if rel not in known_rel_paths)
 
     def clean_tmp(self, older_than_seconds: float = 3600.0, *, now: float | None = None) -> list[Path]:
         """Remove tmp files a crash left behind; young ones may belong to a write in progress."""

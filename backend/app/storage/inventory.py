@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import datetime
 from typing import Any
 
 from PIL import Image
@@ -44,14 +42,10 @@ class RecoveredImage:
 
 def stored_images(store: ImageStore) -> Iterator[str]:
     """Relative paths of the stored images (not thumbnails, not tmp files), oldest day first."""
-    root = store.output_dir
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames.sort()
-        rel_dir = Path(dirpath).relative_to(root).as_posix()
-        for name in sorted(filenames):
-            rel = f"{rel_dir}/{name}"
-            if _IMAGE_REL_RE.fullmatch(rel):
-                yield rel
+    # Names are YYYY/MM/DD/...: name order is day order.
+    for rel, _modified in store.list_outputs():
+        if _IMAGE_REL_RE.fullmatch(rel):
+            yield rel
 
 
 def count_stored_images(store: ImageStore) -> int:
@@ -66,8 +60,14 @@ def read_image(store: ImageStore, rel_path: str) -> RecoveredImage:
     match = _IMAGE_REL_RE.fullmatch(rel_path)
     if match is None:
         raise ValueError(f"{rel_path!r} is not a stored image path")
-    path = store.output_dir / rel_path
-    data = path.read_bytes()
+    reader = store.open_output(rel_path)
+    if reader is None:
+        raise FileNotFoundError(rel_path)
+    try:
+        stored_at = reader.modified
+        data = reader.read()
+    finally:
+        reader.close()
     image_type = sniff_image_type(data)
     if image_type is None:
         raise ImageUnreadable("not an image file", message_zh="不是图片文件")
@@ -89,14 +89,15 @@ def read_image(store: ImageStore, rel_path: str) -> RecoveredImage:
         sha256=hashlib.sha256(data).hexdigest(),
         content_type=image_type.content_type,
     )
-    stored_at = datetime.fromtimestamp(path.stat().st_mtime, UTC)
-    has_thumbnail = (store.output_dir / thumb_rel_path).is_file()
+    has_thumbnail = store.output_exists(thumb_rel_path)
     return RecoveredImage(image_id, stored, image_metadata.read(data), stored_at, has_thumbnail)
 
 
 def remake_thumbnail(store: ImageStore, image: RecoveredImage) -> None:
     """Write the thumbnail of a recovered image again (lost with it, or never made)."""
-    data = (store.output_dir / image.stored.rel_path).read_bytes()
+    data = store.read_output(image.stored.rel_path)
+    if data is None:
+        raise FileNotFoundError(image.stored.rel_path)
     try:
         thumbnail = make_thumbnail(data)
     except Exception as exc:
@@ -109,22 +110,19 @@ def remake_thumbnail(store: ImageStore, image: RecoveredImage) -> None:
 def stored_uploads(store: ImageStore) -> list[tuple[UploadInfo, datetime]]:
     """The reference images in uploads/ (named by their hash), with the time each was stored."""
     found: list[tuple[UploadInfo, datetime]] = []
-    try:
-        names = sorted(os.listdir(store.uploads_dir))
-    except FileNotFoundError:
-        return found
-    for name in names:
+    for name, modified in store.list_uploads():
         match = _UPLOAD_NAME_RE.fullmatch(name)
         if match is None:
             continue
-        path = store.uploads_dir / name
         image_type = TYPE_BY_EXT[match.group("ext")]
         try:
-            with Image.open(path, formats=[image_type.pillow_format]) as im:
+            data = store.read_upload(name)
+            if data is None:
+                continue
+            with Image.open(io.BytesIO(data), formats=[image_type.pillow_format]) as im:
                 width, height = oriented_size(im)
-            stat = path.stat()
         except Exception:
             continue  # unreadable: a reference image the history can live without
-        info = UploadInfo(match.group("sha"), image_type.ext, image_type.content_type, width, height, stat.st_size)
-        found.append((info, datetime.fromtimestamp(stat.st_mtime, UTC)))
+        info = UploadInfo(match.group("sha"), image_type.ext, image_type.content_type, width, height, len(data))
+        found.append((info, modified))
     return found

@@ -26,12 +26,15 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from app.core.memory import return_large_blocks_to_os
 from app.storage.files import ImageStore, StoredImage
+
+if TYPE_CHECKING:
+    from app.storage.s3 import S3Config
 
 logger = logging.getLogger(__name__)
 
@@ -47,15 +50,30 @@ class StoreSpec:
     uploads_dir: Path
     min_free_bytes: int
     max_output_pixels: int
+    s3: S3Config | None = None
 
     @classmethod
     def of(cls, store: ImageStore) -> StoreSpec:
-        return cls(store.output_dir, store.uploads_dir, store.min_free_bytes, store.max_output_pixels)
+        s3: S3Config | None = getattr(store, "config", None)
+        return cls(store.output_dir, store.uploads_dir, store.min_free_bytes, store.max_output_pixels, s3)
 
     def build(self) -> ImageStore:
+        if self.s3 is not None:
+            # Imported here: httpx (and the click and rich it loads) costs a worker ~0.3 s that
+            # a store on disk never needs (bench/s3_client.py).
+            from app.storage.objects import ObjectImageStore
+
+            return ObjectImageStore(self.s3, self.uploads_dir, max_output_pixels=self.max_output_pixels)
         return ImageStore(
             self.output_dir, self.uploads_dir, self.min_free_bytes, max_output_pixels=self.max_output_pixels
         )
+
+
+@lru_cache(maxsize=8)
+def _built(spec: StoreSpec) -> ImageStore:
+    # One store per spec and process, so an object store keeps its connections between calls
+    # (a new TLS connection per image would add a round trip or two to every store).
+    return spec.build()
 
 
 def _init_worker(owner_pid: int) -> None:
@@ -94,11 +112,11 @@ def _alive(pid: int) -> bool:
 
 
 def _store_output(spec: StoreSpec, image_id: str, data: bytes, created: datetime, metadata: dict[str, Any]) -> StoredImage:
-    return spec.build().store_output(image_id, data, created=created, metadata=metadata)
+    return _built(spec).store_output(image_id, data, created=created, metadata=metadata)
 
 
 def _ensure_thumbnail(spec: StoreSpec, rel_path: str, thumb_rel_path: str) -> bool:
-    return spec.build().ensure_thumbnail(rel_path, thumb_rel_path)
+    return _built(spec).ensure_thumbnail(rel_path, thumb_rel_path)
 
 
 class ImageWorkers:

@@ -56,6 +56,7 @@ async def test_inspect_an_image_without_our_metadata_is_found_false(studio: Stud
     assert r.json() == {"found": False, "metadata": None}
 
 
+@pytest.mark.local_storage_only
 async def test_a_missing_thumbnail_is_made_on_first_view(studio: Studio) -> None:
     """Thumbnails are not fsynced and a large PNG's is made after its job: whichever is missing,
     the first request for it makes it from the image."""
@@ -80,6 +81,7 @@ async def test_a_missing_thumbnail_is_made_on_first_view(studio: Studio) -> None
     assert r.json()["error"]["code"] == "not_found"
 
 
+@pytest.mark.local_storage_only
 async def test_behind_nginx_the_api_makes_missing_thumbnails_only(studio_factory: StudioFactory) -> None:
     studio = await studio_factory(serve_images=False)
     task_id = await studio.submit({"model": "demo", "prompt": "behind nginx", "size": "512x512"})

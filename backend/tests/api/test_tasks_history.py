@@ -6,6 +6,7 @@ import zipfile
 from datetime import UTC, datetime
 
 import orjson
+import pytest
 from sqlalchemy import update
 
 from app.models.task import Task
@@ -65,6 +66,7 @@ async def test_retry_creates_new_task_with_same_parameters(studio: Studio) -> No
     assert new["parameters"] == (await studio.task(task_id))["parameters"]
 
 
+@pytest.mark.local_storage_only
 async def test_history_paging_search_filters_favorite_delete(studio: Studio) -> None:
     ids = [await _completed(studio, f"landscape number {i}") for i in range(5)]
     ids.append(await _completed(studio, "水墨山水画 with mountains"))
@@ -104,6 +106,7 @@ async def test_history_paging_search_filters_favorite_delete(studio: Studio) -> 
     assert (await studio.client.get(victim["outputs"][0]["url"])).status_code == 404
 
 
+@pytest.mark.local_storage_only
 async def test_zip_download(studio: Studio) -> None:
     a = await _completed(studio, "first", num_images=2)
     b = await _completed(studio, "second")
@@ -145,6 +148,7 @@ async def test_zip_names_tasks_apart_with_the_same_prompt_and_second(studio: Stu
     assert sorted(m["file"] for m in orjson.loads(archive.read("metadata.json"))) == images
 
 
+@pytest.mark.local_storage_only
 async def test_image_deleted_behind_the_apps_back_shows_as_missing(studio: Studio) -> None:
     task_id = await _completed(studio, "two images", num_images=2)
     await studio.run_jobs()
@@ -160,6 +164,7 @@ async def test_image_deleted_behind_the_apps_back_shows_as_missing(studio: Studi
     assert [o["missing"] for o in page["items"][0]["outputs"]] == [False, True]
 
 
+@pytest.mark.local_storage_only
 async def test_zip_says_which_images_are_missing(studio: Studio) -> None:
     a = await _completed(studio, "kept and lost", num_images=2)
     b = await _completed(studio, "kept")

@@ -46,3 +46,45 @@ def test_csv_lists() -> None:
     s = Settings(_env_file=None, RESULT_URL_HOSTS="a.example, *.b.example ,", CORS_ORIGINS="http://x")
     assert s.result_url_hosts == ["a.example", "*.b.example"]
     assert s.cors_origins == ["http://x"]
+
+
+S3 = {
+    "STORAGE_BACKEND": "s3",
+    "S3_ENDPOINT": "https://tos-s3-cn-beijing.volces.com",
+    "S3_BUCKET": "studio-images",
+    "S3_REGION": "cn-beijing",
+    "S3_ACCESS_KEY_ID": "AKLT-test-id",
+    "S3_SECRET_ACCESS_KEY": "tos-secret-never-shown",
+}
+
+
+def test_object_storage_settings(tmp_path: Path) -> None:
+    settings = Settings(_env_file=None, DATA_DIR=tmp_path, **S3)  # type: ignore[arg-type]
+    assert settings.storage_backend == "s3" and settings.s3_addressing_style == "virtual"
+    assert settings.image_origin == "https://studio-images.tos-s3-cn-beijing.volces.com"
+    assert settings.disk_reserve_path is None  # the reserve is for images on the volume
+    assert "tos-secret-never-shown" not in repr(settings) and "AKLT-test-id" not in repr(settings)
+    assert {"tos-secret-never-shown", "AKLT-test-id"} <= set(settings.secret_values())
+    path_style = Settings(_env_file=None, DATA_DIR=tmp_path, **{**S3, "S3_ADDRESSING_STYLE": "path",  # type: ignore[arg-type]
+                                                                "S3_ENDPOINT": "http://minio:9000"})
+    assert path_style.image_origin == "http://minio:9000"
+    local = Settings(_env_file=None, DATA_DIR=tmp_path)
+    assert local.storage_backend == "local" and local.image_origin == "" and local.disk_reserve_path is not None
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"S3_BUCKET": ""}, "S3_BUCKET"),
+        ({"S3_SECRET_ACCESS_KEY": ""}, "S3_SECRET_ACCESS_KEY"),
+        ({"S3_ENDPOINT": "tos-s3-cn-beijing.volces.com"}, "http"),
+        ({"S3_ENDPOINT": "https://user:pw@host"}, "host"),
+        ({"S3_BUCKET": "Bad_Bucket"}, "bucket name"),
+        ({"S3_ADDRESSING_STYLE": "dns"}, "virtual"),
+        ({"STORAGE_BACKEND": "gcs"}, "local"),
+    ],
+)
+def test_incomplete_or_wrong_object_storage_settings_are_refused(change: dict[str, str], message: str) -> None:
+    with pytest.raises(ValueError, match=message) as raised:
+        Settings(_env_file=None, **{**S3, **change})  # type: ignore[arg-type]
+    assert "tos-secret-never-shown" not in str(raised.value)

@@ -95,6 +95,9 @@ def test_nginx_map() -> None:
         "geo $realip_remote_addr $studio_front_proxy {\n"
         "    default 0;\n"
         "}\n"
+        "map $uri $studio_image_origin {\n"
+        '    default "";\n'
+        "}\n"
     )
     with_front = hosts.nginx_map(["localhost"], ["172.31.240.10/32"])
     assert "    172.31.240.10/32 1;\n}\nset_real_ip_from 172.31.240.10/32;\nreal_ip_header X-Forwarded-For;\n" in with_front
@@ -110,3 +113,13 @@ def test_command_line_prints_the_map_and_the_list(tmp_path: Path) -> None:
     assert listed.stdout == "localhost\n127.0.0.1\n::1\nstudio.example\n"
     bad = subprocess.run([*run, "nginx-map"], cwd=BACKEND, env={**env, "ALLOWED_HOSTS": "x;y"}, capture_output=True, text=True)
     assert bad.returncode != 0 and "ALLOWED_HOSTS" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_nginx_map_names_the_bucket_presigned_images_come_from() -> None:
+    # The leading space: the CSP reads "img-src 'self' data: blob:$studio_image_origin;".
+    with_bucket = hosts.nginx_map(["localhost"], image_origin="https://studio.tos-s3-cn-beijing.volces.com")
+    assert with_bucket.endswith(
+        "map $uri $studio_image_origin {\n"
+        '    default " https://studio.tos-s3-cn-beijing.volces.com";\n'
+        "}\n"
+    )

@@ -588,6 +588,7 @@ const en: MessageSchema = {
       upstream_timeout: 'Volcengine took too long to answer; you can retry.',
       upstream_error: 'Volcengine had a temporary problem; you can retry.',
       insufficient_storage: 'The server is low on disk space; clear some history or ask the admin.',
+      storage_unavailable: 'The image store (object storage) cannot be reached; retry later, or ask the admin if it persists.',
       internal_error: 'Server error; please try again later.',
     },
   },

@@ -586,6 +586,7 @@ const zhCN = {
       upstream_timeout: '火山引擎响应超时，可以点击重试。',
       upstream_error: '火山引擎服务暂时异常，可以点击重试。',
       insufficient_storage: '服务器磁盘空间不足，请清理历史记录或联系管理员。',
+      storage_unavailable: '图片存储（对象存储）暂时无法访问，可以稍后重试；持续出现请联系管理员。',
       internal_error: '服务器内部错误，请稍后重试。',
     },
   },

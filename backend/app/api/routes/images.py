@@ -3,7 +3,7 @@ from __future__ import annotations
 import asyncio
 
 from fastapi import APIRouter, File, Request, UploadFile
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from app.api.deps import ServicesDep
 from app.api.requests import check_content_length, read_upload
@@ -33,17 +33,47 @@ async def inspect_image(services: ServicesDep, request: Request, file: UploadFil
 
 
 @router.get("/images/{rel_path:path}", include_in_schema=False)
-async def serve_image(rel_path: str, services: ServicesDep) -> FileResponse:
+async def serve_image(rel_path: str, services: ServicesDep) -> Response:
     """Stored images when the API runs without nginx (development); nginx serves them otherwise.
-    Behind APP_PASSWORD only with a session (app/api/access.py), and cached privately."""
+    Behind APP_PASSWORD only with a session (app/api/access.py), and cached privately.
+
+    On object storage (nginx sends ``/images/`` here then) the answer is a redirect to a presigned
+    URL of a few minutes, made only after that access check: the bytes go from the bucket to the
+    browser, and a guessed object URL without a signature opens nothing."""
+    if not services.store.serves_from_disk:
+        return await _redirect(rel_path, services)
     return await _serve(rel_path, services)
 
 
-async def serve_thumbnail(rel_path: str, services: ServicesDep) -> FileResponse:
-    """Behind nginx (SERVE_IMAGES=false), the thumbnails nginx did not find on disk."""
-    if not rel_path.endswith(THUMB_SUFFIX):
+async def serve_thumbnail(rel_path: str, services: ServicesDep) -> Response:
+    """Behind nginx (SERVE_IMAGES=false), the thumbnails nginx did not find on disk; on object
+    storage, every image (nginx has no files to serve)."""
+    if services.store.serves_from_disk and not rel_path.endswith(THUMB_SUFFIX):
         raise NotFound("No such image.", message_zh="图片不存在。")
-    return await _serve(rel_path, services)
+    return await serve_image(rel_path, services)
+
+
+async def _redirect(rel_path: str, services: ServicesDep) -> Response:
+    store = services.store
+    # Only for a row of the history (one indexed read): a presigned URL of an object that was never
+    # stored, or is deleted, would be the bucket's error page instead of our 404.
+    if await services.image_access.owner_of(rel_path) is None:
+        raise NotFound("No such image.", message_zh="图片不存在。")
+    # One HEAD for a thumbnail (a large PNG's is made after its job, or may be lost): made now,
+    # from the image, as on disk. An image with a row is there:
+    # rows are written after their objects and deleted before them.
+    if rel_path.endswith(THUMB_SUFFIX) and not await asyncio.to_thread(store.output_exists, rel_path):
+        image = await asyncio.to_thread(store.image_for_thumbnail, rel_path)
+        try:
+            if image is None or not await services.images.ensure_thumbnail(image, rel_path):
+                raise NotFound("No such image.", message_zh="图片不存在。")
+        except ImageUnreadable:
+            raise NotFound("No such image.", message_zh="图片不存在。") from None
+    url = store.presigned_url(rel_path)
+    if url is None:
+        raise NotFound("No such image.", message_zh="图片不存在。")
+    # The redirect itself is not cached: the URL it names expires.
+    return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
 
 
 async def _serve(rel_path: str, services: ServicesDep) -> FileResponse:

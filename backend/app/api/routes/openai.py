@@ -22,7 +22,7 @@ from starlette.datastructures import UploadFile
 from app.api.deps import PrincipalDep, ServicesDep
 from app.api.errors import openai_error_response
 from app.api.requests import check_content_length, invalid_body, json_body, rate_limit
-from app.core.errors import InvalidRequest
+from app.core.errors import InvalidRequest, NotFound
 from app.models.task import Task, TaskStatus
 from app.providers.catalog.edits import EditInput
 from app.schemas.generation import Image2ImageIn
@@ -235,7 +235,9 @@ async def _answer(
     base = str(request.base_url).rstrip("/")
     for image in task.images:
         if response_format == "b64_json":
-            raw = await asyncio.to_thread((services.store.output_dir / image.rel_path).read_bytes)
+            raw = await asyncio.to_thread(services.store.read_output, image.rel_path)
+            if raw is None:
+                raise NotFound("The generated image is no longer stored.", message_zh="生成的图片已不在存储中。")
             data.append(OpenAIImage(b64_json=base64.b64encode(raw).decode("ascii")))
         else:
             query = services.image_access.signed_query(image.rel_path, who.user_id)
