@@ -35,7 +35,7 @@ endef
 
 .PHONY: help run stop restart status logs test test-lint test-backend test-pg test-s3 test-frontend test-config test-e2e \
         bench client lint clean distclean venv frontend-deps frontend-build system-nginx system-e2e \
-        image image-test
+        image image-separated image-test
 
 help: ## show this help
 	@echo "Volcengine Image Studio - make targets"
@@ -153,7 +153,13 @@ image: ## build volcengine-fullstack:latest (docker, else podman with local base
 	@cd $(ROOT) && if [ "$$($(PYTHON) scripts/image.py engine 2>/dev/null)" != docker ]; then scripts/install-system-deps.sh podman; fi
 	@cd $(ROOT) && $(PYTHON) scripts/image.py build
 
-image-test: venv image ## build the image, then run it with podman: health, SPA, a generation, users, restarts, volumes
+# The separated layout's images (docker-compose.yml), built the same way; with podman also the
+# PostgreSQL stand-in. The podman test gives its containers DNS with netavark and aardvark-dns.
+image-separated: ## build volcengine-backend and volcengine-nginx (docker-compose.yml)
+	@cd $(ROOT) && if [ "$$($(PYTHON) scripts/image.py engine 2>/dev/null)" != docker ]; then scripts/install-system-deps.sh podman; fi
+	@cd $(ROOT) && $(PYTHON) scripts/image.py separated
+
+image-test: venv image image-separated ## build the images, run them with podman: the one image, then docker-compose.yml's stack
 	@echo "==> image tests"
 	@cd $(ROOT) && $(call pytest,$(PY) -m pytest tests/image,tests/image)
 
@@ -181,7 +187,7 @@ lint: venv ## ruff (isort, bugbear), mypy --strict (backend/app, scripts/stackct
 	@echo "==> lint"
 	@$(ROOT)/scripts/install-system-deps.sh shellcheck
 	@cd $(ROOT) && for f in scripts/*.sh .ci/run; do bash -n "$$f"; done
-	@cd $(ROOT) && shellcheck -x scripts/*.sh .ci/run
+	@cd $(ROOT) && shellcheck -x scripts/*.sh scripts/podman/*.sh .ci/run
 	@cd $(ROOT) && $(VENV)/bin/ruff check --config backend/pyproject.toml $(PY_LINT_PATHS)
 	@cd $(ROOT)/backend && $(VENV)/bin/mypy
 	@cd $(ROOT)/scripts && $(VENV)/bin/mypy --strict stackctl

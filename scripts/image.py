@@ -4,12 +4,19 @@
     python3 scripts/image.py build            # `make image`
     python3 scripts/image.py standins         # only create the podman stand-ins that are missing
     python3 scripts/image.py engine           # print the engine `build` would use
+    python3 scripts/image.py separated        # the separated layout's images (docker-compose.yml):
+                                              # volcengine-backend and volcengine-nginx, and with
+                                              # podman the PostgreSQL stand-in
 
 With Docker the real base images are pulled as usual. Without it (CI, machines with no registry),
 podman builds from local stand-ins of the three base images, made once and reused after:
   studio-standin/debian:bookworm          debootstrap --variant=minbase, imported (about a minute)
   studio-standin/python:3.11-bookworm     + Debian's python3 (3.11), venv and pip; `python`, `pip`
   studio-standin/node:20-bookworm         + this machine's Node 20 and npm
+  studio-standin/postgres:15-bookworm     + Debian's PostgreSQL 15, with the official postgres
+                                          image's entrypoint contract (scripts/podman/); only
+                                          for `separated`, where docker-compose.yml's
+                                          POSTGRES_IMAGE names it
 Both carry this machine's CA bundle (a TLS proxy may sit between us and the registries) and point
 PIP_CERT / NODE_EXTRA_CA_CERTS at it. podman runs with the project's own containers.conf
 (scripts/podman/containers.conf, through CONTAINERS_CONF) and builds `--format docker`: the OCI
@@ -31,6 +38,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 CONTAINERS_CONF = REPO / "scripts" / "podman" / "containers.conf"
 DEFAULT_TAG = "volcengine-fullstack:latest"
+# docker-compose.yml's own images (their tags as the file names them), built by `separated`.
+SEPARATED_IMAGES = {"volcengine-backend:latest": "backend/Dockerfile", "volcengine-nginx:latest": "nginx/Dockerfile"}
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
 
@@ -38,6 +47,8 @@ DEBIAN_MIRROR = "http://deb.debian.org/debian"
 BASE = "studio-standin/debian:bookworm-r2"
 PYTHON = "studio-standin/python:3.11-bookworm-r2"
 NODE = "studio-standin/node:20-bookworm-r2"
+# The separated layout's database (docker-compose.yml, POSTGRES_IMAGE): Debian's PostgreSQL 15.
+POSTGRES = "studio-standin/postgres:15-bookworm-r1"
 # The stand-in each build argument of the Dockerfiles takes.
 STANDIN_ARGS = {"PYTHON_IMAGE": PYTHON, "NODE_IMAGE": NODE, "DEBIAN_IMAGE": BASE}
 
@@ -86,6 +97,27 @@ CMD ["node"]
 """
 
 
+# The official image's layout: binaries on PATH, PGDATA on a volume, initialised by the entrypoint on
+# first start. Debian's package would make a cluster of its own at install time; the official
+# Debian-based image turns that off the same way.
+POSTGRES_CONTAINERFILE = f"""\
+FROM {BASE}
+RUN apt-get update \\
+ && apt-get install -y --no-install-recommends postgresql-common \\
+ && sed -ri 's/#(create_main_cluster) .*$/\\1 = false/' /etc/postgresql-common/createcluster.conf \\
+ && apt-get install -y --no-install-recommends postgresql-15 \\
+ && rm -rf /var/lib/apt/lists/*
+ENV PATH=/usr/lib/postgresql/15/bin:$PATH PGDATA=/var/lib/postgresql/data LANG=C.UTF-8
+COPY postgres-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
+VOLUME /var/lib/postgresql/data
+EXPOSE 5432
+STOPSIGNAL SIGINT
+ENTRYPOINT ["docker-entrypoint.sh"]
+CMD ["postgres"]
+"""
+POSTGRES_ENTRYPOINT = REPO / "scripts" / "podman" / "postgres-entrypoint.sh"
+
+
 @dataclass(frozen=True)
 class StandIn:
     name: str
@@ -93,6 +125,8 @@ class StandIn:
 
 
 STANDINS = (StandIn(BASE, ""), StandIn(PYTHON, PYTHON_CONTAINERFILE), StandIn(NODE, NODE_CONTAINERFILE))
+# Made only for the separated layout (`python3 scripts/image.py separated`).
+POSTGRES_STANDIN = StandIn(POSTGRES, POSTGRES_CONTAINERFILE)
 
 
 def choose_engine(docker_answers: bool, have_podman: bool) -> str:
@@ -106,9 +140,9 @@ def choose_engine(docker_answers: bool, have_podman: bool) -> str:
     )
 
 
-def missing_standins(existing: set[str]) -> list[StandIn]:
+def missing_standins(existing: set[str], wanted: Sequence[StandIn] = STANDINS) -> list[StandIn]:
     """The stand-ins still to make, in dependency order (the base first)."""
-    return [s for s in STANDINS if not ({s.name, f"localhost/{s.name}"} & existing)]
+    return [s for s in wanted if not ({s.name, f"localhost/{s.name}"} & existing)]
 
 
 def build_command(engine: str, tag: str, dockerfile: str, build_args: Mapping[str, str]) -> list[str]:
@@ -188,6 +222,8 @@ def make_standin(standin: StandIn, env: Mapping[str, str]) -> None:
                 raise SystemExit("image: the node stand-in needs this machine's node and npm (/usr/lib/node_modules/npm)")
             shutil.copy2(node, work / "node")
             shutil.copytree(npm_dir, work / "npm", symlinks=True)
+        if standin.name == POSTGRES:
+            shutil.copy2(POSTGRES_ENTRYPOINT, work / "postgres-entrypoint.sh")
         (work / "Containerfile").write_text(standin.containerfile)
         run(["podman", "build", "--format", "docker", "-t", standin.name, str(work)], env=dict(env))
 
@@ -211,10 +247,10 @@ def slim_rootfs(root: Path) -> None:
                 path.unlink()
 
 
-def ensure_standins(env: Mapping[str, str]) -> None:
-    todo = missing_standins(podman_images(env))
+def ensure_standins(env: Mapping[str, str], wanted: Sequence[StandIn] = STANDINS) -> None:
+    todo = missing_standins(podman_images(env), wanted)
     if not todo:
-        print("image: stand-ins present (" + ", ".join(s.name for s in STANDINS) + ")", file=sys.stderr)
+        print("image: stand-ins present (" + ", ".join(s.name for s in wanted) + ")", file=sys.stderr)
     for standin in todo:
         print(f"image: making the stand-in {standin.name}", file=sys.stderr, flush=True)
         make_standin(standin, env)
@@ -222,7 +258,7 @@ def ensure_standins(env: Mapping[str, str]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("action", choices=["build", "standins", "engine"])
+    parser.add_argument("action", choices=["build", "standins", "engine", "separated"])
     parser.add_argument("--engine", choices=["auto", "docker", "podman"], default=os.environ.get("ENGINE", "auto"))
     parser.add_argument("--tag", default=DEFAULT_TAG)
     parser.add_argument("--file", default="Dockerfile.fullstack", help="relative to the repository")
@@ -241,13 +277,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     env = podman_env() if engine == "podman" else dict(os.environ)
     if engine == "podman":
-        ensure_standins(env)
+        ensure_standins(env, (*STANDINS, POSTGRES_STANDIN) if args.action == "separated" else STANDINS)
     if args.action == "standins":
         return 0
-    dockerfile = REPO / args.file
     extra_ca_pem = Path(args.extra_ca).read_text() if args.extra_ca else None
-    build_args = build_args_for(engine, dockerfile_args(dockerfile), extra_ca_pem)
-    run(build_command(engine, args.tag, str(dockerfile), build_args), env=env)
+    targets = SEPARATED_IMAGES if args.action == "separated" else {args.tag: args.file}
+    for tag, file in targets.items():
+        dockerfile = REPO / file
+        build_args = build_args_for(engine, dockerfile_args(dockerfile), extra_ca_pem)
+        run(build_command(engine, tag, str(dockerfile), build_args), env=env)
     return 0
 
 

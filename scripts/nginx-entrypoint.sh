@@ -10,7 +10,13 @@
 #                       nginx believes the client address and scheme it forwards, no one else's
 #   STORAGE_BACKEND, S3_ENDPOINT, S3_BUCKET, S3_ADDRESSING_STYLE
 #                       images on object storage: the bucket's origin joins the CSP's img-src
+#   NGINX_RESOLVER      the DNS that names the backend replicas (the site includes the file written
+#                       here): empty keeps the image's 127.0.0.11, Docker's embedded DNS; `auto` takes
+#                       the first nameserver of /etc/resolv.conf, the network's own DNS under Docker and
+#                       under podman with aardvark-dns (the ones after it are the host's, which know no
+#                       service names); else addresses, comma-separated (IPv4[:port], IPv6, [IPv6]:port)
 #   STUDIO_HOSTS_FILE   where to write the map (default /etc/nginx/studio/hosts.conf)
+#   STUDIO_RESOLVER_FILE, STUDIO_RESOLV_CONF   where to write the resolver, where `auto` reads (tests)
 set -euf  # -f: no globbing, `*.example.com` is a name here
 
 out=${STUDIO_HOSTS_FILE:-/etc/nginx/studio/hosts.conf}
@@ -84,6 +90,47 @@ if [ "${STORAGE_BACKEND:-local}" = s3 ] && [ -n "${S3_ENDPOINT:-}" ] && [ -n "${
     netloc="$S3_BUCKET.$netloc"
   fi
   image_origin="$scheme://$netloc"
+fi
+
+resolvers=""
+if [ "${NGINX_RESOLVER:-}" = auto ]; then
+  resolv_conf=${STUDIO_RESOLV_CONF:-/etc/resolv.conf}
+  first=$(sed -n 's/^[[:space:]]*nameserver[[:space:]]\{1,\}\([^[:space:]]*\).*/\1/p' "$resolv_conf" 2>/dev/null | head -n 1)
+  [ -n "$first" ] || { echo "nginx-entrypoint: NGINX_RESOLVER=auto: no nameserver in $resolv_conf" >&2; exit 1; }
+  first=${first%%%*}  # fe80::1%eth0: nginx takes no zone
+  case $first in *:*) resolvers="[$first]" ;; *) resolvers=$first ;; esac
+elif [ -n "${NGINX_RESOLVER:-}" ]; then
+  IFS=,
+  for raw in $NGINX_RESOLVER; do
+    IFS=$old_ifs
+    addr=$(printf '%s' "$raw" | sed 's/^[[:space:]]*//; s/[[:space:]]*$//' | tr '[:upper:]' '[:lower:]')
+    [ -n "$addr" ] || continue
+    if printf '%s' "$addr" | grep -Eq '^[0-9]{1,3}(\.[0-9]{1,3}){3}(:[0-9]{1,5})?$'; then
+      :
+    elif printf '%s' "$addr" | grep -Eq '^\[[0-9a-f:.]*:[0-9a-f:.]*\](:[0-9]{1,5})?$'; then
+      :
+    elif printf '%s' "$addr" | grep -Eq '^[0-9a-f:.]*:[0-9a-f:.]*:[0-9a-f:.]*$'; then
+      addr="[$addr]"
+    else
+      echo "nginx-entrypoint: NGINX_RESOLVER: '$raw' is not an address (IPv4[:port], IPv6, [IPv6]:port) or \`auto\`" >&2
+      exit 1
+    fi
+    resolvers="$resolvers $addr"
+    IFS=,
+  done
+  IFS=$old_ifs
+  resolvers=${resolvers# }
+  [ -n "$resolvers" ] || { echo "nginx-entrypoint: NGINX_RESOLVER names no address" >&2; exit 1; }
+fi
+if [ -n "$resolvers" ]; then
+  resolver_out=${STUDIO_RESOLVER_FILE:-/etc/nginx/studio/resolver.conf}
+  mkdir -p "$(dirname "$resolver_out")"
+  {
+    echo "# The DNS that names the backend replicas, from NGINX_RESOLVER=${NGINX_RESOLVER}, written when nginx starts."
+    echo "resolver $resolvers valid=10s ipv6=off;"
+    echo "resolver_timeout 5s;"
+  } > "$resolver_out.tmp"
+  mv "$resolver_out.tmp" "$resolver_out"
 fi
 
 mkdir -p "$(dirname "$out")"

@@ -95,6 +95,7 @@ def site_values(plan: RenderPlan) -> SiteValues:
         api=f"127.0.0.1:{plan.api_port}",
         hosts=nginx_quote(plan.run_dir / "nginx" / "hosts.conf"),
         auth_cache=nginx_quote(plan.run_dir / "nginx" / "tmp" / "studio-auth"),
+        resolver=nginx_quote(plan.run_dir / "nginx" / "resolver.conf"),
     )
 
 
@@ -256,6 +257,8 @@ def render(plan: RenderPlan) -> None:
         header.format(f"nginx/site.conf.template (layout {plan.layout})") + site_conf
     )
     (run_dir / "nginx" / "hosts.conf").write_text(plan.host_map)
+    # Only the separated site includes it (config checks); the image's entrypoint writes its own.
+    (run_dir / "nginx" / "resolver.conf").write_text((REPO / "nginx" / "resolver.default.conf").read_text())
     target = run_dir / "supervisord.conf"
     target.write_text(supervisord_conf)
     target.chmod(0o600)

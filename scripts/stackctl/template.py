@@ -44,6 +44,9 @@ class SiteValues:
     api: str  # host:port of uvicorn
     hosts: str  # the file with the host allow-list's map, written at start-up (ALLOWED_HOSTS)
     auth_cache: str  # the folder of nginx's cache of session checks
+    # The file with the separated layout's `resolver` (the DNS that names the backend replicas),
+    # written at start-up (NGINX_RESOLVER); unused by the other layout.
+    resolver: str
 
 
 # The images' paths (Dockerfile.fullstack, nginx/Dockerfile, docker-compose*.yml). Their entrypoints
@@ -54,6 +57,7 @@ _IMAGE_PATHS = {
     "images": "/app/data/output/",
     "hosts": "/etc/nginx/studio/hosts.conf",
     "auth_cache": "/var/lib/nginx/studio-auth",
+    "resolver": "/etc/nginx/studio/resolver.conf",
 }
 IMAGE_VALUES = {
     "fullstack": SiteValues(api="127.0.0.1:8000", **_IMAGE_PATHS),

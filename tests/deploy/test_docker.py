@@ -14,6 +14,8 @@ import tomllib
 import pytest
 import yaml
 
+from tests.image.compose import interpolate
+
 from .conftest import REPO
 
 DOCKERFILES = ["Dockerfile.fullstack", "backend/Dockerfile", "nginx/Dockerfile"]
@@ -183,11 +185,19 @@ def test_separated_compose() -> None:
     nginx = services["nginx"]
     assert "studio-data:/app/data:ro" in nginx["volumes"]
     assert nginx["depends_on"]["backend"]["condition"] == "service_healthy"
-    assert services["postgres"]["image"].startswith("postgres:16")
+    # The official image unless POSTGRES_IMAGE names a stand-in (the podman image test's).
+    assert services["postgres"]["image"] == "${POSTGRES_IMAGE:-postgres:16-alpine}"
+    assert interpolate(services["postgres"]["image"], {}) == "postgres:16-alpine"
+    # Docker's DNS by default (the image's resolver.conf); `auto` where another DNS names the backends.
+    assert nginx["environment"]["NGINX_RESOLVER"] == "${NGINX_RESOLVER:-}"
     assert "healthcheck" in services["postgres"]
     assert set(doc["volumes"]) >= {"studio-data", "postgres-data"}
-    # nginx's site talks to the service by this name
-    assert "http://backend:8000" in (REPO / "nginx" / "nginx.conf").read_text()
+    # nginx's site talks to the service by this name, through the resolver the image's entrypoint writes
+    site = (REPO / "nginx" / "nginx.conf").read_text()
+    assert "http://backend:8000" in site
+    assert "include /etc/nginx/studio/resolver.conf;" in site
+    assert "resolver 127.0.0.11 valid=10s ipv6=off;" in (REPO / "nginx" / "resolver.default.conf").read_text()
+    assert "COPY nginx/resolver.default.conf /etc/nginx/studio/resolver.conf" in (REPO / "nginx" / "Dockerfile").read_text()
 
 
 # --- one pin per package ---------------------------------------------------------------------------

@@ -66,8 +66,7 @@ def test_layouts_differ_only_in_where_the_api_lives() -> None:
         'proxy_set_header Connection "";',  # the session check's, too
     ]
     assert only_separated == [
-        "resolver 127.0.0.11 valid=10s ipv6=off;",
-        "resolver_timeout 5s;",
+        "include /etc/nginx/studio/resolver.conf;",
         "set $studio_backend http://backend:8000;",
     ]
     # /api/, its events and image2image locations, /v1/, the health / docs paths, and missing
@@ -90,7 +89,7 @@ TEMPLATE_NOTE = "# note\n\n"
     ],
 )
 def test_template_syntax(body: str, fullstack: str, separated: str) -> None:
-    values = SiteValues(listen="80", root="/r", images="/i/", api="x:1", hosts="/h", auth_cache="/c")
+    values = SiteValues(listen="80", root="/r", images="/i/", api="x:1", hosts="/h", auth_cache="/c", resolver="/d")
     assert render_site("fullstack", values, text=TEMPLATE_NOTE + body) == fullstack
     assert render_site("separated", values, text=TEMPLATE_NOTE + body) == separated
 
@@ -108,7 +107,7 @@ def test_template_syntax(body: str, fullstack: str, separated: str) -> None:
 )
 def test_template_mistakes_are_refused(body: str, error: str) -> None:
     with pytest.raises(TemplateError, match=error.replace("{", r"\{").replace("(", r"\(")):
-        render_site("fullstack", SiteValues(listen="80", root="/r", images="/i/", api="x:1", hosts="/h", auth_cache="/c"), text=TEMPLATE_NOTE + body)
+        render_site("fullstack", SiteValues(listen="80", root="/r", images="/i/", api="x:1", hosts="/h", auth_cache="/c", resolver="/d"), text=TEMPLATE_NOTE + body)
 
 
 def test_template_note_is_not_copied() -> None:

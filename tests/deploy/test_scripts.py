@@ -54,7 +54,8 @@ def test_native_site_differs_from_the_image_only_in_its_values() -> None:
     native = render_site(
         "fullstack",
         render.SiteValues(
-            listen="127.0.0.1:3100", root="/r", images="/i/", api="127.0.0.1:8100", hosts="/h.conf", auth_cache="/c"
+            listen="127.0.0.1:3100", root="/r", images="/i/", api="127.0.0.1:8100", hosts="/h.conf", auth_cache="/c",
+            resolver="/dns.conf",
         ),
     )
     changed = [(a, b) for a, b in zip(image.splitlines(), native.splitlines(), strict=True) if a != b]

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.deploy.conftest import REPO, free_port
+from tests.image.compose import wait_until
 
 IMAGE = os.environ.get("STUDIO_IMAGE", "volcengine-fullstack:latest")
 CONTAINERS_CONF = REPO / "scripts" / "podman" / "containers.conf"
@@ -37,16 +38,6 @@ def podman(*args: str, check: bool = True, timeout: float = 120) -> subprocess.C
     if check and done.returncode != 0:
         raise AssertionError(f"podman {' '.join(args)} -> {done.returncode}\n{done.stdout}\n{done.stderr}")
     return done
-
-
-def wait_until(what: str, predicate, timeout: float, interval: float = 0.25) -> float:  # noqa: ANN001
-    """Poll an outside process (a container) until predicate() holds; return the seconds it took."""
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        if predicate():
-            return time.monotonic() - start
-        time.sleep(interval)
-    raise TimeoutError(f"{what}: not within {timeout:g} s")
 
 
 @dataclass

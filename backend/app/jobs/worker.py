@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
@@ -18,6 +19,17 @@ from app.jobs.queue import ClaimedJob, JobQueue
 logger = logging.getLogger("app.jobs.worker")
 
 Runner = Callable[[ClaimedJob, asyncio.Event], Awaitable[None]]
+
+# tasks.lease_owner holds it: String(64).
+_HOST_PART = 40
+
+
+def default_worker_id(hostname: str | None = None) -> str:
+    """``w-<host>-<random>``: the host name (a container's id under Docker and podman) tells an
+    operator, and the image test, which replica holds a job's lease; the random part tells apart
+    two processes on one host and a restarted one from its predecessor."""
+    host = (socket.gethostname() if hostname is None else hostname).strip()[:_HOST_PART] or "unknown"
+    return f"w-{host}-{uuid.uuid4().hex[:16]}"
 
 
 class Worker:
@@ -41,7 +53,7 @@ class Worker:
         self.heartbeat_interval = heartbeat_interval or max(queue.lease.total_seconds() / 3, 0.05)
         # Cancels asked through another process (an API replica) reach us this fast; ours at once.
         self.cancel_poll_interval = min(cancel_poll_interval, self.heartbeat_interval)
-        self.worker_id = worker_id or f"w-{uuid.uuid4().hex[:16]}"
+        self.worker_id = worker_id or default_worker_id()
         self._active: dict[str, tuple[asyncio.Task[None], asyncio.Event, str]] = {}
         # Jobs whose lease another worker holds now: cancelled here, never finished here.
         self._lost: set[str] = set()

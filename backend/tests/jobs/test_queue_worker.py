@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from app.jobs.handlers import CANCELLED, INTERNAL_ERROR, INTERRUPTED, NO_IMAGE
 from app.jobs.queue import JobQueue
-from app.jobs.worker import Worker
+from app.jobs.worker import Worker, default_worker_id
 from app.models.task import Image, Task
 from tests.chinese import assert_chinese
 from tests.conftest import Studio, StudioFactory, restart_takeover
@@ -47,6 +47,30 @@ async def test_stale_lease_is_reclaimed_and_job_completes(studio: Studio) -> Non
     later = JobQueue(studio.services.db, lease_seconds=30, clock=lambda: clock_now[0])
     [again] = await later.claim("other", 1)
     assert again.task_id == task_id and again.attempts == 2
+
+
+def test_the_worker_id_names_its_host_and_tells_processes_apart() -> None:
+    # In a container the host name is the container's id: the lease says which replica holds a job.
+    first, second = default_worker_id("3f6d3e4fb77e"), default_worker_id("3f6d3e4fb77e")
+    assert first.startswith("w-3f6d3e4fb77e-") and second.startswith("w-3f6d3e4fb77e-")
+    assert first != second
+    long_name = default_worker_id("h" * 200)
+    assert len(long_name) <= 64  # tasks.lease_owner is String(64)
+    assert default_worker_id("").startswith("w-unknown-")
+
+
+async def test_a_claimed_job_is_leased_to_this_host(studio: Studio) -> None:
+    import socket
+
+    [task_id] = await _submit_many(studio, 1)
+    worker = studio.services.worker
+    assert worker is not None
+    [job] = await worker.queue.claim(worker.worker_id, 1)
+    async with studio.services.db.read() as session:
+        owner = (await session.execute(select(Task.lease_owner).where(Task.id == task_id))).scalar_one()
+    assert job.task_id == task_id
+    assert owner == worker.worker_id
+    assert owner.startswith(f"w-{socket.gethostname()[:40]}-")
 
 
 @pytest.mark.sqlite_only  # PostgreSQL means replicas: only expired leases are recovered there
