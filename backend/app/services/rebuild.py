@@ -30,6 +30,7 @@ from app.models.base import utcnow
 from app.models.layers import ImageLayer
 from app.models.task import Image, Task, TaskStatus, TaskType, Upload
 from app.providers.catalog.lookup import Catalog
+from app.providers.catalog.specs import EDIT_OPERATIONS
 from app.storage import inventory
 from app.storage.files import ImageStore
 from app.storage.uploads import UploadInfo
@@ -174,7 +175,13 @@ def _task_row(
     # Stored as the task keeps them (app.jobs.codec): records, not the bare ids the file shows.
     parameters["references"] = [_reference(ref, uploads) for ref in references]
     mode = parameters.get("mode")
-    if mode not in (TaskType.TEXT2IMAGE, TaskType.IMAGE2IMAGE):
+    # An edit's lineage is in its file: the operation and the image it was made from.
+    operation = meta.get("operation") if meta.get("operation") in EDIT_OPERATIONS else None
+    parent = meta.get("parent_image_id")
+    parent_image_id = parent if operation and isinstance(parent, str) and 0 < len(parent) <= 32 else None
+    if operation is not None:
+        mode = TaskType.EDIT
+    elif mode not in (TaskType.TEXT2IMAGE, TaskType.IMAGE2IMAGE):
         mode = TaskType.IMAGE2IMAGE if references else TaskType.TEXT2IMAGE
     if parameters.get("group_max_images"):
         # A group reports how many it made; the images stored are the best record of that.
@@ -194,6 +201,8 @@ def _task_row(
         prompt=meta.get("prompt") if isinstance(meta.get("prompt"), str) else "",
         negative_prompt=meta.get("negative_prompt") if isinstance(meta.get("negative_prompt"), str) else None,
         parameters=parameters,
+        operation=operation,
+        parent_image_id=parent_image_id,
         expected_images=expected,
         checkpoint={},
         failures=[],

@@ -219,7 +219,7 @@ def test_web_searches_survive_a_rerun_through_the_checkpoint() -> None:
         task = SimpleNamespace(
             id="t" * 26, created_at=datetime.now(UTC), model=LITE, prompt="p", negative_prompt=None,
             parameters={"references": []}, checkpoint=checkpoint, expected_images=2, images=[], failures=[],
-            unit_price_micro=0,
+            unit_price_micro=0, operation=None, parent_image_id=None,
         )
         return TaskJobContext(services=None, task=task, cancel=asyncio.Event())  # type: ignore[arg-type]
 

@@ -25,7 +25,7 @@ from app.providers.base import GenerationRequest, ReferenceImage
 from app.providers.download import ResultFetcher
 from app.providers.visual import VisualProvider
 from tests.fakes.common import Fault
-from tests.fakes.visual import FakeVisualServer, Task
+from tests.fakes.visual import UPSCALE_KEY, FakeVisualServer, Task
 from tests.providers.conftest import RecordingContext, provider_settings
 
 SUBMIT = "CVSync2AsyncSubmitTask"
@@ -302,3 +302,22 @@ async def test_cancel_calls_cancel_task_for_each_saved_task(
     assert _count(visual_fake, CANCEL) == 3
     assert visual_fake.tasks["1"].cancelled and visual_fake.tasks["2"].cancelled
     assert [body["task_id"] for body in visual_fake.stats.bodies_for(CANCEL)] == ["1", "2", "missing"]
+
+
+async def test_an_edit_polls_and_cancels_with_its_own_req_key(
+    visual_fake: FakeVisualServer, http_session: aiohttp.ClientSession
+) -> None:
+    request = GenerationRequest(
+        model="jimeng_t2i_v40", mode="edit", prompt="", references=(_ref(),), operation="upscale",
+        edit_req_key=UPSCALE_KEY, resolution="4k", target_long_side=4096,
+    )
+    ctx = await _run(visual_fake, http_session, request)
+    assert list(ctx.images) == [0]
+    [submitted] = visual_fake.stats.bodies_for("CVSync2AsyncSubmitTask")
+    assert submitted["req_key"] == UPSCALE_KEY and submitted["resolution"] == "4k"
+    assert {body["req_key"] for body in visual_fake.stats.bodies_for("CVSync2AsyncGetResult")} == {UPSCALE_KEY}
+    visual_fake.tasks["9"] = Task("9", UPSCALE_KEY, {}, "", pending_polls=5)
+    provider, _ = _provider(visual_fake, http_session)
+    await provider.cancel(request, {"upstream_task_id": "9"})
+    assert visual_fake.tasks["9"].cancelled
+    assert visual_fake.stats.bodies_for(CANCEL)[-1] == {"req_key": UPSCALE_KEY, "task_id": "9"}

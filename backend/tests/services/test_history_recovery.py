@@ -47,6 +47,16 @@ async def _make_history(studio: Studio) -> dict[str, dict[str, Any]]:
                              "height": 256}, path="/api/v1/generate/image2image"),
     ]
     await studio.run_jobs()
+    # An edit of one of them: its lineage must come back from the file too.
+    parent = (await studio.task(ids[0]))["outputs"][1]["id"]
+    mask = Image.new("L", (320, 256), 0)
+    mask.paste(255, (10, 10, 100, 100))
+    out = io.BytesIO()
+    mask.save(out, "PNG")
+    mask_upload = (await client.post("/api/v1/uploads", files={"file": ("m.png", out.getvalue(), "image/png")})).json()
+    ids.append(await studio.submit({"model": "demo", "source": {"image_id": parent}, "mask": {"upload_id": mask_upload["id"]},
+                                    "prompt": "a hat", "seed": 4}, path="/api/v1/edit/inpaint"))
+    await studio.run_jobs()
     await client.patch(f"/api/v1/history/{ids[0]}", json={"favorite": True})
     return {task_id: await studio.task(task_id) for task_id in ids}
 
@@ -66,7 +76,7 @@ async def test_empty_database_beside_stored_images_refuses_to_start(tmp_path: Pa
         async with app.router.lifespan_context(app):
             pass
     message = str(refused.value)
-    assert "history is empty" in message and "5 stored images" in message
+    assert "history is empty" in message and "6 stored images" in message
     assert "python -m app.rebuild_history" in message
 
 
@@ -86,7 +96,7 @@ async def test_rebuild_command_restores_the_history(tmp_path: Path) -> None:
         cwd=BACKEND, env=clean_env(DATA_DIR=str(data)), capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    assert "3 tasks and 5 images added" in result.stdout, result.stdout
+    assert "4 tasks and 6 images added" in result.stdout, result.stdout
 
     async with running_studio(data) as studio:
         for task_id, task in before.items():
@@ -110,9 +120,9 @@ async def test_rebuild_is_idempotent_and_fills_only_what_is_missing(tmp_path: Pa
         services = studio.services
         # Nothing lost: nothing to add.
         report = await rebuild_history(services.db, services.store, services.catalog)
-        assert (report.tasks_added, report.images_added, report.images_known) == (0, 0, 5)
+        assert (report.tasks_added, report.images_added, report.images_known) == (0, 0, 6)
         # One image row and one task lost (a database restored from an older backup).
-        first, second, _ = before
+        first, second, _, _ = before
         statements = [
             ('DELETE FROM images WHERE task_id = :t AND "index" = 1', first),
             ("DELETE FROM images WHERE task_id = :t", second),
@@ -121,9 +131,9 @@ async def test_rebuild_is_idempotent_and_fills_only_what_is_missing(tmp_path: Pa
         for sql, task_id in statements:
             await services.db.run_write(lambda s, sql=sql, task_id=task_id: s.execute(text(sql), {"t": task_id}))
         report = await rebuild_history(services.db, services.store, services.catalog)
-        assert (report.tasks_added, report.images_added, report.images_known) == (1, 3, 2)
+        assert (report.tasks_added, report.images_added, report.images_known) == (1, 3, 3)
         again = await rebuild_history(services.db, services.store, services.catalog)
-        assert (again.tasks_added, again.images_added, again.images_known) == (0, 0, 5)
+        assert (again.tasks_added, again.images_added, again.images_known) == (0, 0, 6)
         assert again.skipped == []
         for task_id, task in before.items():
             after = await studio.task(task_id)
@@ -155,7 +165,7 @@ async def test_rebuild_regenerates_missing_thumbnails_and_reports_what_it_cannot
         )
     finally:
         await db.dispose()
-    assert (report.tasks_added, report.images_added) == (3, 5)
+    assert (report.tasks_added, report.images_added) == (4, 6)
     assert report.thumbnails_made == 1 and thumb.exists()
     assert report.skipped == [(stray.relative_to(output).as_posix(), "no parameters embedded in the file")]
     assert os.path.exists(stray)  # never deleted: it is not ours to remove
