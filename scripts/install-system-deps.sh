@@ -18,10 +18,12 @@ have_postgresql() { command -v pg_ctl >/dev/null 2>&1 || compgen -G '/usr/lib/po
 # A font with Chinese glyphs, so zh screenshots show text rather than empty boxes.
 # `make image` without a Docker engine: podman (runc, not crun) and debootstrap for the local
 # stand-ins of the base images (scripts/image.py); netavark and aardvark-dns give the separated
-# layout's containers DNS names (podman's CNI default has none; tests/image/compose.py).
+# layout's containers DNS names (podman's CNI default has none; tests/image/compose.py); netavark
+# sets up every container network (a build's RUN steps too) with iptables, which Debian only
+# suggests: without it each build fails with "netavark: No such file or directory".
 have_podman() {
   command -v podman >/dev/null 2>&1 && command -v runc >/dev/null 2>&1 && command -v debootstrap >/dev/null 2>&1 \
-    && [ -x /usr/lib/podman/netavark ] && [ -x /usr/lib/podman/aardvark-dns ]
+    && [ -x /usr/lib/podman/netavark ] && [ -x /usr/lib/podman/aardvark-dns ] && command -v iptables >/dev/null 2>&1
 }
 # The HTTPS test: Caddy in front of the native stack (e2e/test_https.py, caddy/Caddyfile).
 have_caddy() { command -v caddy >/dev/null 2>&1; }
@@ -36,7 +38,7 @@ for want in "$@"; do
     fonts) have_fonts || packages+=(fonts-wqy-microhei fontconfig) ;;
     shellcheck) have_shellcheck || packages+=(shellcheck) ;;
     postgresql) have_postgresql || packages+=(postgresql) ;;
-    podman) have_podman || packages+=(podman runc debootstrap netavark aardvark-dns) ;;
+    podman) have_podman || packages+=(podman runc debootstrap netavark aardvark-dns iptables) ;;
     caddy) have_caddy || packages+=(caddy) ;;
     *) echo "install-system-deps: unknown component '$want' (nginx, chromium, fonts, shellcheck, postgresql, podman, caddy)" >&2; exit 2 ;;
   esac

@@ -113,6 +113,16 @@ class UserService:
 
     async def bootstrap(self, admin_username: str) -> Principal:
         """Make sure the first admin exists, and give it whatever predates accounts."""
+        for _ in range(2):
+            try:
+                return await self._bootstrap(admin_username)
+            except IntegrityError:
+                # Replicas starting together on one PostgreSQL: another one created the admin (or
+                # gave an upload its owner) between our read and our insert. Its rows are there now.
+                continue
+        return await self._bootstrap(admin_username)
+
+    async def _bootstrap(self, admin_username: str) -> Principal:
         async with self.db.write() as session:
             row = (
                 await session.execute(
