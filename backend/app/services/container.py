@@ -101,7 +101,7 @@ async def build_services(settings: Settings) -> Services:
     housekeeping = Housekeeper(db, store, reserve, interval=settings.housekeeping_interval_seconds)
     try:
         # Before the database opens: on a full volume the reserve goes first.
-        await housekeeping.run_once()
+        await housekeeping.keep_reserve()
         await db.migrate()
         await ensure_history_present(db, store)
         users = UserService(db)
