@@ -146,5 +146,7 @@ def _document_extra_models(app: FastAPI) -> None:
 
 
 app = create_app()
+# No collection first: the import leaves ~850 objects of cyclic garbage (~0.1 MB), frozen with the
+# rest, where a full collection of ~190,000 objects costs ~0.1 s of start-up.
 gc.freeze()
 gc.enable()
