@@ -3,6 +3,14 @@ middleware → routers. ``app`` at the bottom is what uvicorn serves."""
 
 from __future__ import annotations
 
+import gc
+
+# Importing the app makes ~150 pydantic models, ~100 routes and the SQL tables: hundreds of
+# thousands of objects that live until exit, which the cyclic collector would walk again and
+# again while they are made (~0.13 s of CPU, a sixth of the import). It is switched back on below
+# with them frozen, so later collections skip them too.
+gc.disable()
+
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -138,3 +146,7 @@ def _document_extra_models(app: FastAPI) -> None:
 
 
 app = create_app()
+# No collection first: the import leaves ~850 objects of cyclic garbage (~0.1 MB), frozen with the
+# rest, where a full collection of ~190,000 objects costs ~0.1 s of start-up.
+gc.freeze()
+gc.enable()

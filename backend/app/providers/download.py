@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import aiohttp
 import yarl
 
 from app.core.config import Settings
@@ -20,6 +20,9 @@ from app.core.images import sniff_image_type
 from app.providers.http_errors import transport_error
 from app.providers.retry import DOWNLOAD_BACKOFF, Retrier
 from app.providers.transport import Service, exchange_timeout, read_limited
+
+if TYPE_CHECKING:
+    import aiohttp
 
 logger = logging.getLogger(__name__)
 
@@ -121,6 +124,8 @@ class ResultFetcher:
         return await self._retry.run(attempt)
 
     async def _fetch_once(self, url: yarl.URL) -> tuple[bytes, str]:
+        import aiohttp  # loaded already: this fetcher's session is an aiohttp one
+
         for _ in range(MAX_REDIRECTS + 1):
             try:
                 async with self._session.get(url, allow_redirects=False, timeout=self._timeout) as response:

@@ -15,8 +15,6 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import aiohttp
-
 from app.core.errors import (
     ContentModeration,
     ProviderError,
@@ -503,6 +501,8 @@ def transport_error(exc: BaseException, *, service: Service, billed: bool) -> Pr
     ``billed``: the request went to an endpoint that charges per generation. A failure after the
     request was sent there may have produced images anyway, so it is flagged for a single retry.
     """
+    import aiohttp  # loaded already: it raised ``exc``
+
     name, name_zh = service.en, service.zh
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
         return UpstreamTimeout(

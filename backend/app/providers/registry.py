@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-
-import aiohttp
+from typing import TYPE_CHECKING
 
 from app.core.config import Settings
 from app.core.errors import ModelUnavailable
@@ -13,6 +12,9 @@ from app.providers.base import Provider
 from app.providers.catalog.lookup import Catalog
 from app.providers.demo import DemoProvider
 from app.providers.limits import Limits
+
+if TYPE_CHECKING:
+    import aiohttp
 
 log = logging.getLogger(__name__)
 

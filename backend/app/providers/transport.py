@@ -4,11 +4,13 @@ its answer."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import aiohttp
+from typing import TYPE_CHECKING
 
 from app.core.config import Settings
 from app.core.errors import UpstreamBadResponse
+
+if TYPE_CHECKING:
+    import aiohttp
 
 # An error answer is a few hundred bytes of JSON; more is noise we do not need to read.
 MAX_ERROR_BODY_BYTES = 64 * 1024
@@ -25,6 +27,9 @@ class Service:
 
 def exchange_timeout(settings: Settings) -> aiohttp.ClientTimeout:
     """Connect, between-bytes and whole-exchange limits: a dripping body cannot hold a job."""
+    # Here, not at the top: aiohttp is a tenth of a second of start-up (app.providers.upstream).
+    import aiohttp
+
     return aiohttp.ClientTimeout(
         total=settings.upstream_total_timeout,
         sock_connect=settings.upstream_connect_timeout,
@@ -56,6 +61,8 @@ async def read_limited(response: aiohttp.ClientResponse, limit: int, *, service:
 
 async def read_error_body(response: aiohttp.ClientResponse) -> bytes:
     """The start of an error answer: enough for its code and message, never a flood."""
+    import aiohttp  # loaded already: there is a response
+
     try:
         return await response.content.read(MAX_ERROR_BODY_BYTES)
     except (aiohttp.ClientError, TimeoutError):

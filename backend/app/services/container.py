@@ -12,8 +12,6 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import aiohttp
-
 from app.billing.prices import PriceTable
 from app.core.config import Settings
 from app.core.db import Database
@@ -23,9 +21,8 @@ from app.jobs.handlers import JobRunner, JobServices
 from app.jobs.queue import JobQueue
 from app.jobs.worker import Worker
 from app.providers.catalog.lookup import Catalog
-from app.providers.download import ResultFetcher
 from app.providers.limits import Limits
-from app.providers.registry import ProviderRegistry
+from app.providers.upstream import Upstream
 from app.services.auth import AuthService, FailureCounter, FailureLedger, SlidingWindow
 from app.services.collections import CollectionService
 from app.services.edits import EditService
@@ -64,8 +61,7 @@ class Services:
     images: ImageWorkers
     catalog: Catalog
     events: TaskEvents
-    session: aiohttp.ClientSession
-    registry: ProviderRegistry
+    upstream: Upstream
     limits: Limits
     tasks: TaskService
     collections: CollectionService
@@ -97,17 +93,6 @@ class Services:
         self.started = True
 
 
-def upstream_session(settings: Settings) -> aiohttp.ClientSession:
-    return aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300),
-        timeout=aiohttp.ClientTimeout(
-            total=None, connect=settings.upstream_connect_timeout, sock_read=settings.upstream_read_timeout
-        ),
-        # Proxies from the environment would see signed upstream requests: only what settings say.
-        trust_env=False,
-    )
-
-
 async def build_services(settings: Settings) -> Services:
     return_large_blocks_to_os()
     store = build_store(settings)
@@ -116,7 +101,7 @@ async def build_services(settings: Settings) -> Services:
     housekeeping = Housekeeper(db, store, reserve, interval=settings.housekeeping_interval_seconds)
     try:
         # Before the database opens: on a full volume the reserve goes first.
-        await housekeeping.run_once()
+        await housekeeping.keep_reserve()
         await db.migrate()
         await ensure_history_present(db, store)
         users = UserService(db)
@@ -136,10 +121,8 @@ async def build_services(settings: Settings) -> Services:
         relay = PgRelay(asyncpg_dsn(settings.database_url), events)
         events.attach(relay)
         await relay.start()
-    session = upstream_session(settings)
     limits = Limits.from_settings(settings)
-    registry = ProviderRegistry.build(settings, session, catalog, limits)
-    fetcher = ResultFetcher(settings, session)
+    upstream = Upstream(settings, catalog, limits)
     prices = PriceTable.load(settings.prices_file)
     _report_price_gaps(prices, catalog)
     images = ImageWorkers(store, settings.image_processes)
@@ -150,8 +133,8 @@ async def build_services(settings: Settings) -> Services:
             store=store,
             images=images,
             events=events,
-            provider_for=registry.for_model,
-            fetch=fetcher.fetch,
+            provider_for=upstream.provider_for,
+            fetch=upstream.fetch,
             prices=prices,
             max_attempts=settings.max_job_attempts,
             job_timeout=settings.job_timeout,
@@ -202,8 +185,7 @@ async def build_services(settings: Settings) -> Services:
         images=images,
         catalog=catalog,
         events=events,
-        session=session,
-        registry=registry,
+        upstream=upstream,
         limits=limits,
         tasks=tasks,
         collections=collections,
@@ -223,7 +205,7 @@ async def build_services(settings: Settings) -> Services:
         else SharedWindow(db, "generate", settings.generation_rate_limit_per_minute, 60.0),
         worker=worker,
         runner=runner,
-        webhooks=WebhookService(db, settings, session, tasks, events),
+        webhooks=WebhookService(db, settings, upstream.session, tasks, events),
         edits=EditService(tasks),
         lineage=LineageService(db, store),
         relay=relay,
@@ -243,8 +225,7 @@ async def close_services(services: Services) -> None:
         await services.relay.stop()
     services.health.close()
     services.store.close()  # drops idle connections: nothing to wait for
-    await services.registry.aclose()
-    await services.session.close()
+    await services.upstream.aclose()
     await services.db.dispose()
 
 

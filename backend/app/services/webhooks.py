@@ -22,9 +22,8 @@ import secrets
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aiohttp
 import orjson
 import yarl
 from sqlalchemy import delete, func, select, update
@@ -42,6 +41,9 @@ from app.models.task import Task, TaskStatus
 from app.models.webhook import Webhook, WebhookDelivery
 from app.providers.download import host_allowed
 from app.services.tasks import TaskService
+
+if TYPE_CHECKING:
+    import aiohttp
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +81,8 @@ class WebhookService:
         self,
         db: Database,
         settings: Settings,
-        session: aiohttp.ClientSession,
+        # Called at each delivery: the session is opened by the first one (``app.providers.upstream``).
+        session: Callable[[], aiohttp.ClientSession],
         tasks: TaskService,
         events: TaskEvents,
         clock: Callable[[], datetime] = utcnow,
@@ -263,8 +266,11 @@ class WebhookService:
             "X-Studio-Timestamp": stamp,
             "X-Studio-Signature": sign(hook.secret, stamp, body),
         }
+        # Here, not at the top: aiohttp is a tenth of a second of start-up (app.providers.upstream).
+        import aiohttp
+
         try:
-            async with self.session.post(
+            async with self.session().post(
                 url, data=body, headers=headers, allow_redirects=False,
                 timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT),
             ) as response:

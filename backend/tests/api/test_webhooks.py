@@ -151,7 +151,7 @@ async def test_two_replicas_make_one_delivery(studio_factory: StudioFactory, rec
     await studio.submit({"model": "demo", "prompt": "seen twice"})
     await studio.run_jobs()
     s = studio.services
-    other = WebhookService(s.db, s.settings, s.session, s.tasks, s.events)
+    other = WebhookService(s.db, s.settings, s.upstream.session, s.tasks, s.events)
     assert await s.webhooks.enqueue_finished() == 1
     assert await other.enqueue_finished() == 0
     async with s.db.read() as session:

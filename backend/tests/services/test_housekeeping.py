@@ -1,14 +1,17 @@
-"""Housekeeping: stale tmp files go at start-up and on every round, orphans are reported (never
+"""Housekeeping: stale tmp files go just after start-up and on every round, orphans are reported (never
 deleted), and the disk reserve comes back once there is room."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import time
 from pathlib import Path
 
 import pytest
 
+from app.services.housekeeping import FIRST_ROUND_DELAY_SECONDS
 from tests.conftest import StudioFactory
 
 OLD = 1_000_000_000  # 2001: far older than any write in progress
@@ -22,7 +25,7 @@ def _tmp(path: Path, *, old: bool) -> Path:
     return path
 
 
-async def test_start_up_removes_stale_tmp_files(tmp_path: Path, studio_factory: StudioFactory) -> None:
+async def test_the_first_round_after_start_up_removes_stale_tmp_files(tmp_path: Path, studio_factory: StudioFactory) -> None:
     data = tmp_path / "data"
     stale = [
         _tmp(data / "output" / ".health-0123456789abcdef.tmp", old=True),  # a probe on a full disk
@@ -31,6 +34,10 @@ async def test_start_up_removes_stale_tmp_files(tmp_path: Path, studio_factory: 
     ]
     fresh = _tmp(data / "output/2026/11/29/.zzzzzzzz12.png.0a1b2c.tmp", old=False)  # maybe in progress
     await studio_factory(data_dir=data)
+    # By the first round, after the app answers: start-up does not wait for the walk.
+    deadline = time.monotonic() + FIRST_ROUND_DELAY_SECONDS + 10
+    while any(p.exists() for p in stale) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
     assert [p.exists() for p in stale] == [False, False, False]
     assert fresh.exists()
 
