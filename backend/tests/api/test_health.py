@@ -56,6 +56,7 @@ async def test_health_answers_fast_while_heavy_searches_run(studio: Studio) -> N
     # On PostgreSQL the scans run in the server's own processes on the same two cores, not on our
     # pool's threads: 60 still queue four deep on the pool (15 connections) without starving the
     # server of the CPU its own probe answer needs.
+    began = time.perf_counter()
     searches = [asyncio.create_task(search(i)) for i in range(200 if studio.services.db.is_sqlite else 60)]
     latencies: list[float] = []
     # Ask again as soon as the previous answer came, for as long as the searches run.
@@ -65,8 +66,14 @@ async def test_health_answers_fast_while_heavy_searches_run(studio: Studio) -> N
         latencies.append(time.perf_counter() - t0)
         assert r.status_code == 200, r.text
     assert set(await asyncio.gather(*searches)) == {200}
+    searching = time.perf_counter() - began
     assert latencies
-    assert max(latencies) < 1.0, [round(x, 3) for x in latencies]
+    # A probe queued behind the pool would wait about as long as the searches took (the first one
+    # all of it). The bound is 1 s, or a third of that time when a loaded machine (CI building
+    # images beside the suites) stretches everything: the first probe then also waits for the
+    # event loop to take in 200 requests, which is load, not queueing.
+    bound = max(1.0, searching / 3)
+    assert max(latencies) < bound, ([round(x, 3) for x in latencies], round(searching, 3))
 
 
 def _sqlite(studio: Studio, sql: str) -> None:
