@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 
@@ -11,6 +12,8 @@ from app.core.errors import Forbidden
 from app.services.container import Services
 from app.services.tasks import TaskService
 from app.services.users import Principal
+
+T = TypeVar("T")
 
 
 def get_services(request: Request) -> Services:
@@ -62,9 +65,27 @@ def prefers_zh(request: Request) -> bool:
     return best_zh > best_en
 
 
-ServicesDep = Annotated[Services, Depends(get_services)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-TasksDep = Annotated[TaskService, Depends(get_tasks)]
-ZhDep = Annotated[bool, Depends(prefers_zh)]
-PrincipalDep = Annotated[Principal, Depends(current_principal)]
-AdminDep = Annotated[Principal, Depends(current_admin)]
+# FastAPI runs a plain ``def`` dependency in its thread pool: a thread hop per dependency per
+# request, for functions that only read the request. The aliases use coroutine twins, called on
+# the loop; the plain functions stay for callers outside FastAPI's injection.
+def on_loop(read: Callable[[Request], T]) -> Callable[[Request], Awaitable[T]]:
+    async def dependency(request: Request) -> T:
+        return read(request)
+
+    return dependency
+
+
+services_dep = on_loop(get_services)
+settings_dep = on_loop(get_settings)
+tasks_dep = on_loop(get_tasks)
+zh_dep = on_loop(prefers_zh)
+principal_dep = on_loop(current_principal)
+admin_dep = on_loop(current_admin)
+
+
+ServicesDep = Annotated[Services, Depends(services_dep)]
+SettingsDep = Annotated[Settings, Depends(settings_dep)]
+TasksDep = Annotated[TaskService, Depends(tasks_dep)]
+ZhDep = Annotated[bool, Depends(zh_dep)]
+PrincipalDep = Annotated[Principal, Depends(principal_dep)]
+AdminDep = Annotated[Principal, Depends(admin_dep)]

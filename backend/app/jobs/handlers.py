@@ -34,6 +34,7 @@ from app.core.errors import (
     UpstreamTimeout,
 )
 from app.jobs import layers as layer_store
+from app.jobs import statements
 from app.jobs.codec import parameters_to_request, public_parameters
 from app.jobs.events import TaskEvents
 from app.jobs.queue import ClaimedJob
@@ -196,8 +197,13 @@ class TaskJobContext:
         return max(5, min(99, int(finished * 100 / self.expected)))
 
     async def _update(self, **values: Any) -> None:
-        stmt = update(Task).where(Task.id == self.task_id).values(updated_at=utcnow(), **values)
-        await self.s.db.run_write(lambda session: session.execute(stmt))
+        prebuilt = statements.PROGRESS_UPDATES.get(frozenset(values))
+        if prebuilt is None:
+            stmt = update(Task).where(Task.id == self.task_id).values(updated_at=utcnow(), **values)
+            await self.s.db.run_write(lambda session: session.execute(stmt))
+        else:
+            params = statements.task_values(self.task_id, {**values, "updated_at": utcnow()})
+            await self.s.db.run_write(lambda session: session.execute(prebuilt, params))
         self.s.events.publish(self.task_id)
 
     async def _delete_files(self, rel_path: str, thumb: str | None) -> None:
@@ -268,10 +274,8 @@ class TaskJobContext:
             seed=seed,
             created_at=utcnow(),
         )
-        progress = (
-            update(Task)
-            .where(Task.id == self.task_id)
-            .values(progress=self._progress(), checkpoint=dict(self.checkpoint), updated_at=utcnow())
+        progress = statements.task_values(
+            self.task_id, {"progress": self._progress(), "checkpoint": dict(self.checkpoint), "updated_at": utcnow()}
         )
 
         layer_rows = layer_store.layer_rows(image_id, stored.width, stored.height, stored_layers)
@@ -283,7 +287,7 @@ class TaskJobContext:
                 # the whole set or none of it.
                 session.flush()
                 session.add_all(layer_rows)
-            session.execute(progress)
+            session.execute(statements.STORED_PROGRESS, progress)
 
         try:
             await self.s.db.run_write(record)
@@ -342,7 +346,9 @@ class JobRunner:
 
     async def __call__(self, job: ClaimedJob, cancel: asyncio.Event) -> None:
         async with self.s.db.read() as session:
-            task = (await session.execute(select(Task).where(Task.id == job.task_id))).scalar_one_or_none()
+            task = (
+                await session.execute(statements.TASK_BY_ID, statements.task_id_param(job.task_id))
+            ).scalar_one_or_none()
         if task is None or task.status != TaskStatus.PROCESSING:
             return
         self.s.events.publish(task.id)
@@ -487,10 +493,12 @@ class JobRunner:
                 calls=(1 if ctx.done else 0) if ctx.is_group else len(ctx.done),
             ),
         }
+        stmt = statements.FINISH
         if "progress" in outcome:
             values["progress"] = outcome["progress"]
-        stmt = update(Task).where(Task.id == ctx.task_id).values(**values)
-        await self.s.db.run_write(lambda session: session.execute(stmt))
+            stmt = statements.FINISH_WITH_PROGRESS
+        params = statements.task_values(ctx.task_id, values)
+        await self.s.db.run_write(lambda session: session.execute(stmt, params))
         self.s.events.publish(ctx.task_id)
         logger.info(
             "jobs.finished",

@@ -318,10 +318,12 @@ class TaskService:
 
     async def admit(self, task: Task, cost_max: int) -> None:
         """Insert ``task`` with its reservation, in the transaction that checks the budgets."""
-        member = await self.usage.member_caps(task.owner_id) if task.owner_id else None
 
         def insert(session: Session) -> None:
             if cost_max > 0:
+                # Read here, not in a read session before: most jobs are free, and a priced one
+                # then checks the caps it reads in the same snapshot.
+                member = self.usage.member_caps_in(session, task.owner_id) if task.owner_id else None
                 self.usage.admit(
                     session, self.usage.caps_in(session), cost_max, owner=task.owner_id, member_caps=member
                 )

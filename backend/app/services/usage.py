@@ -59,6 +59,11 @@ class UsageRow:
     cost: int  # micro-yuan
 
 
+def _member_caps_from(row: AppSetting | None) -> dict[str, float | None]:
+    saved = row.value if row is not None and isinstance(row.value, dict) else {}
+    return {key: saved.get(key) for key in BUDGET_KEYS}
+
+
 def _check_caps(values: dict[str, float | None]) -> None:
     for key, value in values.items():
         if key not in BUDGET_KEYS:
@@ -131,8 +136,12 @@ class UsageService:
         """One member's own caps (CNY; None = none), on top of the install's."""
         async with self.db.read() as session:
             row = await session.get(AppSetting, MEMBER_BUDGETS + user_id)
-        saved = row.value if row is not None and isinstance(row.value, dict) else {}
-        return {key: saved.get(key) for key in BUDGET_KEYS}
+        return _member_caps_from(row)
+
+    def member_caps_in(self, session: Session, user_id: str) -> dict[str, float | None]:
+        """``member_caps`` read inside a (synchronous) write transaction, like ``caps_in``: only
+        a priced admission needs them, and it then costs no read session of its own."""
+        return _member_caps_from(session.get(AppSetting, MEMBER_BUDGETS + user_id))
 
     async def set_member_caps(self, user_id: str, values: dict[str, float | None]) -> dict[str, float | None]:
         _check_caps(values)

@@ -6,7 +6,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 
-from app.api.deps import PrincipalDep, get_services
+from app.api.deps import PrincipalDep, get_services, on_loop
 from app.schemas.errors import ErrorResponse
 from app.schemas.layers import LayeredSetPublic
 from app.services.layers import LayersService
@@ -19,7 +19,7 @@ def get_layers(request: Request) -> LayersService:
     return get_services(request).layers
 
 
-LayersDep = Annotated[LayersService, Depends(get_layers)]
+LayersDep = Annotated[LayersService, Depends(on_loop(get_layers))]
 
 
 @router.get("/{image_id}/layers", response_model=LayeredSetPublic, responses=NOT_FOUND)

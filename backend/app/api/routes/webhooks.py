@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from app.api.deps import ServicesDep, current_admin
+from app.api.deps import ServicesDep, admin_dep
 from app.models.webhook import Webhook, WebhookDelivery
 from app.schemas.errors import ErrorResponse
 from app.schemas.webhook import (
@@ -20,7 +20,7 @@ from app.schemas.webhook import (
 )
 
 # The install's endpoints (they see every member's tasks): its admins only.
-router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"], dependencies=[Depends(current_admin)])
+router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"], dependencies=[Depends(admin_dep)])
 ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorResponse}, 404: {"model": ErrorResponse}, 422: {"model": ErrorResponse}
 }
