@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import statistics
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -68,12 +69,13 @@ async def test_health_answers_fast_while_heavy_searches_run(studio: Studio) -> N
     assert set(await asyncio.gather(*searches)) == {200}
     searching = time.perf_counter() - began
     assert latencies
-    # A probe queued behind the pool would wait about as long as the searches took (the first one
-    # all of it). The bound is 1 s, or a third of that time when a loaded machine (CI building
-    # images beside the suites) stretches everything: the first probe then also waits for the
-    # event loop to take in 200 requests, which is load, not queueing.
-    bound = max(1.0, searching / 3)
-    assert max(latencies) < bound, ([round(x, 3) for x in latencies], round(searching, 3))
+    # A probe queued behind the pool would wait for a connection every time, for as long as the
+    # searches run: most probes would be slow. The first one may wait a while on a loaded machine
+    # (CI builds images beside the suites) for the event loop to take in the searches' requests:
+    # load, not queueing; it must still stay well inside the HEALTHCHECK's 5 s timeout.
+    shown = ([round(x, 3) for x in latencies], round(searching, 3))
+    assert statistics.median(latencies) < 0.5, shown
+    assert max(latencies) < 4.0, shown
 
 
 def _sqlite(studio: Studio, sql: str) -> None:
