@@ -137,15 +137,18 @@ class Procs:
 
     # -- the two kinds of process every script needs -------------------------------------------
     def fake_ark(self, *, latency_ms: float = 0.0, api_key: str = "bench-key", name: str = "fake-ark",
-                 photo_format: str | None = None) -> str:
+                 photo_format: str | None = None, frame_delay: float = 0.0) -> str:
         """Start the fake Ark server; returns its base URL.
 
         ``photo_format`` ("jpeg" / "png"): photograph-like images at the requested size
         (tests/fakes/photos.py, rendered once and cached on disk) instead of flat 512 px JPEGs.
+        ``frame_delay``: seconds between the frames of a streamed group.
         """
         argv = [str(PY), "-m", "tests.fakes.ark", "--port", "0", "--api-key", api_key, "--latency-ms", str(latency_ms)]
         if photo_format:
             argv += ["--photo-format", photo_format, "--max-image-side", "0"]
+        if frame_delay:
+            argv += ["--frame-delay", str(frame_delay)]
         proc = self.start(name, argv)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:

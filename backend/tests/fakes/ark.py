@@ -532,6 +532,8 @@ class FakeArkServer(FakeServer):
                     request.transport.close()
                 return response
             await writer.send(event, frame)
+            if event == "image_generation.partial_succeeded":
+                self.stats.frame_times.append(time.time())
         await writer.send("image_generation.completed", {
             "type": "image_generation.completed", "model": body["model"], "created": int(time.time()),
             "usage": self._usage(plan, generated, searches),
@@ -545,6 +547,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = common_arguments("Fake Ark Images API")
     parser.add_argument("--api-key", required=True)
     parser.add_argument("--extra-model", action="append", default=[], help="accept another model / endpoint id")
+    parser.add_argument("--frame-delay", type=float, default=0.0, help="seconds between the frames of a streamed group")
     args = parser.parse_args(argv)
     server = FakeArkServer(
         api_key=args.api_key,
@@ -557,6 +560,7 @@ def main(argv: list[str] | None = None) -> None:
         timeout_seconds=args.timeout_seconds,
         concurrency_limit=args.concurrency_limit,
     )
+    server.frame_delay = args.frame_delay
     run_until_signal(server)
 
 

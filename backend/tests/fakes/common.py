@@ -152,6 +152,10 @@ class Stats:
     admitted_in_flight: int = 0
     # (action, parsed JSON body) of every API request, in arrival order.
     bodies: list[tuple[str, Any]] = field(default_factory=list)
+    # Wall-clock time (time.time()) each streamed image frame was written and each result file was
+    # asked for: a benchmark in another process subtracts them from its own clock (same machine).
+    frame_times: list[float] = field(default_factory=list)
+    file_times: list[float] = field(default_factory=list)
 
     def bodies_for(self, action: str) -> list[Any]:
         return [body for name, body in self.bodies if name == action]
@@ -162,6 +166,8 @@ class Stats:
         self.max_in_flight = self.in_flight
         self.throttled = 0
         self.bodies.clear()
+        self.frame_times.clear()
+        self.file_times.clear()
 
     def to_json(self, *, include_bodies: bool = True) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -171,6 +177,8 @@ class Stats:
             "max_in_flight": self.max_in_flight,
             "throttled": self.throttled,
             "admitted_in_flight": self.admitted_in_flight,
+            "frame_times": list(self.frame_times),
+            "file_times": list(self.file_times),
         }
         if include_bodies:
             data["bodies"] = [{"action": name, "body": _shrink(body)} for name, body in self.bodies]
@@ -507,6 +515,7 @@ class FakeServer:
         return web.json_response({"ok": True, "queued": len(self.faults)})
 
     async def _file_route(self, request: web.Request) -> web.StreamResponse:
+        self.stats.file_times.append(time.time())
         stored = self.files.get(request.match_info["name"])
         queued = self.faults.take(FILES_ACTION)
         fault = queued.kind if queued else (stored.fault if stored else None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -131,6 +132,28 @@ async def test_ark_fake_speaks_the_5x_usage_and_output_format(session: aiohttp.C
     assert frames[-1]["usage"]["tool_usage"] == {"web_search": 2} and frames[-1]["usage"]["input_images"] == 0
 
 
+async def test_ark_fake_reports_when_each_group_frame_was_written(session: aiohttp.ClientSession) -> None:
+    # The page benchmark subtracts these wall-clock times from the browser's; reset clears them.
+    async with FakeArkServer(api_key=KEY, max_image_side=32) as fake:
+        fake.frame_delay = 0.05
+        before = time.time()
+        async with session.post(f"{fake.base_url}/images/generations", headers={"Authorization": f"Bearer {KEY}"}, json={
+            "model": SEEDREAM_40, "prompt": "p [fault:partial:1]", "watermark": False, "stream": True,
+            "sequential_image_generation": "auto", "sequential_image_generation_options": {"max_images": 3}}) as response:
+            text = await response.text()
+        url = next(json.loads(line[5:])["url"] for line in text.splitlines() if '"url"' in line)
+        async with session.get(url) as r:
+            assert r.status == 200
+        async with session.get(f"{fake.origin}/_fake/stats?bodies=0") as r:
+            stats = await r.json()
+        frames, files = stats["frame_times"], stats["file_times"]
+        assert len(frames) == 2 and before <= frames[0] and frames[1] - frames[0] >= 0.09  # image 1 failed: no frame
+        assert len(files) == 1 and files[0] >= frames[0]
+        async with session.post(f"{fake.origin}/_fake/reset"):
+            pass
+        assert fake.stats.frame_times == [] and fake.stats.file_times == []
+
+
 async def test_control_api_queues_faults_and_reports_stats(session: aiohttp.ClientSession) -> None:
     async with FakeArkServer(api_key=KEY, max_image_side=32) as fake:
         async with session.post(f"{fake.origin}/_fake/faults",
@@ -184,7 +207,7 @@ async def test_visual_fake_verifies_signatures(session: aiohttp.ClientSession) -
 @pytest.mark.parametrize(
     ("module", "args"),
     [
-        ("tests.fakes.ark", ["--api-key", "K"]),
+        ("tests.fakes.ark", ["--api-key", "K", "--frame-delay", "0.5"]),
         ("tests.fakes.visual", ["--access-key", "AK", "--secret-key", "SK"]),
     ],
 )
