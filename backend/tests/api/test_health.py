@@ -74,7 +74,7 @@ async def test_health_answers_fast_while_heavy_searches_run(studio: Studio) -> N
     # (CI builds images beside the suites) for the event loop to take in the searches' requests:
     # load, not queueing; it must still stay well inside the HEALTHCHECK's 5 s timeout.
     shown = ([round(x, 3) for x in latencies], round(searching, 3))
-    assert statistics.median(latencies) < 0.5, shown
+    assert statistics.median(latencies) < 1.0, shown
     assert max(latencies) < 4.0, shown
 
 
