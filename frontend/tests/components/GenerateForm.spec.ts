@@ -3,6 +3,7 @@ import { beforeEach, describe, expect, it, vi } from 'vitest'
 import { nextTick } from 'vue'
 import GenerateForm from '@/components/GenerateForm.vue'
 import { applyLocale } from '@/locales'
+import { useCatalogStore } from '@/stores/catalog'
 import { CUSTOM_SIZE, useGenerateFormStore } from '@/stores/generateForm'
 import { usePricesStore } from '@/stores/prices'
 import { prices } from '../fixtures/prices'
@@ -203,5 +204,27 @@ describe('the Generate button shows what it will cost', () => {
     const { wrapper } = mountForm('doubao-seedream-4-0-250828')
     expect(price(wrapper).exists()).toBe(false)
     expect(wrapper.get('[data-testid="generate-button"]').text()).toBe('生成')
+  })
+})
+
+describe('GenerateForm before the catalogue has answered', () => {
+  beforeEach(() => applyLocale('zh-CN'))
+
+  it('holds the button until a model is chosen (a click then could only say "choose a model")', async () => {
+    const pinia = setupStores()
+    const catalog = useCatalogStore()
+    const models = catalog.models
+    catalog.models = []
+    catalog.loading = true
+    const form = useGenerateFormStore()
+    const wrapper = mount(GenerateForm, { global: { plugins: plugins(pinia) } })
+    const button = () => wrapper.get('[data-testid="generate-button"]')
+    expect(button().attributes('disabled')).toBeDefined()
+
+    catalog.models = models
+    catalog.loading = false
+    form.selectModel('demo')
+    await nextTick()
+    expect(button().attributes('disabled')).toBeUndefined()
   })
 })
