@@ -209,6 +209,22 @@ class WebhookService:
                         "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now,
                         "payload": {"event": event, "delivery_id": delivery_id, "task": payload},
                     })
+        if rows:
+            # The scan overlaps the last one: skip what is already in the outbox by a read, so a
+            # quiet round makes no write (on conflict still settles a replica's race).
+            async with self.db.read() as session:
+                known = set(
+                    (
+                        await session.execute(
+                            select(WebhookDelivery.webhook_id, WebhookDelivery.task_id, WebhookDelivery.event).where(
+                                # both: the unique index (webhook_id, task_id, event) serves it
+                                WebhookDelivery.webhook_id.in_({row["webhook_id"] for row in rows}),
+                                WebhookDelivery.task_id.in_({row["task_id"] for row in rows}),
+                            )
+                        )
+                    ).tuples()
+                )
+            rows = [row for row in rows if (row["webhook_id"], row["task_id"], row["event"]) not in known]
         if not rows:
             return 0
         insert = sqlite_insert if self.db.is_sqlite else pg_insert
@@ -230,6 +246,11 @@ class WebhookService:
             if self.db.is_sqlite
             else select(due.with_for_update(skip_locked=True).cte("due", nesting=False).prefix_with("MATERIALIZED"))
         )
+        # A read first: this runs on every task change, and an empty claim would still take the
+        # database's one writer from the jobs (SQLite) or cost a write transaction (PostgreSQL).
+        async with self.db.read() as session:
+            if (await session.execute(due.limit(1))).first() is None:
+                return []
         stmt = (
             update(WebhookDelivery)
             .where(WebhookDelivery.id.in_(chosen), WebhookDelivery.status == "pending")

@@ -183,3 +183,33 @@ async def test_only_admins_manage_webhooks(studio_factory: StudioFactory) -> Non
         assert made.status_code == 403 and made.json()["error"]["code"] == "forbidden"
     made = await guarded.client.post("/api/v1/webhooks", json={"url": "http://127.0.0.1:9/hook"}, headers=ADMIN)
     assert made.status_code == 201
+
+
+async def test_a_round_with_nothing_due_writes_nothing(
+    studio_factory: StudioFactory, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The loop runs on every task change: with no delivery due it must not take the database's
+    one writer from the jobs (it claimed with an UPDATE every round, hooks or not)."""
+    studio = await _studio(studio_factory, receiver)
+    db = studio.services.db
+    writes = 0
+    real = db.run_write
+
+    async def counting(fn: Any) -> Any:
+        nonlocal writes
+        writes += 1
+        return await real(fn)
+
+    monkeypatch.setattr(db, "run_write", counting)
+    await studio.services.webhooks.run_once()  # no webhook at all
+    assert writes == 0
+    monkeypatch.setattr(db, "run_write", real)
+    await _add(studio, receiver.url)
+    await studio.submit({"model": "demo", "prompt": "delivered, then quiet"})
+    await studio.run_jobs()
+    await studio.services.webhooks.run_once()
+    assert len(receiver.seen) == 1
+    monkeypatch.setattr(db, "run_write", counting)
+    await studio.services.webhooks.run_once()  # a hook, its delivery done: nothing due
+    assert writes == 0
+    assert len(receiver.seen) == 1
