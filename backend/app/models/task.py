@@ -45,6 +45,8 @@ TERMINAL_STATUSES = (TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELL
 ACTIVE_STATUSES = (TaskStatus.PENDING, TaskStatus.PROCESSING)
 # The partial index of the job queue; a query uses it only when its WHERE repeats this term.
 CLAIMABLE_WHERE = "status IN ('pending', 'processing')"
+# Every task that is not in the history: the partial index of exact search totals (migration 0014).
+UNFINISHED_WHERE = "status != 'completed'"
 
 
 class Task(Base):
@@ -127,6 +129,13 @@ class Task(Base):
         # History filtered by edit operation, and the edits made from one image.
         Index("ix_tasks_operation_history", "operation", "status", "created_at", "id"),
         Index("ix_tasks_parent_image", "parent_image_id"),
+        # Search totals: the matches that are not completed, subtracted from the FTS count.
+        Index(
+            "ix_tasks_unfinished",
+            "status",
+            sqlite_where=text(UNFINISHED_WHERE),
+            postgresql_where=text(UNFINISHED_WHERE),
+        ),
     )
 
     @property

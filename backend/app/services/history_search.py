@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import orjson
-from sqlalchemy import ColumnElement, Select, column, func, literal, literal_column, or_, select, table, tuple_
+from sqlalchemy import ColumnElement, Select, column, func, literal, literal_column, or_, select, table, text, tuple_
 
 from app.core.errors import InvalidRequest
-from app.models.task import Task, TaskStatus
+from app.models.task import UNFINISHED_WHERE, Task, TaskStatus
 
 FTS_TABLE = "tasks_fts"  # migration 0007
 TRIGRAM = 3
@@ -58,6 +58,31 @@ def prompt_condition(q: str, *, sqlite: bool, for_page: bool = False) -> ColumnE
         return or_(Task.prompt.like(pattern, escape="\\"), Task.negative_prompt.like(pattern, escape="\\"))
     matching = select(_fts.c.rowid).where(literal_column(FTS_TABLE).op("MATCH")(_fts_phrase(q)))
     return literal_column("+tasks.rowid" if for_page else "tasks.rowid").in_(matching)
+
+
+def completed_matches(q: str) -> Select[tuple[int]] | None:
+    """The number of completed tasks matching ``q`` on SQLite, for whoever sees every task; None
+    when the FTS index cannot answer ``q`` (under three characters).
+
+    Every match is counted inside the FTS index, less the matches that are not completed, which
+    are found by walking the small partial index of unfinished tasks (migration 0014) and testing
+    each against the matches. The plain count looks every match up in the tasks table: 5-9 ms for
+    5,600 matches in 100,000 tasks, against 1-4 ms.
+    """
+    q = unicodedata.normalize("NFC", q)
+    if len(q) < TRIGRAM:
+        return None
+    match = literal_column(FTS_TABLE).op("MATCH")(_fts_phrase(q))
+    every = select(func.count()).select_from(_fts).where(match).scalar_subquery()
+    # The partial index serves only a query that repeats its WHERE term as written; "+rowid"
+    # keeps the planner from looking each match up by rowid instead.
+    unfinished = (
+        select(func.count())
+        .select_from(Task)
+        .where(text(f"tasks.{UNFINISHED_WHERE}"), literal_column("+tasks.rowid").in_(select(_fts.c.rowid).where(match)))
+        .scalar_subquery()
+    )
+    return select(every - unfinished)
 
 
 COUNTS_TABLE = "task_status_counts"  # migration 0007, SQLite only

@@ -55,7 +55,7 @@ from app.schemas.task import (
     UpstreamState,
 )
 from app.services.collections import CollectionService
-from app.services.history_search import Cursor, completed_total, prompt_condition
+from app.services.history_search import Cursor, completed_matches, completed_total, prompt_condition
 from app.services.usage import UsageService
 from app.services.users import Principal
 from app.storage.archive import ArcnameAllocator, stream_zip
@@ -565,8 +565,13 @@ class TaskService:
             collection=collection, min_rating=min_rating,
         )
         # The install-wide count table holds for whoever sees everything; a member's is counted.
-        if self.db.is_sqlite and who.scope is None and all(value is None for value in filters.values()):
+        sees_all = self.db.is_sqlite and who.scope is None
+        others = [value for key, value in filters.items() if key != "q"]
+        search_count = completed_matches(q) if sees_all and q and all(v is None for v in others) else None
+        if sees_all and all(value is None for value in filters.values()):
             count: Select[Any] = completed_total()
+        elif search_count is not None:
+            count = search_count
         else:
             count = select(func.count()).select_from(self._history_query(**filters, who=who).subquery())
         page_query = self._history_query(**filters, who=who, for_page=True)

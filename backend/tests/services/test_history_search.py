@@ -236,3 +236,37 @@ async def test_the_claim_keeps_its_index_after_analyze_and_optimize(studio: Stud
         searches = [step for step in plan if step.startswith(("SEARCH tasks", "SCAN tasks"))]
         assert any("ix_tasks_claimable" in step for step in searches), plan
         assert all("INDEX" in step for step in searches), plan
+
+
+async def test_a_search_total_counts_only_completed_matches_of_every_status_mix(studio: Studio) -> None:
+    """Totals that subtract the unfinished matches from all of them (SQLite) must still be exact."""
+    rows = [_row(f"harbour at dawn {i}", n=i) for i in range(7)]
+    rows += [_row(f"a harbour, {status}", n=20 + i, status=status, progress=0)
+             for i, status in enumerate(["pending", "processing", "failed", "cancelled", "failed"])]
+    rows += [_row("nothing alike", n=40, status="failed"), _row("calm sea", n=41, negative="harbour lights")]
+    await _insert(studio, rows)
+    for q, total in (("harbour", 8), ("harbour at", 7), ("HARBOUR LIGHTS", 1), ("failed", 0), ("nothing", 0)):
+        body = (await studio.client.get("/api/v1/history", params={"q": q, "page_size": 3})).json()
+        assert body["total"] == total, (q, body["total"])
+        assert len(body["items"]) == min(3, total)
+    # with another filter the count goes through the table: the same answer
+    body = (await studio.client.get("/api/v1/history", params={"q": "harbour", "model": "demo"})).json()
+    assert body["total"] == 8
+
+
+@pytest.mark.sqlite_only  # EXPLAIN QUERY PLAN, the FTS5 table
+async def test_the_search_total_never_looks_matches_up_one_by_one(studio: Studio) -> None:
+    from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
+
+    from app.services.history_search import completed_matches
+
+    await _insert(studio, [_row(f"lighthouse {i}", n=i) for i in range(50)])
+    statement = completed_matches("lighthouse")
+    assert statement is not None and completed_matches("lh") is None
+    compiled = str(statement.compile(dialect=sqlite_dialect(), compile_kwargs={"literal_binds": True}))
+    path = studio.services.db.url.split(":///", 1)[1]
+    with sqlite3.connect(path) as conn:
+        plan = [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + compiled)]
+        assert conn.execute(compiled).fetchone()[0] == 50
+    assert any("ix_tasks_unfinished" in step for step in plan), plan
+    assert not any("INTEGER PRIMARY KEY" in step for step in plan), plan
