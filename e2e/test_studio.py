@@ -37,6 +37,8 @@ def test_a_submit_shows_its_card_while_the_request_is_on_its_way(page: Page, sta
     )
     page.goto("/?model=demo")
     prompt_box(page).fill("a paper boat, e2e sending card")
+    # timed from a ready form: until the catalogue answers the button waits (loading)
+    expect(page.locator("[data-testid=generate-button]")).to_be_enabled(timeout=15_000)
     before = page.evaluate("() => performance.now()")
     page.locator("[data-testid=generate-button]").click()
     card = page.locator(CARDS).first
@@ -77,6 +79,7 @@ def test_phone_flow_after_a_tap(page: Page, stack: Stack, screenshots: Path) -> 
     page.goto(f"/?model={ARK_MODEL}")
     prompt_box(page).fill("a lantern on a phone, e2e phone flow [fault:slow:ms=4000]")
     button = page.locator("[data-testid=generate-button]")
+    expect(button).to_be_enabled(timeout=15_000)
     button.click()
     chip = page.locator("[data-testid=active-chip]")
     # right above the button, on screen, at once
