@@ -19,6 +19,7 @@ from aiohttp import web
 from tests.conftest import Studio, StudioFactory
 from tests.fakes.ark import FakeArkServer
 from tests.fakes.visual import FakeVisualServer
+from tests.pg import Cluster
 
 ARK_KEY = "ark-CANARY-5e1f7a9d3b2c4e6f"
 VOLC_AK = "AKLTCANARYak7f3e9d1b5c"
@@ -130,3 +131,13 @@ async def recorded_studio(factory: StudioFactory, log: StatusLog, **settings: An
 
 def files_under(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+@pytest.fixture
+async def shared_url(pg_cluster: Cluster) -> AsyncIterator[str]:
+    """A fresh database on the throw-away PostgreSQL cluster, for studios that play replicas."""
+    name = await pg_cluster.create_database()
+    try:
+        yield pg_cluster.url(name)
+    finally:
+        await pg_cluster.drop_database(name)

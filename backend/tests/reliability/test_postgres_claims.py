@@ -8,30 +8,18 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import update
 
 from app.core.db import Database
 from app.jobs.queue import JobQueue
 from app.models.base import utcnow
 from app.models.task import Task
-from tests.pg import Cluster
 
 REPLICAS = 4
 CLAIMERS_PER_REPLICA = 3
 JOBS = 240
-
-
-@pytest.fixture
-async def pg_url(pg_cluster: Cluster) -> AsyncIterator[str]:
-    name = await pg_cluster.create_database()
-    try:
-        yield pg_cluster.url(name)
-    finally:
-        await pg_cluster.drop_database(name)
 
 
 def _task(i: int) -> Task:
@@ -52,12 +40,12 @@ async def _drain(queue: JobQueue, worker: str, claimed: list[str]) -> None:
         await asyncio.sleep(0)
 
 
-async def test_concurrent_replicas_claim_each_job_once(pg_url: str) -> None:
-    setup = Database(pg_url)
+async def test_concurrent_replicas_claim_each_job_once(shared_url: str) -> None:
+    setup = Database(shared_url)
     await setup.migrate()
     async with setup.write() as session:
         session.add_all([_task(i) for i in range(JOBS)])
-    replicas = [Database(pg_url) for _ in range(REPLICAS)]
+    replicas = [Database(shared_url) for _ in range(REPLICAS)]
     try:
         claimed: list[str] = []
         await asyncio.gather(*(

@@ -10,28 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
-import pytest
 
 from app.jobs.events import TaskEvents
 from app.jobs.relay import MAX_PAYLOAD, PgRelay, _batches, asyncpg_dsn
 from tests.api.test_live_channel import read_events, serving
 from tests.conftest import StudioFactory
-from tests.pg import Cluster
 
 GUARD = 20.0
-
-
-@pytest.fixture
-async def shared_url(pg_cluster: Cluster) -> AsyncIterator[str]:
-    name = await pg_cluster.create_database()
-    try:
-        yield pg_cluster.url(name)
-    finally:
-        await pg_cluster.drop_database(name)
 
 
 def test_payloads_stay_under_postgres_limit() -> None:

@@ -5,24 +5,12 @@ instead of failing their start-up on the unique user name (seen in CI: 1 of 3 re
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
-import pytest
 from sqlalchemy import func, select
 
 from app.core.db import Database
 from app.models.user import User
 from app.services.users import UserService
-from tests.pg import Cluster
-
-
-@pytest.fixture
-async def shared_url(pg_cluster: Cluster) -> AsyncIterator[str]:
-    name = await pg_cluster.create_database()
-    try:
-        yield pg_cluster.url(name)
-    finally:
-        await pg_cluster.drop_database(name)
 
 
 async def test_replicas_starting_together_agree_on_one_admin(shared_url: str) -> None:

@@ -3,7 +3,6 @@ allow the limit once between them, not once each. Always on the throw-away clust
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -13,16 +12,6 @@ from app.core.db import Database
 from app.models.ratelimit import RateCounter
 from app.services.ratelimit import SharedWindow, wait_seconds
 from tests.conftest import StudioFactory
-from tests.pg import Cluster
-
-
-@pytest.fixture
-async def shared_url(pg_cluster: Cluster) -> AsyncIterator[str]:
-    name = await pg_cluster.create_database()
-    try:
-        yield pg_cluster.url(name)
-    finally:
-        await pg_cluster.drop_database(name)
 
 
 def test_the_two_bucket_estimate() -> None:
