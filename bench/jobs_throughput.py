@@ -16,7 +16,7 @@ must not be on its event loop).
 Targets (issue 12): >= 150 completed jobs/s at 512 px; CPU per job <= 10 ms at 512 px, <= 25 ms
 for a 2K JPEG, <= 150 ms for a 4K PNG.
 
-Run: cd backend && ../.venv/bin/python ../bench/jobs_throughput.py [--jobs 500] [--sizes 1K-jpeg,4K-png] [--no-sizes]
+Run: cd backend && ../.venv/bin/python ../bench/jobs_throughput.py [--jobs 500] [--sizes 1K-jpeg,4K-png] [--sizes ""]
 """
 
 from __future__ import annotations

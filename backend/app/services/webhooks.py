@@ -59,6 +59,9 @@ LOOKBACK = timedelta(minutes=10)
 # Look back this much at every scan: task rows commit a little after they stamp updated_at.
 OVERLAP = timedelta(seconds=2)
 BATCH = 16
+# At most about four rounds a second: a delivery waits a quarter second more, a burst of jobs
+# does not pay a round per task change.
+ROUND_GAP = 0.25
 MAX_WEBHOOKS = 20
 
 
@@ -358,3 +361,5 @@ class WebhookService:
                 # Woken by task changes; retries come due with time, so look every second anyway.
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(changed.wait(), timeout=1.0)
+                # A burst of task changes makes one round, not one per change (each round reads).
+                await asyncio.sleep(ROUND_GAP)
