@@ -216,17 +216,14 @@ class WebhookService:
             # The scan overlaps the last one: skip what is already in the outbox by a read, so a
             # quiet round makes no write (on conflict still settles a replica's race).
             async with self.db.read() as session:
-                known = set(
-                    (
-                        await session.execute(
-                            select(WebhookDelivery.webhook_id, WebhookDelivery.task_id, WebhookDelivery.event).where(
-                                # both: the unique index (webhook_id, task_id, event) serves it
-                                WebhookDelivery.webhook_id.in_({row["webhook_id"] for row in rows}),
-                                WebhookDelivery.task_id.in_({row["task_id"] for row in rows}),
-                            )
-                        )
-                    ).tuples()
+                found = await session.execute(
+                    select(WebhookDelivery.webhook_id, WebhookDelivery.task_id, WebhookDelivery.event).where(
+                        # both: the unique index (webhook_id, task_id, event) serves it
+                        WebhookDelivery.webhook_id.in_({row["webhook_id"] for row in rows}),
+                        WebhookDelivery.task_id.in_({row["task_id"] for row in rows}),
+                    )
                 )
+                known = {(hook_id, task_id, event) for hook_id, task_id, event in found}
             rows = [row for row in rows if (row["webhook_id"], row["task_id"], row["event"]) not in known]
         if not rows:
             return 0
