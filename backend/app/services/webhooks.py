@@ -246,7 +246,7 @@ class WebhookService:
             if self.db.is_sqlite
             else select(due.with_for_update(skip_locked=True).cte("due", nesting=False).prefix_with("MATERIALIZED"))
         )
-        # A read first: this runs on every task change, and an empty claim would still take the
+        # A read first: this runs every round, and an empty claim would still take the
         # database's one writer from the jobs (SQLite) or cost a write transaction (PostgreSQL).
         async with self.db.read() as session:
             if (await session.execute(due.limit(1))).first() is None:
