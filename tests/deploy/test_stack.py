@@ -22,7 +22,7 @@ from stackctl.instance import Instance
 from stackctl.rpc import Supervisor
 from stackctl.settings import resolve
 
-from .conftest import REPO, free_port
+from .conftest import REPO, free_port, free_stack_port
 
 RUN_LOCAL = REPO / "scripts" / "run-local.sh"
 STOP_LOCAL = REPO / "scripts" / "stop-local.sh"
@@ -84,7 +84,7 @@ def test_run_refuses_at_once_while_another_run_holds_the_lock(tmp_path: Path) ->
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
-        env = clean_env(run_dir, PORT=str(free_port()), DATA_DIR=str(tmp_path / "second"))
+        env = clean_env(run_dir, PORT=str(free_stack_port()), DATA_DIR=str(tmp_path / "second"))
         for args in ((), ("--check",)):
             result, took = run_local(env, *args)
             assert result.returncode == 1, result.stdout + result.stderr
@@ -124,7 +124,7 @@ def stack(nginx_bin: str) -> Iterator[Stack]:
     # Not pytest's tmp_path: that is private to its owner, and nginx's workers must read the images.
     root = Path(tempfile.mkdtemp(prefix="studio-stack-"))
     root.chmod(0o755)
-    stack = Stack(root, root / "run", root / "data", free_port(), "127.0.0.2")
+    stack = Stack(root, root / "run", root / "data", free_stack_port(), "127.0.0.2")
     env = clean_env(stack.run_dir, PORT=str(stack.port), BIND=stack.bind, DATA_DIR=str(stack.data_dir))
     result, _ = run_local(env)
     try:
@@ -139,7 +139,7 @@ def test_second_run_refuses_at_once_naming_the_running_stack(stack: Stack) -> No
     pid = stack.instance.supervisord_pid()
     assert pid is not None
     # A bare second `make run`, and one with other settings: both refused, the stack left alone.
-    for settings in ({}, {"PORT": str(free_port()), "DATA_DIR": str(stack.root / "other")}):
+    for settings in ({}, {"PORT": str(free_stack_port()), "DATA_DIR": str(stack.root / "other")}):
         result, took = run_local(clean_env(stack.run_dir, **settings))
         assert result.returncode == 1, result.stdout + result.stderr
         assert took < AT_ONCE, took
@@ -223,3 +223,12 @@ def test_run_fails_at_once_when_its_port_is_taken(tmp_path: Path, need_stack_too
     finally:
         subprocess.run([str(STOP_LOCAL), "--quiet"], env=clean_env(root / "run"), capture_output=True, timeout=120)
         subprocess.run(["rm", "-rf", str(root)], check=False)
+
+
+def test_a_stack_port_leaves_room_for_the_default_api_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CI drew PORT=60911 for a stack left to API_PORT = PORT + 5000, and stackctl refused it."""
+    from . import conftest
+
+    draws = iter([60911, 65000, *range(41000, 41100)])  # the first free PORT + 5000 from 46000 on
+    monkeypatch.setattr(conftest, "free_port", lambda: next(draws))
+    assert 41000 <= conftest.free_stack_port() < 41100
