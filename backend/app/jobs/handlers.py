@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -197,13 +197,9 @@ class TaskJobContext:
         return max(5, min(99, int(finished * 100 / self.expected)))
 
     async def _update(self, **values: Any) -> None:
-        prebuilt = statements.PROGRESS_UPDATES.get(frozenset(values))
-        if prebuilt is None:
-            stmt = update(Task).where(Task.id == self.task_id).values(updated_at=utcnow(), **values)
-            await self.s.db.run_write(lambda session: session.execute(stmt))
-        else:
-            params = statements.task_values(self.task_id, {**values, "updated_at": utcnow()})
-            await self.s.db.run_write(lambda session: session.execute(prebuilt, params))
+        stmt = statements.task_update_of(frozenset(values) | {"updated_at"})
+        params = statements.task_values(self.task_id, {**values, "updated_at": utcnow()})
+        await self.s.db.run_write(lambda session: session.execute(stmt, params))
         self.s.events.publish(self.task_id)
 
     async def _delete_files(self, rel_path: str, thumb: str | None) -> None:

@@ -8,6 +8,7 @@ import with bind parameters, and given their values at execution.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -47,11 +48,15 @@ FINISH = task_update(*FINISH_COLUMNS)
 FINISH_WITH_PROGRESS = task_update(*FINISH_COLUMNS, "progress")
 # An image of the task is stored.
 STORED_PROGRESS = task_update("progress", "checkpoint", "updated_at")
-# A job's own updates while it runs (TaskJobContext._update), by the columns they set.
-PROGRESS_UPDATES = {
-    frozenset(columns): task_update(*columns, "updated_at")
-    for columns in (("checkpoint",), ("expected_images", "progress"), ("failures", "progress"))
-}
+
+
+@functools.cache
+def task_update_of(columns: frozenset[str]) -> Update:
+    """A job's own updates while it runs (TaskJobContext._update): built once per set of columns
+    (the job path sets a handful of them)."""
+    return task_update(*sorted(columns))
+
+
 # The job's first read of its task.
 TASK_BY_ID: Select[Task] = select(Task).where(Task.id == bindparam(_TASK_ID))
 
