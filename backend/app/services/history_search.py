@@ -34,9 +34,9 @@ def _like_pattern(q: str) -> str:
     return "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def _fts_phrase(q: str) -> str:
+def _fts_match(q: str) -> ColumnElement[bool]:
     # One FTS5 string: operators and column filters inside it are plain text.
-    return '"' + q.replace('"', '""') + '"'
+    return literal_column(FTS_TABLE).op("MATCH")('"' + q.replace('"', '""') + '"')
 
 
 def prompt_condition(q: str, *, sqlite: bool, for_page: bool = False) -> ColumnElement[bool]:
@@ -56,7 +56,7 @@ def prompt_condition(q: str, *, sqlite: bool, for_page: bool = False) -> ColumnE
         # SQLite's LIKE already ignores case for ASCII, and its lower() folds only ASCII, so the
         # lower(x) LIKE lower(y) that ilike renders is the same test at ~1.6x the cost.
         return or_(Task.prompt.like(pattern, escape="\\"), Task.negative_prompt.like(pattern, escape="\\"))
-    matching = select(_fts.c.rowid).where(literal_column(FTS_TABLE).op("MATCH")(_fts_phrase(q)))
+    matching = select(_fts.c.rowid).where(_fts_match(q))
     return literal_column("+tasks.rowid" if for_page else "tasks.rowid").in_(matching)
 
 
@@ -72,7 +72,7 @@ def completed_matches(q: str) -> Select[tuple[int]] | None:
     q = unicodedata.normalize("NFC", q)
     if len(q) < TRIGRAM:
         return None
-    match = literal_column(FTS_TABLE).op("MATCH")(_fts_phrase(q))
+    match = _fts_match(q)
     every = select(func.count()).select_from(_fts).where(match).scalar_subquery()
     # The partial index serves only a query that repeats its WHERE term as written; "+rowid"
     # keeps the planner from looking each match up by rowid instead.

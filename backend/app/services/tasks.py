@@ -564,15 +564,12 @@ class TaskService:
             q=q, model=model, type_=type_, favorite=favorite, since=since, until=until, operation=operation,
             collection=collection, min_rating=min_rating,
         )
-        # The install-wide count table holds for whoever sees everything; a member's is counted.
-        sees_all = self.db.is_sqlite and who.scope is None
-        others = [value for key, value in filters.items() if key != "q"]
-        search_count = completed_matches(q) if sees_all and q and all(v is None for v in others) else None
-        if sees_all and all(value is None for value in filters.values()):
-            count: Select[Any] = completed_total()
-        elif search_count is not None:
-            count = search_count
-        else:
+        # For whoever sees everything on SQLite, with no filter but the search: the install-wide
+        # count table, or the search index's count. Anything else is counted through the tasks.
+        count: Select[Any] | None = None
+        if self.db.is_sqlite and who.scope is None and all(v is None for k, v in filters.items() if k != "q"):
+            count = completed_total() if q is None else completed_matches(q)
+        if count is None:
             count = select(func.count()).select_from(self._history_query(**filters, who=who).subquery())
         page_query = self._history_query(**filters, who=who, for_page=True)
         ordered = page_query.order_by(Task.created_at.desc(), Task.id.desc()).limit(page_size + 1)
