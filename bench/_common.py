@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as _dt
+import importlib.util
 import json
 import os
 import platform
@@ -368,3 +369,13 @@ def bench_line(item: str, name: str, value: float | None, unit: str, target: str
         if "|" in field_ or "\n" in field_:
             raise ValueError(f"bench_line field {field_!r} contains | or a newline")
     print(f"BENCH|{item}|{name}|{shown}|{unit}|{target}", flush=True)
+
+
+def load_test_module(name: str) -> Any:
+    """A module of backend/tests (``pg``: the throw-away PostgreSQL cluster, ``s3server``: moto)
+    loaded by path, without making the tests a package of the benchmarks."""
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "backend" / "tests" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -19,17 +19,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import random
 import time
 import urllib.parse
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import aiohttp
-from _common import ROOT, Procs, header, install_signal_handlers, percentile, table, verdict
+from _common import Procs, header, install_signal_handlers, load_test_module, percentile, table, verdict
 
 MODELS = [
     ("demo", "demo"),
@@ -186,20 +184,12 @@ def main() -> None:
             run(args, None)
             continue
         header(f"History at scale: {args.rows} completed tasks, PostgreSQL")
-        cluster = _load_pg().Cluster()
+        cluster = load_test_module("pg").Cluster()
         cluster.start()
         try:
             run(args, cluster.url(asyncio.run(cluster.create_database(template="template0"))))
         finally:
             cluster.stop()
-
-
-def _load_pg() -> Any:
-    spec = importlib.util.spec_from_file_location("bench_pg", ROOT / "backend" / "tests" / "pg.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def run(args: argparse.Namespace, database_url: str | None) -> None:

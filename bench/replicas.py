@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import os
 import random
 import signal
@@ -32,21 +31,13 @@ from datetime import datetime
 from typing import Any
 
 import aiohttp
-from _common import ROOT, Procs, bench_line, header, install_signal_handlers, table
+from _common import ROOT, Procs, bench_line, header, install_signal_handlers, load_test_module, table
 from _jobs import PROMPTS, fetch_tasks, submit_many, wait_finished
 from _stack import stack_env
 
 ARK_MODEL = "doubao-seedream-4-0-250828"
 ARK_KEY = "bench-key"
 LEASE_SECONDS = 4
-
-
-def _load(name: str) -> Any:
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "backend" / "tests" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def free_ports(n: int) -> int:
@@ -137,14 +128,14 @@ def main() -> None:
     install_signal_handlers()
     header(f"replicas on PostgreSQL: {args.jobs} jobs through nginx, fake Ark" + (", images on S3 (moto)" if args.s3 else ""))
     sys.path.insert(0, str(ROOT / "backend"))
-    pg = _load("pg")
+    pg = load_test_module("pg")
     cluster = pg.Cluster()
     cluster.start()
     moto = None
     try:
         storage: dict[str, str] = {}
         if args.s3:
-            moto = _load("s3server").MotoServer()
+            moto = load_test_module("s3server").MotoServer()
             moto.start()
         with Procs() as procs:
             rows = []

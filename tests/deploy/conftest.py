@@ -19,6 +19,7 @@ sys.path.insert(0, str(REPO / "scripts"))
 from stackctl.hosts import resolve_hosts  # noqa: E402
 from stackctl.render import RenderPlan  # noqa: E402
 from stackctl.render import render as render_plan  # noqa: E402
+from stackctl.settings import API_PORT_OFFSET  # noqa: E402
 
 VENV_PYTHON = REPO / ".venv" / "bin" / "python"
 
@@ -29,21 +30,21 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def free_stack_port(api_offset: int = 5000) -> int:
-    """A free PORT for a stack left to its default API_PORT (PORT + 5000): that one must exist and
-    be free too. A plain free port is anywhere in the ephemeral range (up to 60999 here), and above
-    60535 stackctl rightly refuses the default (CI drew 60911)."""
+def free_stack_port() -> int:
+    """A free PORT for a stack left to its default API_PORT (PORT + API_PORT_OFFSET): that one
+    must exist and be free too. A plain free port is anywhere in the ephemeral range (up to 60999
+    here), and above 60535 stackctl rightly refuses the default (CI drew 60911)."""
     for _ in range(100):
         port = free_port()
-        if port + api_offset > 65535:
+        if port + API_PORT_OFFSET > 65535:
             continue
         with socket.socket() as sock:
             try:
-                sock.bind(("127.0.0.1", port + api_offset))
+                sock.bind(("127.0.0.1", port + API_PORT_OFFSET))
             except OSError:
                 continue
         return port
-    raise RuntimeError("no free port with a free PORT + 5000")
+    raise RuntimeError(f"no free port with a free PORT + {API_PORT_OFFSET}")
 
 
 def wait_for_port(port: int, timeout: float = 10.0) -> None:
